@@ -73,9 +73,11 @@ func leaseCases() []struct {
 			want:   []string{key(field.ErrorTypeInvalid, "spec.leaseTransitions")},
 		},
 		{
-			name:   "unknown strategy",
-			mutate: func(l *coordinationv1.Lease) { l.Spec.Strategy = ptr(coordinationv1.CoordinatedLeaseStrategy("Newest")) },
-			want:   []string{key(field.ErrorTypeNotSupported, "spec.strategy")},
+			name: "unknown strategy",
+			mutate: func(l *coordinationv1.Lease) {
+				l.Spec.Strategy = ptr(coordinationv1.CoordinatedLeaseStrategy("Newest"))
+			},
+			want: []string{key(field.ErrorTypeNotSupported, "spec.strategy")},
 		},
 		{
 			name: "malformed qualified strategy",
