@@ -12,7 +12,7 @@ const DefaultClusterDomain = "cluster.local"
 
 // DefaultServingHosts returns the names and addresses an API server serving
 // certificate should cover, without duplicates, in this order: 127.0.0.1,
-// ::1, localhost, the host name (os.Hostname), every non-loopback,
+// ::1, localhost, the host name (os.Hostname, lower-cased), every non-loopback,
 // non-link-local IP of the host's interfaces, serviceIP (the first IP of the
 // service CIDR; skipped when nil), kubernetes, kubernetes.default,
 // kubernetes.default.svc and kubernetes.default.svc.<clusterDomain>.
