@@ -12,13 +12,18 @@ import (
 // name with nameFn; when namespaced is true the namespace is required and must
 // be a DNS-1123 label, otherwise it must be empty. Labels, annotations
 // (including the 256KiB total size limit), ownerReferences, finalizers and
-// managedFields are validated. Errors are rooted at fldPath (normally
+// managedFields are validated; unprefixed finalizers must be one of the
+// standard Kubernetes finalizers. Errors are rooted at fldPath (normally
 // field.NewPath("metadata")).
 func ValidateObjectMeta(meta *metav1.ObjectMeta, namespaced bool, nameFn apimachineryvalidation.ValidateNameFunc, fldPath *field.Path) field.ErrorList {
 	if meta == nil {
 		return field.ErrorList{field.Required(fldPath, "")}
 	}
-	return apimachineryvalidation.ValidateObjectMeta(meta, namespaced, nameFn, fldPath)
+	allErrs := apimachineryvalidation.ValidateObjectMeta(meta, namespaced, nameFn, fldPath)
+	for i := range meta.Finalizers {
+		allErrs = append(allErrs, validateKubeFinalizerName(meta.Finalizers[i], fldPath.Child("finalizers").Index(i))...)
+	}
+	return allErrs
 }
 
 // ValidateObjectMetaUpdate validates the metadata of an object on update.
@@ -32,5 +37,9 @@ func ValidateObjectMetaUpdate(newMeta, oldMeta *metav1.ObjectMeta, fldPath *fiel
 	if newMeta == nil || oldMeta == nil {
 		return field.ErrorList{field.Required(fldPath, "")}
 	}
-	return apimachineryvalidation.ValidateObjectMetaUpdate(newMeta, oldMeta, fldPath)
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(newMeta, oldMeta, fldPath)
+	for i := range newMeta.Finalizers {
+		allErrs = append(allErrs, validateKubeFinalizerName(newMeta.Finalizers[i], fldPath.Child("finalizers").Index(i))...)
+	}
+	return allErrs
 }
