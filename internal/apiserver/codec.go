@@ -1,0 +1,240 @@
+package apiserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// maxBodyBytes is upstream's limit on a request body (3 MiB).
+const maxBodyBytes = 3 * 1024 * 1024
+
+// readBody reads a request body up to maxBodyBytes and turns YAML into JSON.
+func readBody(r *http.Request) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("unable to read request body: %v", err))
+	}
+	if len(data) > maxBodyBytes {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", maxBodyBytes))
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/yaml" || ct == "application/apply-patch+yaml" {
+		j, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("error converting YAML to JSON: %v", err))
+		}
+		data = j
+	}
+	return data, nil
+}
+
+// fieldValidation is the request's fieldValidation directive.
+type fieldValidation string
+
+const (
+	validationIgnore fieldValidation = "Ignore"
+	validationWarn   fieldValidation = "Warn"
+	validationStrict fieldValidation = "Strict"
+)
+
+func parseFieldValidation(r *http.Request) (fieldValidation, error) {
+	v := r.URL.Query().Get("fieldValidation")
+	switch v {
+	case "":
+		return validationWarn, nil
+	case "Ignore", "Warn", "Strict":
+		return fieldValidation(v), nil
+	}
+	return "", apierrors.NewBadRequest(fmt.Sprintf("fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got %q", v))
+}
+
+// decodeObject decodes JSON into a new object of res's kind. The body's kind
+// and apiVersion, when given, must be res's. Unknown and duplicate fields
+// fail under Strict and become warnings under Warn.
+func decodeObject(res *resource, data []byte, fv fieldValidation) (runtime.Object, []string, error) {
+	kind := res.GVK.Kind
+	version := res.GVK.GroupVersion().String()
+	cannot := func(err error) error {
+		return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", kind, res.GVK.Version, kind, err))
+	}
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(data, &tm); err != nil {
+		return nil, nil, cannot(err)
+	}
+	if tm.APIVersion != "" && tm.APIVersion != version {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", tm.APIVersion, version))
+	}
+	if tm.Kind != "" && tm.Kind != kind {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s)", tm.Kind, kind))
+	}
+	obj := res.New()
+	strictErrs, err := kjson.UnmarshalStrict(data, obj, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, nil, cannot(err)
+	}
+	setTypeMeta(obj, res.GVK)
+	warnings, err := strictness(strictErrs, fv, cannot)
+	if err != nil {
+		return nil, nil, err
+	}
+	return obj, warnings, nil
+}
+
+// strictness applies a fieldValidation directive to strict decoding errors.
+func strictness(strictErrs []error, fv fieldValidation, wrap func(error) error) ([]string, error) {
+	if len(strictErrs) == 0 || fv == validationIgnore {
+		return nil, nil
+	}
+	msgs := make([]string, len(strictErrs))
+	for i, e := range strictErrs {
+		msgs[i] = e.Error()
+	}
+	if fv == validationStrict {
+		return nil, wrap(fmt.Errorf("strict decoding error: %s", strings.Join(msgs, ", ")))
+	}
+	return msgs, nil
+}
+
+func setTypeMeta(obj runtime.Object, gvk schema.GroupVersionKind) {
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+}
+
+// encodeForStorage is the stored form of obj: JSON with kind and apiVersion,
+// without resourceVersion (the etcd revision is the version).
+func encodeForStorage(obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	rv := m.GetResourceVersion()
+	m.SetResourceVersion("")
+	setTypeMeta(obj, gvk)
+	data, err := json.Marshal(obj)
+	m.SetResourceVersion(rv)
+	return data, err
+}
+
+// decodeStored decodes a stored value and stamps its revision.
+func decodeStored(res *resource, data []byte, rev int64) (runtime.Object, error) {
+	obj := res.New()
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, obj); err != nil {
+		return nil, fmt.Errorf("decoding stored %s: %w", res.GVK.Kind, err)
+	}
+	setTypeMeta(obj, res.GVK)
+	if rev > 0 {
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return nil, err
+		}
+		m.SetResourceVersion(strconv.FormatInt(rev, 10))
+	}
+	return obj, nil
+}
+
+var metadataOpen = []byte(`"metadata":{`)
+
+// withResourceVersion returns a stored value with metadata.resourceVersion
+// set to rev, without decoding it: lists and watches send stored bytes
+// as they are.
+func withResourceVersion(stored []byte, rev int64) []byte {
+	i := bytes.Index(stored, metadataOpen)
+	if i < 0 {
+		return stored
+	}
+	at := i + len(metadataOpen)
+	field := `"resourceVersion":"` + strconv.FormatInt(rev, 10) + `"`
+	if at < len(stored) && stored[at] != '}' {
+		field += ","
+	}
+	out := make([]byte, 0, len(stored)+len(field))
+	out = append(out, stored[:at]...)
+	out = append(out, field...)
+	return append(out, stored[at:]...)
+}
+
+// output is how a response is to be rendered.
+type output struct {
+	table bool
+	yaml  bool
+	// partial: PartialObjectMetadata(List) was asked for.
+	partial bool
+}
+
+// negotiate reads Accept. JSON is the default; YAML, Table and
+// PartialObjectMetadata are offered; anything else is 406.
+func negotiate(r *http.Request) (output, error) {
+	accept := r.Header.Get("Accept")
+	if accept == "" {
+		return output{}, nil
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "application/json", "*/*", "application/*":
+			switch params["as"] {
+			case "":
+				return output{}, nil
+			case "Table":
+				if params["g"] == "meta.k8s.io" && (params["v"] == "v1" || params["v"] == "v1beta1") {
+					return output{table: true}, nil
+				}
+			case "PartialObjectMetadata", "PartialObjectMetadataList":
+				if params["g"] == "meta.k8s.io" && params["v"] == "v1" {
+					return output{partial: true}, nil
+				}
+			}
+		case "application/yaml":
+			if params["as"] == "" {
+				return output{yaml: true}, nil
+			}
+		}
+	}
+	return output{}, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "",
+		"only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io", 0, false)
+}
+
+// writeJSON writes v as the response body.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeRaw(w, code, "application/json", data)
+}
+
+func writeRaw(w http.ResponseWriter, code int, contentType string, data []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(code)
+	_, _ = w.Write(data)
+}
+
+// writeEncoded writes JSON bytes in the negotiated format (JSON or YAML).
+func writeEncoded(w http.ResponseWriter, code int, out output, data []byte) {
+	if out.yaml {
+		y, err := yaml.JSONToYAML(data)
+		if err == nil {
+			writeRaw(w, code, "application/yaml", y)
+			return
+		}
+	}
+	writeRaw(w, code, "application/json", data)
+}

@@ -1,0 +1,367 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+func notFoundPath() error {
+	return apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "the server could not find the requested resource", 0, true)
+}
+
+// serveAPI answers everything under /api and /apis.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	info, _ := r.Context().Value(infoKey).(*requestInfo)
+	if info == nil {
+		i := parseRequestInfo(r)
+		info = &i
+	}
+	if s.serveDiscovery(w, r, info) {
+		return
+	}
+	res := s.resources.lookup(info.APIGroup, info.APIVersion, info.Resource)
+	if res == nil || len(info.Parts) > 3 || (!res.Namespaced && info.Namespace != "" && res.Plural != "namespaces") {
+		writeError(w, notFoundPath())
+		return
+	}
+	if res.Plural == "namespaces" {
+		// A namespace's own name sits where other paths put a namespace.
+		info.Namespace = ""
+	}
+	if err := s.serveResource(w, r, res, info); err != nil {
+		writeError(w, err)
+	}
+}
+
+func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) error {
+	if res.Namespaced && info.Namespace == "" && info.Verb != "list" && info.Verb != "watch" {
+		return notFoundPath()
+	}
+	if info.Subresource != "" {
+		return s.serveSubresource(w, r, res, info)
+	}
+	switch info.Verb {
+	case "get":
+		return s.serveGet(w, r, res, info)
+	case "list":
+		return s.serveList(w, r, res, info)
+	case "watch":
+		return s.serveWatch(w, r, res, info)
+	case "create":
+		if info.Name != "" {
+			return methodNotSupported(res, "create")
+		}
+		return s.serveCreate(w, r, res, info)
+	case "update":
+		return s.serveUpdate(w, r, res, info, "")
+	case "patch":
+		return s.servePatch(w, r, res, info, "")
+	case "delete":
+		return s.serveDelete(w, r, res, info)
+	case "deletecollection":
+		return s.serveDeleteCollection(w, r, res, info)
+	}
+	return methodNotSupported(res, r.Method)
+}
+
+func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) error {
+	var sub *subresource
+	for _, sr := range res.subresources() {
+		if sr.Name == info.Subresource {
+			sub = &sr
+			break
+		}
+	}
+	if sub == nil {
+		return notFoundPath()
+	}
+	switch sub.Name {
+	case "status":
+		switch info.Verb {
+		case "get":
+			return s.serveGet(w, r, res, info)
+		case "update":
+			return s.serveUpdate(w, r, res, info, "status")
+		case "patch":
+			return s.servePatch(w, r, res, info, "status")
+		}
+	case "scale":
+		return s.serveScale(w, r, res, info)
+	case "binding":
+		if info.Verb == "create" {
+			return s.serveBinding(w, r, res, info)
+		}
+	case "eviction":
+		if info.Verb == "create" {
+			return s.serveEviction(w, r, res, info)
+		}
+	case "finalize":
+		if info.Verb == "update" {
+			return s.serveUpdate(w, r, res, info, "finalize")
+		}
+	}
+	return methodNotSupported(res, r.Method)
+}
+
+// writeObject writes one object in the negotiated form.
+func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, res *resource, code int, obj runtime.Object) error {
+	out, err := negotiate(r)
+	if err != nil {
+		return err
+	}
+	switch {
+	case out.table:
+		t, err := s.toTable(r, res, []runtime.Object{obj}, nil)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, code, t)
+		return nil
+	case out.partial:
+		writeJSON(w, code, partialMetadata(obj))
+		return nil
+	}
+	setTypeMeta(obj, res.GVK)
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	writeEncoded(w, code, out, data)
+	return nil
+}
+
+func partialMetadata(obj runtime.Object) *metav1.PartialObjectMetadata {
+	m, _ := meta.Accessor(obj)
+	om, _ := m.(*metav1.ObjectMeta)
+	p := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: "meta.k8s.io/v1"}}
+	if om != nil {
+		p.ObjectMeta = *om
+	}
+	return p
+}
+
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) error {
+	obj, _, err := s.getObject(r.Context(), res, info.Namespace, info.Name)
+	if err != nil {
+		return err
+	}
+	return s.writeObject(w, r, res, http.StatusOK, obj)
+}
+
+func parseWriteOptions(r *http.Request, sub string) (writeOptions, error) {
+	o := writeOptions{subresource: sub}
+	for _, d := range r.URL.Query()["dryRun"] {
+		if d != "All" {
+			return o, badRequestf("Invalid dry run value: %q (supported values: \"All\")", d)
+		}
+		o.dryRun = true
+	}
+	fv, err := parseFieldValidation(r)
+	o.validation = fv
+	return o, err
+}
+
+// setWarnings sends upstream's Warning headers.
+func setWarnings(w http.ResponseWriter, warnings []string) {
+	for _, msg := range warnings {
+		w.Header().Add("Warning", `299 - `+strconv.Quote(msg))
+	}
+}
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) error {
+	opts, err := parseWriteOptions(r, "")
+	if err != nil {
+		return err
+	}
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	obj, warnings, err := decodeObject(res, data, opts.validation)
+	if err != nil {
+		return err
+	}
+	m, _ := meta.Accessor(obj)
+	if res.Namespaced {
+		if m.GetNamespace() == "" {
+			m.SetNamespace(info.Namespace)
+		} else if m.GetNamespace() != info.Namespace {
+			return badRequestf("the namespace of the provided object does not match the namespace sent on the request")
+		}
+	} else {
+		m.SetNamespace("")
+	}
+	if m.GetName() == "" && m.GetGenerateName() == "" {
+		return invalid(res, "", requiredName())
+	}
+	created, err := s.createObject(r.Context(), res, obj, opts)
+	if err != nil {
+		return err
+	}
+	setWarnings(w, warnings)
+	return s.writeObject(w, r, res, http.StatusCreated, created)
+}
+
+func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo, sub string) error {
+	opts, err := parseWriteOptions(r, sub)
+	if err != nil {
+		return err
+	}
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	body, warnings, err := decodeObject(res, data, opts.validation)
+	if err != nil {
+		return err
+	}
+	m, _ := meta.Accessor(body)
+	if m.GetName() != info.Name {
+		return badRequestf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), info.Name)
+	}
+	if res.Namespaced {
+		if m.GetNamespace() == "" {
+			m.SetNamespace(info.Namespace)
+		} else if m.GetNamespace() != info.Namespace {
+			return badRequestf("the namespace of the provided object does not match the namespace sent on the request")
+		}
+	}
+	ctx := r.Context()
+	out, err := s.retryUpdate(ctx, res, info.Namespace, info.Name, opts, func(cur runtime.Object, _ int64) (runtime.Object, error) {
+		next := body.DeepCopyObject()
+		if sub == "finalize" {
+			// Only spec.finalizers change through /finalize.
+			finalized := cur.DeepCopyObject()
+			copyFinalizers(finalized, next)
+			return finalized, nil
+		}
+		return next, nil
+	})
+	if apierrors.IsNotFound(err) && res.AllowCreateOnUpdate && sub == "" {
+		created, cerr := s.createObject(ctx, res, body.DeepCopyObject(), opts)
+		if cerr != nil {
+			return cerr
+		}
+		setWarnings(w, warnings)
+		return s.writeObject(w, r, res, http.StatusCreated, created)
+	}
+	if err != nil {
+		return err
+	}
+	setWarnings(w, warnings)
+	return s.writeObject(w, r, res, http.StatusOK, out)
+}
+
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) error {
+	out, err := negotiate(r)
+	if err != nil {
+		return err
+	}
+	q, err := parseListQuery(r, res)
+	if err != nil {
+		return err
+	}
+	page, err := s.listPage(r.Context(), res, info.Namespace, q, out.table || out.partial || q.selective())
+	if err != nil {
+		return err
+	}
+	if out.table {
+		t, err := s.toTable(r, res, page.objects, &page.meta)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, t)
+		return nil
+	}
+	if out.partial {
+		list := &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadataList", APIVersion: "meta.k8s.io/v1"}, ListMeta: page.meta}
+		for _, o := range page.objects {
+			list.Items = append(list.Items, *partialMetadata(o))
+		}
+		writeJSON(w, http.StatusOK, list)
+		return nil
+	}
+	data, err := page.encode(res)
+	if err != nil {
+		return err
+	}
+	writeEncoded(w, http.StatusOK, out, data)
+	return nil
+}
+
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) error {
+	opts, err := parseDeleteOptions(r)
+	if err != nil {
+		return err
+	}
+	obj, deleted, err := s.deleteObject(r.Context(), res, info.Namespace, info.Name, opts)
+	if err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if !deleted && opts.propagation == metav1.DeletePropagationForeground {
+		code = http.StatusAccepted
+	}
+	return s.writeObject(w, r, res, code, obj)
+}
+
+func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) error {
+	opts, err := parseDeleteOptions(r)
+	if err != nil {
+		return err
+	}
+	q, err := parseListQuery(r, res)
+	if err != nil {
+		return err
+	}
+	q.limit, q.cont = 0, ""
+	page, err := s.listPage(r.Context(), res, info.Namespace, q, true)
+	if err != nil {
+		return err
+	}
+	for _, o := range page.objects {
+		m, _ := meta.Accessor(o)
+		if _, _, err := s.deleteObject(r.Context(), res, m.GetNamespace(), m.GetName(), opts); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, successStatus(nil))
+	return nil
+}
+
+// contextWithTimeout bounds a request by its timeout parameter.
+func contextWithTimeout(r *http.Request, def time.Duration) (context.Context, context.CancelFunc) {
+	if t := r.URL.Query().Get("timeoutSeconds"); t != "" {
+		if n, err := strconv.Atoi(t); err == nil && n > 0 {
+			return context.WithTimeout(r.Context(), time.Duration(n)*time.Second)
+		}
+	}
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		if d, err := time.ParseDuration(t); err == nil && d > 0 {
+			return context.WithTimeout(r.Context(), d)
+		}
+	}
+	return context.WithTimeout(r.Context(), def)
+}
+
+func wrapf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
