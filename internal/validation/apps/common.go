@@ -56,8 +56,9 @@ func validateSelector(sel *metav1.LabelSelector, kind string, allowInvalidLabelV
 	selector, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
 		// Only report the parse failure when the field checks above did not
-		// already explain it.
-		if len(allErrs) == 0 {
+		// already explain it and stored invalid label values are not being
+		// tolerated.
+		if len(allErrs) == 0 && !allowInvalidLabelValue {
 			allErrs = append(allErrs, field.Invalid(fldPath, sel, "invalid label selector"))
 		}
 		return nil, allErrs
