@@ -312,35 +312,41 @@ func mediaRange(part string) (string, float64) {
 	return name, q
 }
 
-// negotiate picks the offer the Accept header prefers: the highest q value
-// wins and, among equals, the earlier offer. An empty header accepts the
-// first offer. ok is false when no offer is acceptable.
+// negotiate picks the offer the Accept header prefers. Each offer is rated by
+// its most specific matching media range (exact, type/*, */*); the highest q
+// wins, then the more specific match, then the range listed first by the
+// client, then the earlier offer. A range with q=0 excludes the offers it
+// rates. An empty header accepts the first offer. ok is false when no offer
+// is acceptable.
 func negotiate(accept string, offers []string) (choice string, ok bool) {
 	if strings.TrimSpace(accept) == "" {
 		return offers[0], true
 	}
-	bestQ := 0.0
+	parts := strings.Split(accept, ",")
+	bestQ, bestSpec, bestIdx := 0.0, -1, len(parts)
 	for _, offer := range offers {
 		typ, _, _ := strings.Cut(offer, "/")
-		q := -1.0
-		specificity := -1
-		for _, part := range strings.Split(accept, ",") {
+		q, spec, idx := 0.0, -1, -1
+		for i, part := range parts {
 			name, pq := mediaRange(part)
-			spec := -1
+			s := -1
 			switch {
 			case name == strings.ToLower(offer):
-				spec = 2
+				s = 2
 			case name == typ+"/*":
-				spec = 1
+				s = 1
 			case name == "*/*" || name == "*":
-				spec = 0
+				s = 0
 			}
-			if spec > specificity {
-				specificity, q = spec, pq
+			if s > spec {
+				q, spec, idx = pq, s, i
 			}
 		}
-		if specificity >= 0 && q > bestQ {
-			bestQ, choice, ok = q, offer, true
+		if spec < 0 || q <= 0 {
+			continue
+		}
+		if q > bestQ || (q == bestQ && (spec > bestSpec || (spec == bestSpec && idx < bestIdx))) {
+			bestQ, bestSpec, bestIdx, choice, ok = q, spec, idx, offer, true
 		}
 	}
 	return choice, ok
