@@ -69,9 +69,11 @@ func TestValidateReplicaSet(t *testing.T) {
 			mutate func(*appsv1.ReplicaSet)
 			want   []string
 		}{
-			name:   "empty selector",
-			mutate: func(rs *appsv1.ReplicaSet) { rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{}} },
-			want:   []string{key(field.ErrorTypeInvalid, "spec.selector")},
+			name: "empty selector",
+			mutate: func(rs *appsv1.ReplicaSet) {
+				rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{}}
+			},
+			want: []string{key(field.ErrorTypeInvalid, "spec.selector")},
 		},
 	)
 	for _, tc := range cases {
