@@ -3,12 +3,15 @@ package openapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -25,8 +28,9 @@ const (
 	notFoundJSON = `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"not found","reason":"NotFound","code":404}`
 )
 
-// fakeAPIServer serves h under /openapi/ plus static discovery.
-func fakeAPIServer(t *testing.T, h http.Handler) *httptest.Server {
+// fakeAPIServer serves h under /openapi/ plus static discovery; other
+// requests go to objects when it is non-nil and get 404 otherwise.
+func fakeAPIServer(t *testing.T, h http.Handler, objects ...http.Handler) *httptest.Server {
 	t.Helper()
 	static := map[string]string{
 		"/version":      fakeVersion,
@@ -42,6 +46,10 @@ func fakeAPIServer(t *testing.T, h http.Handler) *httptest.Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		body, ok := static[strings.TrimSuffix(r.URL.Path, "/")]
+		if !ok && len(objects) > 0 {
+			objects[0].ServeHTTP(w, r)
+			return
+		}
 		if !ok {
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte(notFoundJSON))
@@ -242,6 +250,117 @@ func TestKubectlApplyValidation(t *testing.T) {
 				t.Fatalf("client-side validation accepted an unknown field:\n%s", out)
 			}
 			requireAll(t, out, "bogusField")
+		})
+	}
+}
+
+// liveDeployment is what the fake server returns for the deployment "web":
+// two containers, last applied with image nginx:1.
+func liveDeployment(t *testing.T) []byte {
+	t.Helper()
+	applied := map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "web", "namespace": "default"},
+		"spec": map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "web"}},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": map[string]any{"app": "web"}},
+				"spec": map[string]any{"containers": []any{
+					map[string]any{"name": "web", "image": "nginx:1"},
+					map[string]any{"name": "sidecar", "image": "busybox"},
+				}},
+			},
+		},
+	}
+	last, err := json.Marshal(applied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := applied
+	live["metadata"] = map[string]any{
+		"name": "web", "namespace": "default", "uid": "1", "resourceVersion": "7",
+		"annotations": map[string]any{"kubectl.kubernetes.io/last-applied-configuration": string(last)},
+	}
+	b, err := json.Marshal(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+const updatedDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:2
+      - name: sidecar
+        image: busybox
+`
+
+// TestKubectlApplyStrategicMergePatch checks that kubectl computes a
+// strategic merge patch from the served schemas (patch strategy and merge
+// key of containers) without falling back to its compiled-in types.
+func TestKubectlApplyStrategicMergePatch(t *testing.T) {
+	bins := kubectlBinaries()
+	if len(bins) == 0 {
+		t.Skip("kubectl not installed")
+	}
+	live := liveDeployment(t)
+	var mu sync.Mutex
+	var patches []string
+	objects := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/apis/apps/v1/namespaces/default/deployments/web" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(notFoundJSON))
+			return
+		}
+		if r.Method == http.MethodPatch {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			patches = append(patches, r.Header.Get("Content-Type")+" "+string(b))
+			mu.Unlock()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(live)
+	})
+	srv := fakeAPIServer(t, newFixtureHandler(t), objects)
+	for name, bin := range bins {
+		t.Run(name, func(t *testing.T) {
+			mu.Lock()
+			patches = nil
+			mu.Unlock()
+			out, err := runKubectl(t, bin, srv.URL, []byte(updatedDeployment), "apply", "-f", "-", "-v=5")
+			if err != nil {
+				t.Fatalf("apply: %v\n%s", err, out)
+			}
+			if strings.Contains(out, "warning: error calculating patch") || strings.Contains(out, "does not support strategic merge patch") {
+				t.Errorf("kubectl could not use the served schema:\n%s", out)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(patches) != 1 {
+				t.Fatalf("want one PATCH, got %q\n%s", patches, out)
+			}
+			p := patches[0]
+			if !strings.HasPrefix(p, "application/strategic-merge-patch+json ") {
+				t.Errorf("patch type: %s", p)
+			}
+			for _, want := range []string{`"$setElementOrder/containers":[{"name":"web"},{"name":"sidecar"}]`, `{"image":"nginx:2","name":"web"}`} {
+				if !strings.Contains(p, want) {
+					t.Errorf("patch lacks %s: %s", want, p)
+				}
+			}
 		})
 	}
 }

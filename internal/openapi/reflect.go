@@ -272,7 +272,7 @@ func (r *reflector) collectFields(t reflect.Type, depth int, out *[]collectedFie
 			name:     name,
 			depth:    depth,
 			schema:   fs,
-			required: !opts["omitempty"] && !opts["omitzero"],
+			required: isRequired(f.Type, opts),
 		}
 		replaced := false
 		for j := range *out {
@@ -289,6 +289,16 @@ func (r *reflector) collectFields(t reflect.Type, depth int, out *[]collectedFie
 		}
 	}
 	return nil
+}
+
+// isRequired decides from a field's Go type and json options whether the
+// schema lists it as required. Upstream marks a field required when it lacks
+// omitempty and has no "+optional" comment; comments are not visible to
+// reflection, so pointer fields (which are nearly always optional) are
+// treated as optional too. This marks a few fields fewer than upstream (the
+// workload selectors) instead of wrongly requiring optional ones.
+func isRequired(t reflect.Type, opts map[string]bool) bool {
+	return !opts["omitempty"] && !opts["omitzero"] && t.Kind() != reflect.Pointer
 }
 
 // fieldSchema returns a fresh schema for a field of type t: a reference for
