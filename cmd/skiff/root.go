@@ -1,6 +1,25 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/version"
+)
+
+// Version is the Kubernetes version Skiff speaks; gitVersion carries
+// Skiff's own build too, as k3s does ("v1.37.2+skiff").
+var skiffVersion = version.Info{
+	Major:      "1",
+	Minor:      "37",
+	GitVersion: "v1.37.2+skiff",
+	GitCommit:  "",
+	Platform:   "linux/amd64",
+}
 
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
@@ -9,5 +28,35 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.AddCommand(
+		newUpCommand(),
+		newServerCommand(),
+		newAPIServerCommand(),
+		newKubeconfigCommand(),
+		newVersionCommand(),
+	)
 	return root
+}
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func newLogger(verbosity int) *slog.Logger {
+	level := slog.LevelInfo
+	if verbosity >= 4 {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run: func(cmd *cobra.Command, args []string) {
+			cmd.Printf("skiff %s (Kubernetes %s.%s)\n", skiffVersion.GitVersion, skiffVersion.Major, skiffVersion.Minor)
+		},
+	}
 }

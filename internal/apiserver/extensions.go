@@ -5,9 +5,12 @@ import (
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/defaults"
 	"github.com/skiff-sh/skiff/internal/printers"
@@ -20,12 +23,14 @@ type extensions struct {
 	services *serviceAllocator
 	printers *printers.Registry
 	openapi  http.Handler
+	clock    clock.PassiveClock
 }
 
 func newExtensions(s *Server) (*extensions, error) {
 	e := &extensions{
 		services: &serviceAllocator{s: s, cidr: s.cfg.ServiceCIDR, portBase: s.cfg.NodePortBase, portSize: s.cfg.NodePortSize},
 		printers: printers.New(),
+		clock:    s.cfg.Clock,
 	}
 	attachValidation(s.resources.all)
 	oa, err := newOpenAPI(s.resources.all, s.cfg.Version.GitVersion)
@@ -44,13 +49,12 @@ func (e *extensions) beforeCreate(ctx context.Context, res *resource, obj runtim
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		defaults.AdmitPodTolerations(o)
-		defaults.AdmitPodPriority(o)
-		o.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(&o.Spec)}
-	case *corev1.Namespace:
-		o.Status.Phase = corev1.NamespaceActive
-		if len(o.Spec.Finalizers) == 0 {
-			o.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+		if err := defaults.AdmitPodPriority(o); err != nil {
+			return apierrors.NewForbidden(res.GroupResource(), o.Name, err)
 		}
+		defaults.PodStatusOnCreate(o, metav1.NewTime(e.clock.Now().Truncate(1e9)))
+	case *corev1.Namespace:
+		defaults.NamespaceOnCreate(o)
 	}
 	return nil
 }
@@ -89,44 +93,6 @@ func (e *extensions) allocate(ctx context.Context, res *resource, obj, old runti
 		a.take, a.release = nil, nil
 	}
 	return a, err
-}
-
-// qosClass is the pod's quality of service class, as upstream computes it.
-func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
-	requests := map[corev1.ResourceName]bool{}
-	limits := map[corev1.ResourceName]int{}
-	guaranteed := true
-	containers := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
-	any := false
-	for _, c := range containers {
-		for name, q := range c.Resources.Requests {
-			if (name == corev1.ResourceCPU || name == corev1.ResourceMemory) && !q.IsZero() {
-				requests[name] = true
-				any = true
-			}
-		}
-		seen := 0
-		for name, q := range c.Resources.Limits {
-			if (name == corev1.ResourceCPU || name == corev1.ResourceMemory) && !q.IsZero() {
-				limits[name]++
-				any = true
-				seen++
-				if r, ok := c.Resources.Requests[name]; ok && r.Cmp(q) != 0 {
-					guaranteed = false
-				}
-			}
-		}
-		if seen < 2 {
-			guaranteed = false
-		}
-	}
-	if !any {
-		return corev1.PodQOSBestEffort
-	}
-	if guaranteed && len(limits) == 2 {
-		return corev1.PodQOSGuaranteed
-	}
-	return corev1.PodQOSBurstable
 }
 
 func nameOf(obj runtime.Object) string {

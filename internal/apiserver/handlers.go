@@ -142,13 +142,7 @@ func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, res *resour
 }
 
 func partialMetadata(obj runtime.Object) *metav1.PartialObjectMetadata {
-	m, _ := meta.Accessor(obj)
-	om, _ := m.(*metav1.ObjectMeta)
-	p := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: "meta.k8s.io/v1"}}
-	if om != nil {
-		p.ObjectMeta = *om
-	}
-	return p
+	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: "meta.k8s.io/v1"}, ObjectMeta: *objectMeta(obj)}
 }
 
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) error {

@@ -228,6 +228,8 @@ func (s *Server) updateObject(ctx context.Context, res *resource, obj, old runti
 	prepareUpdate(res, obj, old, opts.subresource)
 	s.ext.defaultObject(obj)
 	m, _ := meta.Accessor(obj)
+	// An unconditional update writes over the version it read, as upstream.
+	m.SetResourceVersion(strconv.FormatInt(oldRev, 10))
 	var errs field.ErrorList
 	switch opts.subresource {
 	case "status":

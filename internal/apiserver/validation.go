@@ -8,7 +8,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -90,11 +89,12 @@ func attachMetadataValidation(r *resource) {
 	}
 }
 
+// objectMeta is a pointer to obj's embedded ObjectMeta.
 func objectMeta(o runtime.Object) *metav1.ObjectMeta {
-	m, _ := meta.Accessor(o)
-	om, _ := m.(*metav1.ObjectMeta)
-	if om == nil {
-		return &metav1.ObjectMeta{}
+	if f, ok := fieldByName(o, "ObjectMeta"); ok {
+		if om, ok := f.Addr().Interface().(*metav1.ObjectMeta); ok {
+			return om
+		}
 	}
-	return om
+	return &metav1.ObjectMeta{}
 }

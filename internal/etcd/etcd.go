@@ -14,6 +14,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 )
@@ -87,6 +88,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	ec.AdvertisePeerUrls = []url.URL{*peerURL}
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
 	ec.LogLevel = "error"
+	// etcd's zap logs would mix with ours in another format; its errors
+	// reach us through Err() and the client.
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	ec.WatchProgressNotifyInterval = cfg.ProgressNotifyInterval
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	// The API server compacts history itself (see storage.Compactor), as upstream does.

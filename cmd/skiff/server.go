@@ -1,0 +1,214 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/skiff-sh/skiff/internal/component"
+	"github.com/skiff-sh/skiff/internal/controlplane"
+	"github.com/skiff-sh/skiff/internal/kubeconfig"
+)
+
+// controlPlaneFlags are the flags every control-plane command shares.
+type controlPlaneFlags struct {
+	dataDir, bindAddress, advertiseAddress string
+	apiPort                                int
+	serviceCIDR, clusterCIDR, clusterDNS   string
+	clusterDomain                          string
+	etcdServers                            []string
+	etcdCAFile, etcdCertFile, etcdKeyFile  string
+	etcdClientURL, etcdPeerURL             string
+	tokenAuthFile                          string
+	compactionInterval                     time.Duration
+	verbosity                              int
+}
+
+func (f *controlPlaneFlags) register(fs *pflag.FlagSet, defaultDataDir string) {
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir, "Directory for certificates, the admin kubeconfig and etcd's data")
+	fs.IntVar(&f.apiPort, "api-port", 6443, "HTTPS port of the API server")
+	fs.StringVar(&f.bindAddress, "bind-address", "0.0.0.0", "Address the API server listens on")
+	fs.StringVar(&f.advertiseAddress, "advertise-address", "", "Address other components reach the API server on (default: the host's first address)")
+	fs.StringVar(&f.serviceCIDR, "service-cidr", "10.43.0.0/16", "Range of Service ClusterIPs")
+	fs.StringVar(&f.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "Range of pod IPs")
+	fs.StringVar(&f.clusterDNS, "cluster-dns", "10.43.0.10", "ClusterIP of the cluster DNS service")
+	fs.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "Cluster DNS domain")
+	fs.StringSliceVar(&f.etcdServers, "etcd-servers", nil, "External etcd endpoints (default: an embedded etcd member in --data-dir)")
+	fs.StringVar(&f.etcdCAFile, "etcd-cafile", "", "CA bundle to verify external etcd servers")
+	fs.StringVar(&f.etcdCertFile, "etcd-certfile", "", "Client certificate for external etcd")
+	fs.StringVar(&f.etcdKeyFile, "etcd-keyfile", "", "Client key for external etcd")
+	fs.StringVar(&f.etcdClientURL, "etcd-client-url", "http://127.0.0.1:2379", "Client URL of the embedded etcd member")
+	fs.StringVar(&f.etcdPeerURL, "etcd-peer-url", "http://127.0.0.1:2380", "Peer URL of the embedded etcd member")
+	fs.StringVar(&f.tokenAuthFile, "token-auth-file", "", "Static bearer tokens (CSV: token,user,uid,\"group1,group2\")")
+	fs.DurationVar(&f.compactionInterval, "etcd-compaction-interval", 5*time.Minute, "How much etcd history is kept for watches and continue tokens")
+	fs.IntVarP(&f.verbosity, "v", "v", 0, "Log verbosity; 2 and above logs every API request")
+}
+
+func (f *controlPlaneFlags) config() (*controlplane.Config, error) {
+	_, svc, err := net.ParseCIDR(f.serviceCIDR)
+	if err != nil || svc.IP.To4() == nil {
+		return nil, fmt.Errorf("--service-cidr %q: an IPv4 CIDR is required", f.serviceCIDR)
+	}
+	if _, _, err := net.ParseCIDR(f.clusterCIDR); err != nil {
+		return nil, fmt.Errorf("--cluster-cidr %q: %v", f.clusterCIDR, err)
+	}
+	if net.ParseIP(f.clusterDNS) == nil {
+		return nil, fmt.Errorf("--cluster-dns %q is not an IP address", f.clusterDNS)
+	}
+	var adv net.IP
+	if f.advertiseAddress != "" {
+		if adv = net.ParseIP(f.advertiseAddress); adv == nil {
+			return nil, fmt.Errorf("--advertise-address %q is not an IP address", f.advertiseAddress)
+		}
+	}
+	dir, err := filepath.Abs(f.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("--data-dir: %w", err)
+	}
+	v := skiffVersion
+	v.GoVersion = runtime.Version()
+	return &controlplane.Config{
+		DataDir: dir, BindAddress: f.bindAddress, APIPort: f.apiPort, AdvertiseAddress: adv,
+		ServiceCIDR: svc, ClusterDomain: f.clusterDomain,
+		EtcdServers: f.etcdServers, EtcdCAFile: f.etcdCAFile, EtcdCertFile: f.etcdCertFile, EtcdKeyFile: f.etcdKeyFile,
+		EtcdClientURL: f.etcdClientURL, EtcdPeerURL: f.etcdPeerURL,
+		TokenAuthFile: f.tokenAuthFile, CompactionInterval: f.compactionInterval,
+		LogRequests: f.verbosity >= 2, Logger: newLogger(f.verbosity), Version: v,
+	}, nil
+}
+
+// controlPlaneComponents is the wiring table of a control plane, in start
+// order.
+func controlPlaneComponents(cfg *controlplane.Config) []component.Component {
+	etcd := controlplane.NewEtcd(cfg)
+	return []component.Component{
+		etcd,
+		controlplane.NewAPIServer(cfg, etcd),
+	}
+}
+
+func runComponents(cfg *controlplane.Config, components []component.Component) error {
+	ctx, cancel := signalContext()
+	defer cancel()
+	m := &component.Manager{Logger: cfg.Logger}
+	for _, c := range components {
+		m.Add(c)
+	}
+	return m.Run(ctx)
+}
+
+func newServerCommand() *cobra.Command {
+	var f controlPlaneFlags
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: etcd, API server, and (as they land) scheduler and controller manager",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.config()
+			if err != nil {
+				return err
+			}
+			return runComponents(cfg, controlPlaneComponents(cfg))
+		},
+	}
+	f.register(cmd.Flags(), "/var/lib/skiff")
+	return cmd
+}
+
+func newAPIServerCommand() *cobra.Command {
+	var f controlPlaneFlags
+	cmd := &cobra.Command{
+		Use:   "apiserver",
+		Short: "Run the API server alone (on --etcd-servers, or an embedded etcd member)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.config()
+			if err != nil {
+				return err
+			}
+			return runComponents(cfg, controlPlaneComponents(cfg))
+		},
+	}
+	f.register(cmd.Flags(), "/var/lib/skiff")
+	return cmd
+}
+
+func newUpCommand() *cobra.Command {
+	var f controlPlaneFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a one-node cluster in the foreground; Ctrl-C stops it",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.config()
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			components := controlPlaneComponents(cfg)
+			go announce(cmd, cfg, components, start)
+			return runComponents(cfg, components)
+		},
+	}
+	f.register(cmd.Flags(), ".skiff")
+	return cmd
+}
+
+// announce prints one line when the last component is ready.
+func announce(cmd *cobra.Command, cfg *controlplane.Config, components []component.Component, start time.Time) {
+	last, ok := components[len(components)-1].(component.Readier)
+	if !ok {
+		return
+	}
+	for !last.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Skiff is up in %s. Try:\n  export KUBECONFIG=%s\n  kubectl cluster-info\n  kubectl get namespaces\n",
+		time.Since(start).Round(time.Millisecond), cfg.KubeconfigPath())
+}
+
+func newKubeconfigCommand() *cobra.Command {
+	var dataDir, contextName string
+	var merge bool
+	cmd := &cobra.Command{
+		Use:   "kubeconfig",
+		Short: "Print the admin kubeconfig, or merge it into ~/.kube/config",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := filepath.Join(dataDir, "admin.kubeconfig")
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("no kubeconfig at %s: has a server run with --data-dir %s? (%w)", path, dataDir, err)
+			}
+			if !merge {
+				_, err := cmd.OutOrStdout().Write(data)
+				return err
+			}
+			cfg, err := kubeconfig.Load(path)
+			if err != nil {
+				return err
+			}
+			kubeconfig.Rename(cfg, contextName)
+			target := os.Getenv("KUBECONFIG")
+			if target == "" || strings.Contains(target, string(os.PathListSeparator)) {
+				home, _ := os.UserHomeDir()
+				target = filepath.Join(home, ".kube", "config")
+			}
+			if err := kubeconfig.MergeInto(target, cfg, true); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Merged context %q into %s and made it current.\n", contextName, target)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/skiff", "Data dir of the server")
+	cmd.Flags().BoolVar(&merge, "merge", false, "Merge into ~/.kube/config (or $KUBECONFIG) as a context and make it current")
+	cmd.Flags().StringVar(&contextName, "context", "skiff", "Context name to merge as")
+	return cmd
+}

@@ -1,0 +1,247 @@
+// Package controlplane prepares and runs the control plane of one Skiff
+// server: certificates and the admin kubeconfig in the data dir, etcd
+// (embedded, or an external cluster), and the API server. It is the glue
+// between cmd/skiff's flags and the components, which never import each
+// other.
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/etcd"
+	"github.com/skiff-sh/skiff/internal/kubeconfig"
+	"github.com/skiff-sh/skiff/internal/pki"
+	"github.com/skiff-sh/skiff/internal/storage"
+)
+
+// Config is a control plane's configuration; cmd/skiff fills it from flags.
+type Config struct {
+	// DataDir holds certificates, the kubeconfig and embedded etcd's data.
+	DataDir string
+	// BindAddress and APIPort are where the API server listens.
+	BindAddress string
+	APIPort     int
+	// AdvertiseAddress is the address written into the kubernetes
+	// Endpoints; default the host's first address.
+	AdvertiseAddress net.IP
+	// ServiceCIDR is the ClusterIP range (default 10.43.0.0/16).
+	ServiceCIDR *net.IPNet
+	// ClusterDomain is the DNS domain (default cluster.local).
+	ClusterDomain string
+	// EtcdServers, when set, is an external etcd cluster to use instead of
+	// the embedded member; EtcdCAFile, EtcdCertFile and EtcdKeyFile are its
+	// TLS credentials.
+	EtcdServers                            []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	// EtcdClientURL and EtcdPeerURL are the embedded member's URLs.
+	EtcdClientURL, EtcdPeerURL string
+	// TokenAuthFile is an upstream-format static token file.
+	TokenAuthFile string
+	// CompactionInterval is how much etcd history is kept (default 5m).
+	CompactionInterval time.Duration
+	// LogRequests logs one line per API request.
+	LogRequests bool
+	Logger      *slog.Logger
+	Version     version.Info
+}
+
+// KubeconfigPath is where the admin kubeconfig is written.
+func (c *Config) KubeconfigPath() string { return filepath.Join(c.DataDir, "admin.kubeconfig") }
+
+// Etcd is the storage component: an embedded member, or a client of an
+// external cluster.
+type Etcd struct {
+	cfg    *Config
+	client atomic.Pointer[clientv3.Client]
+}
+
+// NewEtcd returns the storage component.
+func NewEtcd(cfg *Config) *Etcd { return &Etcd{cfg: cfg} }
+
+func (e *Etcd) Name() string { return "etcd" }
+
+// Ready reports that the client is usable.
+func (e *Etcd) Ready() bool { return e.client.Load() != nil }
+
+// Client is the etcd client, once Ready.
+func (e *Etcd) Client() *clientv3.Client { return e.client.Load() }
+
+func (e *Etcd) Run(ctx context.Context) error {
+	if len(e.cfg.EtcdServers) > 0 {
+		tlsCfg, err := etcdTLS(e.cfg)
+		if err != nil {
+			return err
+		}
+		c, err := clientv3.New(clientv3.Config{Endpoints: e.cfg.EtcdServers, TLS: tlsCfg, DialTimeout: 10 * time.Second, Context: ctx})
+		if err != nil {
+			return fmt.Errorf("connecting to etcd %v: %w", e.cfg.EtcdServers, err)
+		}
+		defer c.Close()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		_, err = c.Get(sctx, "health")
+		cancel()
+		if err != nil {
+			return fmt.Errorf("etcd %v does not answer: %w", e.cfg.EtcdServers, err)
+		}
+		e.client.Store(c)
+		<-ctx.Done()
+		return nil
+	}
+	srv, err := etcd.Start(ctx, etcd.Config{DataDir: e.cfg.DataDir, ClientURL: e.cfg.EtcdClientURL, PeerURL: e.cfg.EtcdPeerURL, Logger: e.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	e.client.Store(srv.Client())
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-srv.Err():
+		return err
+	}
+}
+
+func etcdTLS(cfg *Config) (*tls.Config, error) {
+	if cfg.EtcdCAFile == "" && cfg.EtcdCertFile == "" {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.EtcdCAFile != "" {
+		pem, err := os.ReadFile(cfg.EtcdCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("etcd CA: no certificates found")
+		}
+		t.RootCAs = pool
+	}
+	if cfg.EtcdCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.EtcdCertFile, cfg.EtcdKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd client certificate: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}
+
+// APIServer is the API server component; it starts on the etcd
+// component's client.
+type APIServer struct {
+	cfg    *Config
+	etcd   *Etcd
+	server atomic.Pointer[apiserver.Server]
+}
+
+// NewAPIServer returns the API server component.
+func NewAPIServer(cfg *Config, e *Etcd) *APIServer { return &APIServer{cfg: cfg, etcd: e} }
+
+func (a *APIServer) Name() string { return "kube-apiserver" }
+
+func (a *APIServer) Ready() bool {
+	s := a.server.Load()
+	return s != nil && s.Ready()
+}
+
+func (a *APIServer) Run(ctx context.Context) error {
+	certs, err := EnsureCertificates(a.cfg)
+	if err != nil {
+		return err
+	}
+	authns := []auth.Authenticator{auth.NewX509(certs.CA.Pool())}
+	if a.cfg.TokenAuthFile != "" {
+		t, err := auth.NewTokenFile(a.cfg.TokenAuthFile)
+		if err != nil {
+			return err
+		}
+		authns = append(authns, t)
+	}
+	srv, err := apiserver.New(apiserver.Config{
+		Store:              storage.New(a.etcd.Client()),
+		BindAddress:        a.cfg.BindAddress,
+		Port:               a.cfg.APIPort,
+		CertFile:           certs.ServingCert,
+		KeyFile:            certs.ServingKey,
+		ClientCA:           certs.CA.Pool(),
+		Authenticator:      auth.NewUnion(authns...),
+		ServiceCIDR:        a.cfg.ServiceCIDR,
+		AdvertiseAddress:   a.cfg.AdvertiseAddress,
+		CompactionInterval: a.cfg.CompactionInterval,
+		Logger:             a.cfg.Logger,
+		LogRequests:        a.cfg.LogRequests,
+		Version:            a.cfg.Version,
+	})
+	if err != nil {
+		return err
+	}
+	a.server.Store(srv)
+	return srv.Run(ctx)
+}
+
+// Certificates are the control plane's files in the data dir.
+type Certificates struct {
+	CA                      *pki.CA
+	ServingCert, ServingKey string
+}
+
+// EnsureCertificates creates (once) the cluster CA and the serving
+// certificate, and writes the admin kubeconfig if it is missing.
+func EnsureCertificates(cfg *Config) (*Certificates, error) {
+	dir := filepath.Join(cfg.DataDir, "pki")
+	ca, err := pki.EnsureCA(dir)
+	if err != nil {
+		return nil, err
+	}
+	firstIP := firstServiceIP(cfg.ServiceCIDR)
+	hosts := pki.DefaultServingHosts(firstIP, cfg.ClusterDomain)
+	if cfg.AdvertiseAddress != nil {
+		hosts = append(hosts, cfg.AdvertiseAddress.String())
+	}
+	cert, key, err := ca.EnsureServingCert(dir, "apiserver", hosts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(cfg.KubeconfigPath()); errors.Is(err, os.ErrNotExist) {
+		if err := WriteAdminKubeconfig(cfg, ca); err != nil {
+			return nil, err
+		}
+	}
+	return &Certificates{CA: ca, ServingCert: cert, ServingKey: key}, nil
+}
+
+// WriteAdminKubeconfig writes a kubeconfig for user skiff-admin in group
+// system:masters, pointing at this server over 127.0.0.1.
+func WriteAdminKubeconfig(cfg *Config, ca *pki.CA) error {
+	certPEM, keyPEM, err := ca.IssueClientCert("skiff-admin", []string{"system:masters"})
+	if err != nil {
+		return err
+	}
+	server := "https://127.0.0.1:" + strconv.Itoa(cfg.APIPort)
+	return kubeconfig.Write(cfg.KubeconfigPath(), kubeconfig.Build(server, ca.CertPEM, certPEM, keyPEM, "skiff-admin", "skiff"))
+}
+
+func firstServiceIP(cidr *net.IPNet) net.IP {
+	ip := cidr.IP.To4()
+	out := make(net.IP, 4)
+	copy(out, ip)
+	out[3]++
+	return out
+}
