@@ -47,7 +47,7 @@ type Config struct {
 	// EtcdServers, when set, is an external etcd cluster to use instead of
 	// the embedded member; EtcdCAFile, EtcdCertFile and EtcdKeyFile are its
 	// TLS credentials.
-	EtcdServers                            []string
+	EtcdServers                           []string
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	// EtcdClientURL and EtcdPeerURL are the embedded member's URLs.
 	EtcdClientURL, EtcdPeerURL string

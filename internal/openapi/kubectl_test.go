@@ -364,3 +364,93 @@ func TestKubectlApplyStrategicMergePatch(t *testing.T) {
 		})
 	}
 }
+
+// discoveryFor builds legacy discovery documents for resources, keyed by
+// URL path.
+func discoveryFor(t *testing.T, resources []Resource) map[string][]byte {
+	t.Helper()
+	type apiResource struct {
+		Name         string   `json:"name"`
+		SingularName string   `json:"singularName"`
+		Namespaced   bool     `json:"namespaced"`
+		Kind         string   `json:"kind"`
+		Verbs        []string `json:"verbs"`
+	}
+	type gvDoc struct {
+		Kind         string        `json:"kind"`
+		GroupVersion string        `json:"groupVersion"`
+		Resources    []apiResource `json:"resources"`
+	}
+	docs := map[string]*gvDoc{}
+	var groups []map[string]any
+	seenGroup := map[string]map[string]any{}
+	for _, r := range resources {
+		gv := r.GVK.GroupVersion()
+		key := "/" + groupVersionKey(gv)
+		d, ok := docs[key]
+		if !ok {
+			d = &gvDoc{Kind: "APIResourceList", GroupVersion: gv.String()}
+			docs[key] = d
+			if gv.Group != "" {
+				v := map[string]string{"groupVersion": gv.String(), "version": gv.Version}
+				g, ok := seenGroup[gv.Group]
+				if !ok {
+					g = map[string]any{"name": gv.Group, "versions": []any{}, "preferredVersion": v}
+					seenGroup[gv.Group] = g
+					groups = append(groups, g)
+				}
+				g["versions"] = append(g["versions"].([]any), v)
+			}
+		}
+		d.Resources = append(d.Resources, apiResource{Name: r.Plural, SingularName: strings.ToLower(r.GVK.Kind),
+			Namespaced: r.Namespaced, Kind: r.GVK.Kind, Verbs: r.Verbs})
+	}
+	out := map[string][]byte{}
+	for k, d := range docs {
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = b
+	}
+	b, err := json.Marshal(map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["/apis"] = b
+	return out
+}
+
+// TestKubectlExplainEveryResource runs explain --recursive with both
+// OpenAPI versions over every fixture resource, with the default kubectl.
+func TestKubectlExplainEveryResource(t *testing.T) {
+	bin := kubectlBinaries()["default"]
+	if bin == "" {
+		t.Skip("kubectl not installed")
+	}
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	resources := fixtureResources()
+	disc := discoveryFor(t, resources)
+	srv := fakeAPIServer(t, newFixtureHandler(t), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if b, ok := disc[r.URL.Path]; ok {
+			_, _ = w.Write(b)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(notFoundJSON))
+	}))
+	for _, r := range resources {
+		name := r.Plural + "." + r.GVK.Version + "." + r.GVK.Group
+		for _, format := range []string{"plaintext", "plaintext-openapiv2"} {
+			out, err := runKubectl(t, bin, srv.URL, nil, "explain", name, "--recursive", "--output="+format)
+			if err != nil {
+				t.Errorf("explain %s -o %s: %v\n%s", name, format, err, out)
+				continue
+			}
+			requireAll(t, out, "KIND:", r.GVK.Kind, "metadata\t<ObjectMeta>")
+		}
+	}
+}
