@@ -64,10 +64,20 @@ func validateVolumes(volumes []corev1.Volume, podMeta *metav1.ObjectMeta, fldPat
 	return vols, allErrs
 }
 
+// volumeSourceOrder is the order in which upstream considers volume source
+// types; the first one set is validated and later ones are Forbidden.
+func volumeSourceOrder() []string {
+	return []string{"emptyDir", "hostPath", "gitRepo", "gcePersistentDisk", "awsElasticBlockStore", "secret",
+		"nfs", "iscsi", "glusterfs", "flocker", "persistentVolumeClaim", "rbd", "cinder", "cephfs", "quobyte",
+		"downwardAPI", "fc", "flexVolume", "configMap", "azureFile", "vsphereVolume", "photonPersistentDisk",
+		"portworxVolume", "azureDisk", "storageos", "projected", "scaleIO", "csi", "ephemeral", "image"}
+}
+
 // setVolumeSourceFields returns the JSON names of the non-nil source
-// pointers of a VolumeSource, in declaration order.
+// pointers of a VolumeSource, in upstream's precedence order (unknown
+// sources last).
 func setVolumeSourceFields(source *corev1.VolumeSource) []string {
-	var names []string
+	set := sets.New[string]()
 	v := reflect.ValueOf(source).Elem()
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
@@ -79,9 +89,16 @@ func setVolumeSourceFields(source *corev1.VolumeSource) []string {
 		if name == "" {
 			name = t.Field(i).Name
 		}
-		names = append(names, name)
+		set.Insert(name)
 	}
-	return names
+	var names []string
+	for _, n := range volumeSourceOrder() {
+		if set.Has(n) {
+			names = append(names, n)
+			set.Delete(n)
+		}
+	}
+	return append(names, sets.List(set)...)
 }
 
 func validateVolumeSource(source *corev1.VolumeSource, fldPath *field.Path, volName string, podMeta *metav1.ObjectMeta, opts podOpts) field.ErrorList {
