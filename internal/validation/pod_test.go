@@ -56,7 +56,9 @@ func TestValidatePod(t *testing.T) {
 		{"env value and valueFrom", func(p *corev1.Pod) { p.Spec.Containers[0].Env[1].Value = "x" }, []string{invalid + "spec.containers[0].env[1].valueFrom"}},
 		{"env bad fieldPath", func(p *corev1.Pod) { p.Spec.Containers[0].Env[1].ValueFrom.FieldRef.FieldPath = "spec.bogus" }, []string{invalid + "spec.containers[0].env[1].valueFrom.fieldRef.fieldPath"}},
 		{"env unsupported fieldPath", func(p *corev1.Pod) { p.Spec.Containers[0].Env[1].ValueFrom.FieldRef.FieldPath = "status.phase" }, []string{notSupported + "spec.containers[0].env[1].valueFrom.fieldRef.fieldPath"}},
-		{"env label subscript ok", func(p *corev1.Pod) { p.Spec.Containers[0].Env[1].ValueFrom.FieldRef.FieldPath = "metadata.labels['app']" }, nil},
+		{"env label subscript ok", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env[1].ValueFrom.FieldRef.FieldPath = "metadata.labels['app']"
+		}, nil},
 		{"env secret key ref bad key", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env[1].ValueFrom = &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "bad key"}}
 		}, []string{invalid + "spec.containers[0].env[1].valueFrom.secretKeyRef.key"}},
