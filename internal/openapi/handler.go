@@ -319,6 +319,9 @@ func mediaRange(part string) (string, float64) {
 // rates. An empty header accepts the first offer. ok is false when no offer
 // is acceptable.
 func negotiate(accept string, offers []string) (choice string, ok bool) {
+	if len(offers) == 0 {
+		return "", false
+	}
 	if strings.TrimSpace(accept) == "" {
 		return offers[0], true
 	}
