@@ -15,6 +15,9 @@ import (
 // data and binaryData keys (IsConfigMapKey, no key in both), and a total
 // size of at most 1MiB.
 func ValidateConfigMap(cm *corev1.ConfigMap) field.ErrorList {
+	if cm == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMeta(&cm.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	total := 0
 	for _, key := range sets.List(sets.KeySet(cm.Data)) {
@@ -42,6 +45,9 @@ func ValidateConfigMap(cm *corev1.ConfigMap) field.ErrorList {
 // ValidateConfigMapUpdate validates newCM fully; once oldCM is immutable,
 // immutable may not be unset and data/binaryData may not change.
 func ValidateConfigMapUpdate(newCM, oldCM *corev1.ConfigMap) field.ErrorList {
+	if newCM == nil || oldCM == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newCM.ObjectMeta, &oldCM.ObjectMeta, field.NewPath("metadata"))
 	if oldCM.Immutable != nil && *oldCM.Immutable {
 		if newCM.Immutable == nil || !*newCM.Immutable {
@@ -64,6 +70,9 @@ func ValidateConfigMapUpdate(newCM, oldCM *corev1.ConfigMap) field.ErrorList {
 // well-formed JSON; basic-auth needs username or password; ssh-auth needs
 // ssh-privatekey; tls needs tls.crt and tls.key).
 func ValidateSecret(s *corev1.Secret) field.ErrorList {
+	if s == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMeta(&s.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	dataPath := field.NewPath("data")
 	total := 0
@@ -72,6 +81,22 @@ func ValidateSecret(s *corev1.Secret) field.ErrorList {
 			allErrs = append(allErrs, field.Invalid(dataPath.Key(key), key, msg))
 		}
 		total += len(s.Data[key])
+	}
+	// stringData is normally merged into data before validation; if it is
+	// still present, its keys and sizes count too (values win over data).
+	data := s.Data
+	if len(s.StringData) > 0 {
+		data = make(map[string][]byte, len(s.Data)+len(s.StringData))
+		for k, v := range s.Data {
+			data[k] = v
+		}
+		for _, key := range sets.List(sets.KeySet(s.StringData)) {
+			for _, msg := range validation.IsConfigMapKey(key) {
+				allErrs = append(allErrs, field.Invalid(field.NewPath("stringData").Key(key), key, msg))
+			}
+			total += len(s.StringData[key]) - len(s.Data[key])
+			data[key] = []byte(s.StringData[key])
+		}
 	}
 	if total > corev1.MaxSecretSize {
 		allErrs = append(allErrs, field.TooLong(dataPath, "", corev1.MaxSecretSize))
@@ -86,7 +111,7 @@ func ValidateSecret(s *corev1.Secret) field.ErrorList {
 		if s.Type == corev1.SecretTypeDockerConfigJson {
 			key = corev1.DockerConfigJsonKey
 		}
-		raw, ok := s.Data[key]
+		raw, ok := data[key]
 		if !ok {
 			allErrs = append(allErrs, field.Required(dataPath.Key(key), ""))
 			break
@@ -95,21 +120,21 @@ func ValidateSecret(s *corev1.Secret) field.ErrorList {
 			allErrs = append(allErrs, field.Invalid(dataPath.Key(key), "<secret contents redacted>", err.Error()))
 		}
 	case corev1.SecretTypeBasicAuth:
-		_, u := s.Data[corev1.BasicAuthUsernameKey]
-		_, p := s.Data[corev1.BasicAuthPasswordKey]
+		_, u := data[corev1.BasicAuthUsernameKey]
+		_, p := data[corev1.BasicAuthPasswordKey]
 		if !u && !p {
 			allErrs = append(allErrs, field.Required(dataPath.Key(corev1.BasicAuthUsernameKey), ""))
 			allErrs = append(allErrs, field.Required(dataPath.Key(corev1.BasicAuthPasswordKey), ""))
 		}
 	case corev1.SecretTypeSSHAuth:
-		if len(s.Data[corev1.SSHAuthPrivateKey]) == 0 {
+		if len(data[corev1.SSHAuthPrivateKey]) == 0 {
 			allErrs = append(allErrs, field.Required(dataPath.Key(corev1.SSHAuthPrivateKey), ""))
 		}
 	case corev1.SecretTypeTLS:
-		if _, ok := s.Data[corev1.TLSCertKey]; !ok {
+		if _, ok := data[corev1.TLSCertKey]; !ok {
 			allErrs = append(allErrs, field.Required(dataPath.Key(corev1.TLSCertKey), ""))
 		}
-		if _, ok := s.Data[corev1.TLSPrivateKeyKey]; !ok {
+		if _, ok := data[corev1.TLSPrivateKeyKey]; !ok {
 			allErrs = append(allErrs, field.Required(dataPath.Key(corev1.TLSPrivateKeyKey), ""))
 		}
 	}
@@ -120,6 +145,9 @@ func ValidateSecret(s *corev1.Secret) field.ErrorList {
 // once oldSecret is immutable, immutable may not be unset and data may not
 // change.
 func ValidateSecretUpdate(newSecret, oldSecret *corev1.Secret) field.ErrorList {
+	if newSecret == nil || oldSecret == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newSecret.ObjectMeta, &oldSecret.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateImmutableField(newSecret.Type, oldSecret.Type, field.NewPath("type"))...)
 	if oldSecret.Immutable != nil && *oldSecret.Immutable {
@@ -136,12 +164,18 @@ func ValidateSecretUpdate(newSecret, oldSecret *corev1.Secret) field.ErrorList {
 // ValidateServiceAccount validates a ServiceAccount: metadata (name a DNS
 // subdomain, namespaced).
 func ValidateServiceAccount(sa *corev1.ServiceAccount) field.ErrorList {
+	if sa == nil {
+		return nilObjectErrors()
+	}
 	return ValidateObjectMeta(&sa.ObjectMeta, true, apimachineryvalidation.ValidateServiceAccountName, field.NewPath("metadata"))
 }
 
 // ValidateServiceAccountUpdate validates newSA fully plus metadata update
 // rules.
 func ValidateServiceAccountUpdate(newSA, oldSA *corev1.ServiceAccount) field.ErrorList {
+	if newSA == nil || oldSA == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newSA.ObjectMeta, &oldSA.ObjectMeta, field.NewPath("metadata"))
 	return append(allErrs, ValidateServiceAccount(newSA)...)
 }

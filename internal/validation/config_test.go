@@ -70,6 +70,8 @@ func TestValidateSecret(t *testing.T) {
 		{"basic auth username only", corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeBasicAuth, Data: map[string][]byte{"username": nil}}, nil},
 		{"ssh auth missing", corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeSSHAuth}, []string{required + "data[ssh-privatekey]"}},
 		{"custom type", corev1.Secret{ObjectMeta: meta, Type: "example.com/thing"}, nil},
+		{"tls via stringData", corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeTLS, StringData: map[string]string{"tls.crt": "c", "tls.key": "k"}}, nil},
+		{"bad stringData key", corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque, StringData: map[string]string{"a b": "x"}}, []string{invalid + "stringData[a b]"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

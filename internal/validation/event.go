@@ -25,6 +25,9 @@ const (
 // pass, generic metadata rules (the name only needs to be a valid path
 // segment).
 func ValidateEvent(ev *corev1.Event) field.ErrorList {
+	if ev == nil {
+		return nilObjectErrors()
+	}
 	if errs := legacyValidateEvent(ev); len(errs) > 0 {
 		return errs
 	}
@@ -34,6 +37,9 @@ func ValidateEvent(ev *corev1.Event) field.ErrorList {
 // ValidateEventUpdate validates newEv with the legacy event rules plus
 // metadata update rules (core/v1 events are otherwise mutable).
 func ValidateEventUpdate(newEv, oldEv *corev1.Event) field.ErrorList {
+	if newEv == nil || oldEv == nil {
+		return nilObjectErrors()
+	}
 	if errs := legacyValidateEvent(newEv); len(errs) > 0 {
 		return errs
 	}

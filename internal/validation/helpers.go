@@ -287,3 +287,9 @@ func validateLabelsAt(labels map[string]string, fldPath *field.Path) field.Error
 func validateLabelSelector(sel *metav1.LabelSelector, fldPath *field.Path) field.ErrorList {
 	return unversionedvalidation.ValidateLabelSelector(sel, unversionedvalidation.LabelSelectorValidationOptions{}, fldPath)
 }
+
+// nilObjectErrors is returned by the exported validators when called with a
+// nil object, a programming error reported instead of panicking.
+func nilObjectErrors() field.ErrorList {
+	return field.ErrorList{field.InternalError(nil, fmt.Errorf("object to validate must not be nil"))}
+}

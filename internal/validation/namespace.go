@@ -10,6 +10,9 @@ import (
 // (cluster-scoped, name a DNS-1123 label) and spec.finalizers (qualified
 // names; unprefixed ones must be standard, e.g. "kubernetes").
 func ValidateNamespace(ns *corev1.Namespace) field.ErrorList {
+	if ns == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMeta(&ns.ObjectMeta, false, apimachineryvalidation.ValidateNamespaceName, field.NewPath("metadata"))
 	for _, f := range ns.Spec.Finalizers {
 		allErrs = append(allErrs, validateFinalizerName(string(f), field.NewPath("spec", "finalizers"))...)
@@ -19,6 +22,9 @@ func ValidateNamespace(ns *corev1.Namespace) field.ErrorList {
 
 // ValidateNamespaceUpdate validates newNs fully plus metadata update rules.
 func ValidateNamespaceUpdate(newNs, oldNs *corev1.Namespace) field.ErrorList {
+	if newNs == nil || oldNs == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateNamespace(newNs)
 	return append(allErrs, ValidateObjectMetaUpdate(&newNs.ObjectMeta, &oldNs.ObjectMeta, field.NewPath("metadata"))...)
 }
@@ -27,6 +33,9 @@ func ValidateNamespaceUpdate(newNs, oldNs *corev1.Namespace) field.ErrorList {
 // Active while the namespace is not being deleted and Terminating once it
 // is.
 func ValidateNamespaceStatusUpdate(newNs, oldNs *corev1.Namespace) field.ErrorList {
+	if newNs == nil || oldNs == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newNs.ObjectMeta, &oldNs.ObjectMeta, field.NewPath("metadata"))
 	p := field.NewPath("status", "phase")
 	if newNs.DeletionTimestamp.IsZero() {
@@ -42,6 +51,9 @@ func ValidateNamespaceStatusUpdate(newNs, oldNs *corev1.Namespace) field.ErrorLi
 // ValidateNamespaceFinalizeUpdate validates an update through the finalize
 // subresource: metadata rules and each spec.finalizers entry.
 func ValidateNamespaceFinalizeUpdate(newNs, oldNs *corev1.Namespace) field.ErrorList {
+	if newNs == nil || oldNs == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newNs.ObjectMeta, &oldNs.ObjectMeta, field.NewPath("metadata"))
 	for i, f := range newNs.Spec.Finalizers {
 		allErrs = append(allErrs, validateFinalizerName(string(f), field.NewPath("spec", "finalizers").Index(i))...)

@@ -28,6 +28,9 @@ func nodePodCIDRs(n *corev1.Node) []string {
 // by key and effect), spec.podCIDRs (valid CIDRs, at most one per family, no
 // duplicates) and status capacity/allocatable quantities.
 func ValidateNode(node *corev1.Node) field.ErrorList {
+	if node == nil {
+		return nilObjectErrors()
+	}
 	metaPath := field.NewPath("metadata")
 	allErrs := ValidateObjectMeta(&node.ObjectMeta, false, apimachineryvalidation.NameIsDNSSubdomain, metaPath)
 	allErrs = append(allErrs, validateNodeSpecificAnnotations(node.Annotations, metaPath.Child("annotations"))...)
@@ -90,6 +93,9 @@ func validateNodeResources(node *corev1.Node) field.ErrorList {
 // and providerID may only go from unset to set, externalID is immutable,
 // and status.addresses may not contain duplicates.
 func ValidateNodeUpdate(newNode, oldNode *corev1.Node) field.ErrorList {
+	if newNode == nil || oldNode == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newNode.ObjectMeta, &oldNode.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, ValidateNode(newNode)...)
 	return append(allErrs, validateNodeTransitions(newNode, oldNode)...)
@@ -99,6 +105,9 @@ func ValidateNodeUpdate(newNode, oldNode *corev1.Node) field.ErrorList {
 // subresource: metadata rules, status resources and addresses, and the
 // node transition rules.
 func ValidateNodeStatusUpdate(newNode, oldNode *corev1.Node) field.ErrorList {
+	if newNode == nil || oldNode == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newNode.ObjectMeta, &oldNode.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateNodeResources(newNode)...)
 	return append(allErrs, validateNodeTransitions(newNode, oldNode)...)

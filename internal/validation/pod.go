@@ -551,6 +551,9 @@ func validatePodMetadataAndSpec(pod *corev1.Pod) field.ErrorList {
 // namespace required), pod annotations, the full spec, and create-only rules
 // (no ephemeral containers; no nodeName while scheduling gates remain).
 func ValidatePod(pod *corev1.Pod) field.ErrorList {
+	if pod == nil {
+		return nilObjectErrors()
+	}
 	allErrs := validatePodMetadataAndSpec(pod)
 	specPath := field.NewPath("spec")
 	if len(pod.Spec.EphemeralContainers) > 0 {
@@ -593,6 +596,9 @@ func specDiff(oldSpec, newSpec interface{}) (out string) {
 // required node affinity. Any other spec change is Forbidden at "spec" with
 // upstream's "pod updates may not change fields other than ..." message.
 func ValidatePodUpdate(newPod, oldPod *corev1.Pod) field.ErrorList {
+	if newPod == nil || oldPod == nil {
+		return nilObjectErrors()
+	}
 	metaPath := field.NewPath("metadata")
 	specPath := field.NewPath("spec")
 	allErrs := ValidateObjectMetaUpdate(&newPod.ObjectMeta, &oldPod.ObjectMeta, metaPath)
@@ -792,6 +798,9 @@ func termHasOnlyAdditions(newTerm, oldTerm corev1.NodeSelectorTerm) bool {
 // containers that may not restart, and pod/host IPs (valid, at most one per
 // family, no duplicates).
 func ValidatePodStatusUpdate(newPod, oldPod *corev1.Pod) field.ErrorList {
+	if newPod == nil || oldPod == nil {
+		return nilObjectErrors()
+	}
 	metaPath := field.NewPath("metadata")
 	statusPath := field.NewPath("status")
 	allErrs := ValidateObjectMetaUpdate(&newPod.ObjectMeta, &oldPod.ObjectMeta, metaPath)
@@ -896,6 +905,9 @@ func validateContainerStateTransition(newStatuses, oldStatuses []corev1.Containe
 // ValidatePodBinding validates a pods/binding request: target.kind must be
 // empty or "Node" and target.name is required.
 func ValidatePodBinding(b *corev1.Binding) field.ErrorList {
+	if b == nil {
+		return nilObjectErrors()
+	}
 	var allErrs field.ErrorList
 	if len(b.Target.Kind) != 0 && b.Target.Kind != "Node" {
 		allErrs = append(allErrs, field.NotSupported(field.NewPath("target", "kind"), b.Target.Kind, []string{"Node", "<empty>"}))

@@ -131,6 +131,9 @@ func validateResourceQuotaSpec(spec *corev1.ResourceQuotaSpec, fld *field.Path) 
 // quantities, integers for countable resources), scopes and scope selector,
 // and status.hard/used.
 func ValidateResourceQuota(rq *corev1.ResourceQuota) field.ErrorList {
+	if rq == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMeta(&rq.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateResourceQuotaSpec(&rq.Spec, field.NewPath("spec"))...)
 	allErrs = append(allErrs, validateResourceList(rq.Status.Hard, field.NewPath("status", "hard"))...)
@@ -141,6 +144,9 @@ func ValidateResourceQuota(rq *corev1.ResourceQuota) field.ErrorList {
 // ValidateResourceQuotaUpdate validates newRQ's metadata and spec; the set
 // of spec.scopes is immutable.
 func ValidateResourceQuotaUpdate(newRQ, oldRQ *corev1.ResourceQuota) field.ErrorList {
+	if newRQ == nil || oldRQ == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newRQ.ObjectMeta, &oldRQ.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateResourceQuotaSpec(&newRQ.Spec, field.NewPath("spec"))...)
 	oldScopes, newScopes := sets.New[corev1.ResourceQuotaScope](), sets.New[corev1.ResourceQuotaScope]()
@@ -155,6 +161,9 @@ func ValidateResourceQuotaUpdate(newRQ, oldRQ *corev1.ResourceQuota) field.Error
 // ValidateResourceQuotaStatusUpdate validates a status update: metadata
 // rules, resourceVersion present, and status.hard/used entries.
 func ValidateResourceQuotaStatusUpdate(newRQ, oldRQ *corev1.ResourceQuota) field.ErrorList {
+	if newRQ == nil || oldRQ == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newRQ.ObjectMeta, &oldRQ.ObjectMeta, field.NewPath("metadata"))
 	if len(newRQ.ResourceVersion) == 0 {
 		allErrs = append(allErrs, field.Required(field.NewPath("resourceVersion"), ""))
@@ -193,6 +202,9 @@ func validateLimitRangeResourceName(t corev1.LimitType, value corev1.ResourceNam
 // ordering min <= defaultRequest <= default <= max, maxLimitRequestRatio
 // >= 1 and consistent with max/min.
 func ValidateLimitRange(lr *corev1.LimitRange) field.ErrorList {
+	if lr == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMeta(&lr.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	fldPath := field.NewPath("spec", "limits")
 	types := sets.New[corev1.LimitType]()
@@ -291,6 +303,9 @@ func ValidateLimitRange(lr *corev1.LimitRange) field.ErrorList {
 
 // ValidateLimitRangeUpdate validates newLR fully plus metadata update rules.
 func ValidateLimitRangeUpdate(newLR, oldLR *corev1.LimitRange) field.ErrorList {
+	if newLR == nil || oldLR == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newLR.ObjectMeta, &oldLR.ObjectMeta, field.NewPath("metadata"))
 	return append(allErrs, ValidateLimitRange(newLR)...)
 }

@@ -55,6 +55,9 @@ func needsHealthCheck(svc *corev1.Service) bool {
 // affinity, cluster IPs and IP families, external IPs, load balancer and
 // traffic policy fields.
 func ValidateService(svc *corev1.Service) field.ErrorList {
+	if svc == nil {
+		return nilObjectErrors()
+	}
 	metaPath := field.NewPath("metadata")
 	specPath := field.NewPath("spec")
 	allErrs := ValidateObjectMeta(&svc.ObjectMeta, true, apimachineryvalidation.NameIsDNS1035Label, metaPath)
@@ -413,6 +416,9 @@ func validateServiceExternalTrafficPolicy(svc *corev1.Service) field.ErrorList {
 // ExternalName, loadBalancerClass is immutable for load balancers, and
 // healthCheckNodePort is immutable while needed.
 func ValidateServiceUpdate(newSvc, oldSvc *corev1.Service) field.ErrorList {
+	if newSvc == nil || oldSvc == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newSvc.ObjectMeta, &oldSvc.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateUpgradeDowngradeClusterIPs(oldSvc, newSvc)...)
 	allErrs = append(allErrs, validateUpgradeDowngradeIPFamilies(oldSvc, newSvc)...)
@@ -502,6 +508,9 @@ func validateUpgradeDowngradeIPFamilies(oldSvc, svc *corev1.Service) field.Error
 // status.loadBalancer (ingress only for LoadBalancer services, valid IPs
 // and hostnames, ipMode).
 func ValidateServiceStatusUpdate(newSvc, oldSvc *corev1.Service) field.ErrorList {
+	if newSvc == nil || oldSvc == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newSvc.ObjectMeta, &oldSvc.ObjectMeta, field.NewPath("metadata"))
 	return append(allErrs, validateLoadBalancerStatus(&newSvc.Status.LoadBalancer, &newSvc.Spec, field.NewPath("status", "loadBalancer"))...)
 }
@@ -542,6 +551,9 @@ func validateLoadBalancerStatus(status *corev1.LoadBalancerStatus, spec *corev1.
 // addresses are valid, non-special IPs with optional DNS-label hostnames;
 // ports are valid, named when there is more than one).
 func ValidateEndpoints(ep *corev1.Endpoints) field.ErrorList {
+	if ep == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMeta(&ep.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	subsetsPath := field.NewPath("subsets")
 	for i := range ep.Subsets {
@@ -565,6 +577,9 @@ func ValidateEndpoints(ep *corev1.Endpoints) field.ErrorList {
 
 // ValidateEndpointsUpdate validates newEp fully plus metadata update rules.
 func ValidateEndpointsUpdate(newEp, oldEp *corev1.Endpoints) field.ErrorList {
+	if newEp == nil || oldEp == nil {
+		return nilObjectErrors()
+	}
 	allErrs := ValidateObjectMetaUpdate(&newEp.ObjectMeta, &oldEp.ObjectMeta, field.NewPath("metadata"))
 	return append(allErrs, ValidateEndpoints(newEp)...)
 }
