@@ -172,6 +172,7 @@ func jobCreateOnlyCases() []jobCase {
 			name: "high completions with backoff per index",
 			mutate: func(j *batchv1.Job) {
 				indexed(j, completionsSoftLimit+1)
+				j.Spec.Parallelism = ptr(int32(parallelismLimitForHighCompletions + 1))
 				j.Spec.BackoffLimitPerIndex = ptr(int32(1))
 				j.Name = "p"
 				j.Spec.Template.Labels["job-name"], j.Spec.Template.Labels[batchv1.JobNameLabel] = "p", "p"
