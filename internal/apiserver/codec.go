@@ -15,6 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -22,24 +25,78 @@ import (
 // maxBodyBytes is upstream's limit on a request body (3 MiB).
 const maxBodyBytes = 3 * 1024 * 1024
 
+// protobufType is Kubernetes' protobuf media type; client-go's typed
+// clients send and prefer it for built-in kinds.
+const protobufType = "application/vnd.kubernetes.protobuf"
+
+// body is a request body: JSON (YAML is converted on reading) or
+// Kubernetes protobuf.
+type body struct {
+	data  []byte
+	proto bool
+}
+
 // readBody reads a request body up to maxBodyBytes and turns YAML into JSON.
-func readBody(r *http.Request) ([]byte, error) {
+func readBody(r *http.Request) (body, error) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("unable to read request body: %v", err))
+		return body{}, apierrors.NewBadRequest(fmt.Sprintf("unable to read request body: %v", err))
 	}
 	if len(data) > maxBodyBytes {
-		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", maxBodyBytes))
+		return body{}, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", maxBodyBytes))
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct == "application/yaml" || ct == "application/apply-patch+yaml" {
+	switch ct {
+	case "application/yaml", "application/apply-patch+yaml":
 		j, err := yaml.YAMLToJSON(data)
 		if err != nil {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("error converting YAML to JSON: %v", err))
+			return body{}, apierrors.NewBadRequest(fmt.Sprintf("error converting YAML to JSON: %v", err))
 		}
 		data = j
+	case protobufType:
+		return body{data: data, proto: true}, nil
 	}
-	return data, nil
+	return body{data: data}, nil
+}
+
+// wire encodes and decodes the protobuf form of every served type.
+type wire struct {
+	scheme *runtime.Scheme
+	pb     *protobuf.Serializer
+}
+
+func newWire() *wire {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	return &wire{scheme: scheme, pb: protobuf.NewSerializer(scheme, scheme)}
+}
+
+// decodeInto decodes b into into. For JSON it returns the strict-decoding
+// problems (unknown and duplicate fields) separately; protobuf has none.
+// The returned kind is what the body says it is, if it says.
+func (wr *wire) decodeInto(b body, into runtime.Object) (schema.GroupVersionKind, []error, error) {
+	if b.proto {
+		_, gvk, err := wr.pb.Decode(b.data, nil, into)
+		if err != nil {
+			return schema.GroupVersionKind{}, nil, err
+		}
+		return *gvk, nil, nil
+	}
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(b.data, &tm); err != nil {
+		return schema.GroupVersionKind{}, nil, err
+	}
+	strictErrs, err := kjson.UnmarshalStrict(b.data, into, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	return tm.GroupVersionKind(), strictErrs, err
+}
+
+// encode writes obj (with its TypeMeta set) as protobuf.
+func (wr *wire) encode(obj runtime.Object) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := wr.pb.Encode(obj, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // fieldValidation is the request's fieldValidation directive.
@@ -65,26 +122,22 @@ func parseFieldValidation(r *http.Request) (fieldValidation, error) {
 // decodeObject decodes JSON into a new object of res's kind. The body's kind
 // and apiVersion, when given, must be res's. Unknown and duplicate fields
 // fail under Strict and become warnings under Warn.
-func decodeObject(res *resource, data []byte, fv fieldValidation) (runtime.Object, []string, error) {
+func (wr *wire) decodeObject(res *resource, b body, fv fieldValidation) (runtime.Object, []string, error) {
 	kind := res.GVK.Kind
 	version := res.GVK.GroupVersion().String()
 	cannot := func(err error) error {
 		return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", kind, res.GVK.Version, kind, err))
 	}
-	var tm metav1.TypeMeta
-	if err := json.Unmarshal(data, &tm); err != nil {
-		return nil, nil, cannot(err)
-	}
-	if tm.APIVersion != "" && tm.APIVersion != version {
-		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", tm.APIVersion, version))
-	}
-	if tm.Kind != "" && tm.Kind != kind {
-		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s)", tm.Kind, kind))
-	}
 	obj := res.New()
-	strictErrs, err := kjson.UnmarshalStrict(data, obj, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	got, strictErrs, err := wr.decodeInto(b, obj)
 	if err != nil {
 		return nil, nil, cannot(err)
+	}
+	if got.Version != "" && got.GroupVersion().String() != version {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", got.GroupVersion(), version))
+	}
+	if got.Kind != "" && got.Kind != kind {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s)", got.Kind, kind))
 	}
 	setTypeMeta(obj, res.GVK)
 	warnings, err := strictness(strictErrs, fv, cannot)
@@ -170,6 +223,7 @@ func withResourceVersion(stored []byte, rev int64) []byte {
 type output struct {
 	table bool
 	yaml  bool
+	proto bool
 	// partial: PartialObjectMetadata(List) was asked for.
 	partial bool
 }
@@ -203,6 +257,10 @@ func negotiate(r *http.Request) (output, error) {
 		case "application/yaml":
 			if params["as"] == "" {
 				return output{yaml: true}, nil
+			}
+		case protobufType:
+			if params["as"] == "" {
+				return output{proto: true}, nil
 			}
 		}
 	}

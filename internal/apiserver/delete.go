@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -23,15 +22,15 @@ type deleteOptions struct {
 	dryRun        bool
 }
 
-func parseDeleteOptions(r *http.Request) (deleteOptions, error) {
+func parseDeleteOptions(r *http.Request, wr *wire) (deleteOptions, error) {
 	var o deleteOptions
 	var body metav1.DeleteOptions
-	data, err := readBody(r)
+	b, err := readBody(r)
 	if err != nil {
 		return o, err
 	}
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &body); err != nil {
+	if len(b.data) > 0 {
+		if _, _, err := wr.decodeInto(b, &body); err != nil {
 			return o, badRequestf("DeleteOptions in version \"v1\" cannot be handled as a DeleteOptions: %v", err)
 		}
 	}

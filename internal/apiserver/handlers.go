@@ -133,6 +133,20 @@ func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, res *resour
 		return nil
 	}
 	setTypeMeta(obj, res.GVK)
+	return s.writeTyped(w, code, out, obj)
+}
+
+// writeTyped writes an object whose TypeMeta is set as JSON, YAML or
+// protobuf.
+func (s *Server) writeTyped(w http.ResponseWriter, code int, out output, obj runtime.Object) error {
+	if out.proto {
+		data, err := s.wire.encode(obj)
+		if err != nil {
+			return err
+		}
+		writeRaw(w, code, protobufType, data)
+		return nil
+	}
 	data, err := json.Marshal(obj)
 	if err != nil {
 		return err
@@ -178,11 +192,11 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, res *resour
 	if err != nil {
 		return err
 	}
-	data, err := readBody(r)
+	b, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	obj, warnings, err := decodeObject(res, data, opts.validation)
+	obj, warnings, err := s.wire.decodeObject(res, b, opts.validation)
 	if err != nil {
 		return err
 	}
@@ -212,11 +226,11 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, res *resour
 	if err != nil {
 		return err
 	}
-	data, err := readBody(r)
+	b, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	body, warnings, err := decodeObject(res, data, opts.validation)
+	body, warnings, err := s.wire.decodeObject(res, b, opts.validation)
 	if err != nil {
 		return err
 	}
@@ -266,7 +280,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, res *resource
 	if err != nil {
 		return err
 	}
-	page, err := s.listPage(r.Context(), res, info.Namespace, q, out.table || out.partial || q.selective())
+	page, err := s.listPage(r.Context(), res, info.Namespace, q, out.table || out.partial || out.proto || q.selective())
 	if err != nil {
 		return err
 	}
@@ -286,6 +300,21 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, res *resource
 		writeJSON(w, http.StatusOK, list)
 		return nil
 	}
+	if out.proto {
+		list := res.NewList()
+		if err := meta.SetList(list, page.objects); err != nil {
+			return err
+		}
+		lm, err := meta.ListAccessor(list)
+		if err != nil {
+			return err
+		}
+		lm.SetResourceVersion(page.meta.ResourceVersion)
+		lm.SetContinue(page.meta.Continue)
+		lm.SetRemainingItemCount(page.meta.RemainingItemCount)
+		list.GetObjectKind().SetGroupVersionKind(res.GVK.GroupVersion().WithKind(res.ListKind()))
+		return s.writeTyped(w, http.StatusOK, out, list)
+	}
 	data, err := page.encode(res)
 	if err != nil {
 		return err
@@ -295,7 +324,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, res *resource
 }
 
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) error {
-	opts, err := parseDeleteOptions(r)
+	opts, err := parseDeleteOptions(r, s.wire)
 	if err != nil {
 		return err
 	}
@@ -311,7 +340,7 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, res *resour
 }
 
 func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) error {
-	opts, err := parseDeleteOptions(r)
+	opts, err := parseDeleteOptions(r, s.wire)
 	if err != nil {
 		return err
 	}

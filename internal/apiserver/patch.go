@@ -72,10 +72,11 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, res *resourc
 		return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", schema.GroupResource{}, "",
 			"server-side apply is not supported yet; use client-side apply (kubectl apply without --server-side)", 0, false)
 	}
-	patch, err := readBody(r)
+	b, err := readBody(r)
 	if err != nil {
 		return err
 	}
+	patch := b.data
 	var warnings []string
 	out, err := s.retryUpdate(r.Context(), res, info.Namespace, info.Name, opts, func(cur runtime.Object, rev int64) (runtime.Object, error) {
 		original, err := json.Marshal(cur)

@@ -104,6 +104,7 @@ type Server struct {
 	store     *storage.Store
 	resources *resourceTable
 	ext       *extensions
+	wire      *wire
 	metrics   *metrics
 	ready     atomic.Bool
 	handler   http.Handler
@@ -114,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, metrics: newMetrics()}
+	s := &Server{cfg: cfg, store: cfg.Store, metrics: newMetrics(), wire: newWire()}
 	s.resources = newResourceTable(servedResources())
 	ext, err := newExtensions(s)
 	if err != nil {

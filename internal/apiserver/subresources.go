@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	kjson "sigs.k8s.io/json"
 )
 
 // scaleOf reads the autoscaling/v1 Scale view of a workload.
@@ -77,8 +76,8 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *resourc
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, sc)
-		return nil
+		out, _ := negotiate(r)
+		return s.writeTyped(w, http.StatusOK, out, sc)
 	}
 	if info.Verb != "update" && info.Verb != "patch" {
 		return methodNotSupported(res, r.Method)
@@ -87,7 +86,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *resourc
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r)
+	in, err := readBody(r)
 	if err != nil {
 		return err
 	}
@@ -97,15 +96,17 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *resourc
 		if err != nil {
 			return nil, err
 		}
-		data := body
+		b := in
 		if info.Verb == "patch" {
 			original, _ := json.Marshal(sc)
-			if data, err = applyPatch(pt, original, body, &autoscalingv1.Scale{}); err != nil {
+			patched, err := applyPatch(pt, original, in.data, &autoscalingv1.Scale{})
+			if err != nil {
 				return nil, err
 			}
+			b = body{data: patched}
 		}
 		var next autoscalingv1.Scale
-		if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &next); err != nil {
+		if _, _, err := s.wire.decodeInto(b, &next); err != nil {
 			return nil, badRequestf("Scale in version \"v1\" cannot be handled as a Scale: %v", err)
 		}
 		if next.Spec.Replicas < 0 {
@@ -128,8 +129,8 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *resourc
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sc)
-	return nil
+	o, _ := negotiate(r)
+	return s.writeTyped(w, http.StatusOK, o, sc)
 }
 
 // serveBinding assigns a pod to a node: the scheduler's one write.
@@ -143,7 +144,7 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 		return err
 	}
 	var b corev1.Binding
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &b); err != nil {
+	if _, _, err := s.wire.decodeInto(data, &b); err != nil {
 		return badRequestf("Binding in version \"v1\" cannot be handled as a Binding: %v", err)
 	}
 	if b.Name == "" {
@@ -200,7 +201,7 @@ func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, res *reso
 		return err
 	}
 	var ev policyv1.Eviction
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &ev); err != nil {
+	if _, _, err := s.wire.decodeInto(data, &ev); err != nil {
 		return badRequestf("Eviction in version \"v1\" cannot be handled as a Eviction: %v", err)
 	}
 	if ev.Name != "" && ev.Name != info.Name {
