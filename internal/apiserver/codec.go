@@ -168,23 +168,32 @@ func setTypeMeta(obj runtime.Object, gvk schema.GroupVersionKind) {
 
 // encodeForStorage is the stored form of obj: JSON with kind and apiVersion,
 // without resourceVersion (the etcd revision is the version).
-func encodeForStorage(obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error) {
+func encodeForStorage(res *resource, obj runtime.Object) ([]byte, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
 	}
 	rv := m.GetResourceVersion()
 	m.SetResourceVersion("")
-	setTypeMeta(obj, gvk)
-	data, err := json.Marshal(obj)
-	m.SetResourceVersion(rv)
-	return data, err
+	defer m.SetResourceVersion(rv)
+	setTypeMeta(obj, res.GVK)
+	if res.View != nil {
+		if obj, err = res.View.toStored(obj); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(obj)
 }
 
 // decodeStored decodes a stored value and stamps its revision.
 func decodeStored(res *resource, data []byte, rev int64) (runtime.Object, error) {
 	obj := res.New()
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, obj); err != nil {
+	if res.View != nil {
+		var err error
+		if obj, err = res.View.fromStored(data); err != nil {
+			return nil, fmt.Errorf("decoding stored %s: %w", res.GVK.Kind, err)
+		}
+	} else if err := kjson.UnmarshalCaseSensitivePreserveInts(data, obj); err != nil {
 		return nil, fmt.Errorf("decoding stored %s: %w", res.GVK.Kind, err)
 	}
 	setTypeMeta(obj, res.GVK)

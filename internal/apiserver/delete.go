@@ -219,7 +219,7 @@ func (s *Server) writeDeletionMark(ctx context.Context, res *resource, obj runti
 	if dryRun {
 		return obj, nil
 	}
-	data, err := encodeForStorage(obj, res.GVK)
+	data, err := encodeForStorage(res, obj)
 	if err != nil {
 		return nil, err
 	}

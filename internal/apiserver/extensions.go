@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -55,8 +56,95 @@ func (e *extensions) beforeCreate(ctx context.Context, res *resource, obj runtim
 		defaults.PodStatusOnCreate(o, metav1.NewTime(e.clock.Now().Truncate(1e9)))
 	case *corev1.Namespace:
 		defaults.NamespaceOnCreate(o)
+	case *batchv1.Job:
+		generateJobSelector(o)
 	}
 	return nil
+}
+
+// beforeUpdate applies what upstream's update strategies carry over from
+// the stored object before validation.
+func (e *extensions) beforeUpdate(obj, old runtime.Object) {
+	if svc, ok := obj.(*corev1.Service); ok {
+		keepAllocatedValues(svc, old.(*corev1.Service))
+	}
+}
+
+// keepAllocatedValues carries a Service's allocated addresses and node
+// ports over an update that leaves them out (kubectl replace, a PUT of an
+// edited manifest), as upstream does.
+func keepAllocatedValues(svc, old *corev1.Service) {
+	if svc.Spec.Type == corev1.ServiceTypeExternalName || old.Spec.Type == corev1.ServiceTypeExternalName {
+		return
+	}
+	if svc.Spec.ClusterIP == "" && len(svc.Spec.ClusterIPs) == 0 {
+		svc.Spec.ClusterIP = old.Spec.ClusterIP
+		svc.Spec.ClusterIPs = old.Spec.ClusterIPs
+	}
+	if len(svc.Spec.IPFamilies) == 0 {
+		svc.Spec.IPFamilies = old.Spec.IPFamilies
+	}
+	if svc.Spec.IPFamilyPolicy == nil {
+		svc.Spec.IPFamilyPolicy = old.Spec.IPFamilyPolicy
+	}
+	if wantsNodePorts(svc) {
+		for i := range svc.Spec.Ports {
+			p := &svc.Spec.Ports[i]
+			if p.NodePort != 0 {
+				continue
+			}
+			for _, op := range old.Spec.Ports {
+				if op.Port == p.Port && op.Protocol == p.Protocol && op.NodePort != 0 {
+					p.NodePort = op.NodePort
+					break
+				}
+			}
+		}
+	}
+	if svc.Spec.HealthCheckNodePort == 0 && needsHealthCheckPort(svc) {
+		svc.Spec.HealthCheckNodePort = old.Spec.HealthCheckNodePort
+	}
+}
+
+func needsHealthCheckPort(svc *corev1.Service) bool {
+	return svc.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+}
+
+// Labels a generated Job selector uses, as upstream's.
+const (
+	jobNameLabel             = "batch.kubernetes.io/job-name"
+	legacyJobNameLabel       = "job-name"
+	jobControllerUIDLabel    = "batch.kubernetes.io/controller-uid"
+	legacyControllerUIDLabel = "controller-uid"
+)
+
+// generateJobSelector gives a Job the selector and pod labels upstream
+// generates unless spec.manualSelector is true: its pods carry the job's
+// name and uid, and the selector matches the uid.
+func generateJobSelector(job *batchv1.Job) {
+	if job.Spec.ManualSelector != nil && *job.Spec.ManualSelector {
+		return
+	}
+	if job.Spec.Template.Labels == nil {
+		job.Spec.Template.Labels = map[string]string{}
+	}
+	for k, v := range map[string]string{
+		legacyJobNameLabel: job.Name, jobNameLabel: job.Name,
+		legacyControllerUIDLabel: string(job.UID), jobControllerUIDLabel: string(job.UID),
+	} {
+		if _, ok := job.Spec.Template.Labels[k]; !ok {
+			job.Spec.Template.Labels[k] = v
+		}
+	}
+	if job.Spec.Selector == nil {
+		job.Spec.Selector = &metav1.LabelSelector{}
+	}
+	if job.Spec.Selector.MatchLabels == nil {
+		job.Spec.Selector.MatchLabels = map[string]string{}
+	}
+	if _, ok := job.Spec.Selector.MatchLabels[jobControllerUIDLabel]; !ok {
+		job.Spec.Selector.MatchLabels[jobControllerUIDLabel] = string(job.UID)
+	}
 }
 
 func (e *extensions) validate(res *resource, obj runtime.Object) field.ErrorList {

@@ -169,7 +169,7 @@ func (s *Server) listPage(ctx context.Context, res *resource, namespace string, 
 		rev, _ = strconv.ParseInt(q.rv, 10, 64)
 	}
 	filter := q.selective()
-	decode = decode || filter
+	decode = decode || filter || res.View != nil
 	out := &listResult{}
 	chunk := q.limit
 	for {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/skiff-sh/skiff/internal/storage"
+	"github.com/skiff-sh/skiff/internal/validation"
 )
 
 // objectKey is where one object lives in etcd.
@@ -105,7 +107,7 @@ func (s *Server) createObject(ctx context.Context, res *resource, obj runtime.Ob
 		if opts.dryRun {
 			return obj, nil
 		}
-		data, err := encodeForStorage(obj, res.GVK)
+		data, err := encodeForStorage(res, obj)
 		if err != nil {
 			return nil, err
 		}
@@ -226,6 +228,7 @@ func prepareUpdate(res *resource, obj, old runtime.Object, sub string) {
 // storage.ErrConflict the caller may retry.
 func (s *Server) updateObject(ctx context.Context, res *resource, obj, old runtime.Object, oldRev int64, opts writeOptions) (runtime.Object, error) {
 	prepareUpdate(res, obj, old, opts.subresource)
+	s.ext.beforeUpdate(obj, old)
 	s.ext.defaultObject(obj)
 	m, _ := meta.Accessor(obj)
 	// An unconditional update writes over the version it read, as upstream.
@@ -237,6 +240,8 @@ func (s *Server) updateObject(ctx context.Context, res *resource, obj, old runti
 	case "binding":
 		// The binding was validated; it writes only spec.nodeName and a
 		// condition, which pod updates may not change.
+	case "finalize":
+		errs = validation.ValidateNamespaceFinalizeUpdate(obj.(*corev1.Namespace), old.(*corev1.Namespace))
 	default:
 		errs = s.ext.validateUpdate(res, obj, old)
 	}
@@ -254,11 +259,11 @@ func (s *Server) updateObject(ctx context.Context, res *resource, obj, old runti
 		m.SetResourceVersion(strconv.FormatInt(oldRev, 10))
 		return obj, nil
 	}
-	data, err := encodeForStorage(obj, res.GVK)
+	data, err := encodeForStorage(res, obj)
 	if err != nil {
 		return nil, err
 	}
-	oldData, err := encodeForStorage(old, res.GVK)
+	oldData, err := encodeForStorage(res, old)
 	if err == nil && string(oldData) == string(data) {
 		// No change: no write, no new revision, as upstream.
 		m.SetResourceVersion(strconv.FormatInt(oldRev, 10))

@@ -46,9 +46,16 @@ type resource struct {
 	Validate             func(obj runtime.Object) field.ErrorList
 	ValidateUpdate       func(newObj, oldObj runtime.Object) field.ErrorList
 	ValidateStatusUpdate func(newObj, oldObj runtime.Object) field.ErrorList
-	// Fields returns the selectable fields beyond metadata.name and
-	// metadata.namespace (field selectors).
-	Fields func(obj runtime.Object) map[string]string
+	// View, when set, converts between the served kind and a stored kind
+	// that another resource also serves (events.k8s.io Events are stored
+	// as core Events).
+	View *storageView
+}
+
+// storageView converts a served kind to and from its stored kind.
+type storageView struct {
+	toStored   func(obj runtime.Object) (runtime.Object, error)
+	fromStored func(data []byte) (runtime.Object, error)
 }
 
 func (r *resource) GroupResource() schema.GroupResource {
@@ -167,7 +174,7 @@ func servedResources() []*resource {
 		{GVK: gvk("apps", "v1", "ControllerRevision"), Plural: "controllerrevisions", Singular: "controllerrevision", Namespaced: true,
 			New: func() runtime.Object { return &appsv1.ControllerRevision{} }, NewList: func() runtime.Object { return &appsv1.ControllerRevisionList{} }},
 
-		{GVK: gvk("events.k8s.io", "v1", "Event"), Plural: "events", Singular: "event", Namespaced: true, ShortNames: []string{"ev"},
+		{GVK: gvk("events.k8s.io", "v1", "Event"), Plural: "events", Singular: "event", Namespaced: true, ShortNames: []string{"ev"}, View: eventsV1View,
 			New: func() runtime.Object { return &eventsv1.Event{} }, NewList: func() runtime.Object { return &eventsv1.EventList{} }},
 
 		{GVK: gvk("autoscaling", "v2", "HorizontalPodAutoscaler"), Plural: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler", Namespaced: true, ShortNames: []string{"hpa"}, Categories: []string{"all"}, Status: true, Generation: true,

@@ -238,8 +238,20 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 				svc.Spec.IPFamilyPolicy = &p
 			}
 		}
+		if needsHealthCheckPort(svc) && svc.Spec.HealthCheckNodePort == 0 {
+			p, err := a.pickPort(ctx, heldPorts(old))
+			if err != nil {
+				return alloc, err
+			}
+			svc.Spec.HealthCheckNodePort = p
+			auto = append(auto, func() { svc.Spec.HealthCheckNodePort = 0 })
+		}
+		if !needsHealthCheckPort(svc) {
+			svc.Spec.HealthCheckNodePort = 0
+		}
 		if wantsNodePorts(svc) {
 			taken := heldPorts(old)
+			taken[svc.Spec.HealthCheckNodePort] = true
 			for i := range svc.Spec.Ports {
 				if svc.Spec.Ports[i].NodePort != 0 {
 					continue
@@ -281,10 +293,13 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 		alloc.take = append(alloc.take, ipClaimPrefix+ip)
 	}
 	for i, port := range portsOf(svc) {
-		if oldPorts[port] || containsClaim(alloc.take, portClaimPrefix+strconv.Itoa(int(port))) {
+		if port == 0 || oldPorts[port] || containsClaim(alloc.take, portClaimPrefix+strconv.Itoa(int(port))) {
 			continue
 		}
-		p := field.NewPath("spec", "ports").Index(i).Child("nodePort")
+		p := field.NewPath("spec", "healthCheckNodePort")
+		if i < len(svc.Spec.Ports) {
+			p = field.NewPath("spec", "ports").Index(i).Child("nodePort")
+		}
 		if int(port) < a.portBase || int(port) >= a.portBase+a.portSize {
 			errs = append(errs, field.Invalid(p, port, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", a.portBase, a.portBase+a.portSize-1)))
 			continue
@@ -348,11 +363,11 @@ func portsOf(svc *corev1.Service) []int32 {
 	if svc == nil {
 		return nil
 	}
-	var out []int32
+	// One entry per port (0 where none), so an index names its port;
+	// the health check port comes last.
+	out := make([]int32, 0, len(svc.Spec.Ports)+1)
 	for _, p := range svc.Spec.Ports {
-		if p.NodePort != 0 {
-			out = append(out, p.NodePort)
-		}
+		out = append(out, p.NodePort)
 	}
-	return out
+	return append(out, svc.Spec.HealthCheckNodePort)
 }

@@ -3,6 +3,7 @@ package apiserver
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -16,6 +17,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/validation"
 	appsvalidation "github.com/skiff-sh/skiff/internal/validation/apps"
 	autoscalingvalidation "github.com/skiff-sh/skiff/internal/validation/autoscaling"
+	batchvalidation "github.com/skiff-sh/skiff/internal/validation/batch"
 	coordinationvalidation "github.com/skiff-sh/skiff/internal/validation/coordination"
 	discoveryvalidation "github.com/skiff-sh/skiff/internal/validation/discovery"
 	eventsvalidation "github.com/skiff-sh/skiff/internal/validation/events"
@@ -49,6 +51,18 @@ type attacher interface{ attach(*resource) }
 func attachValidation(rs []*resource) {
 	byKind := map[string]attacher{
 		"/Pod":                                kindValidation[*corev1.Pod]{validation.ValidatePod, validation.ValidatePodUpdate, validation.ValidatePodStatusUpdate},
+		"/Namespace":                          kindValidation[*corev1.Namespace]{validation.ValidateNamespace, validation.ValidateNamespaceUpdate, validation.ValidateNamespaceStatusUpdate},
+		"/Node":                               kindValidation[*corev1.Node]{validation.ValidateNode, validation.ValidateNodeUpdate, validation.ValidateNodeStatusUpdate},
+		"/Service":                            kindValidation[*corev1.Service]{validation.ValidateService, validation.ValidateServiceUpdate, validation.ValidateServiceStatusUpdate},
+		"/Endpoints":                          kindValidation[*corev1.Endpoints]{validation.ValidateEndpoints, validation.ValidateEndpointsUpdate, nil},
+		"/ConfigMap":                          kindValidation[*corev1.ConfigMap]{validation.ValidateConfigMap, validation.ValidateConfigMapUpdate, nil},
+		"/Secret":                             kindValidation[*corev1.Secret]{validation.ValidateSecret, validation.ValidateSecretUpdate, nil},
+		"/ServiceAccount":                     kindValidation[*corev1.ServiceAccount]{validation.ValidateServiceAccount, validation.ValidateServiceAccountUpdate, nil},
+		"/Event":                              kindValidation[*corev1.Event]{validation.ValidateEvent, validation.ValidateEventUpdate, nil},
+		"/ResourceQuota":                      kindValidation[*corev1.ResourceQuota]{validation.ValidateResourceQuota, validation.ValidateResourceQuotaUpdate, validation.ValidateResourceQuotaStatusUpdate},
+		"/LimitRange":                         kindValidation[*corev1.LimitRange]{validation.ValidateLimitRange, validation.ValidateLimitRangeUpdate, nil},
+		"batch/Job":                           kindValidation[*batchv1.Job]{batchvalidation.ValidateJob, batchvalidation.ValidateJobUpdate, batchvalidation.ValidateJobStatusUpdate},
+		"batch/CronJob":                       kindValidation[*batchv1.CronJob]{batchvalidation.ValidateCronJob, batchvalidation.ValidateCronJobUpdate, batchvalidation.ValidateCronJobStatusUpdate},
 		"apps/Deployment":                     kindValidation[*appsv1.Deployment]{appsvalidation.ValidateDeployment, appsvalidation.ValidateDeploymentUpdate, appsvalidation.ValidateDeploymentStatusUpdate},
 		"apps/ReplicaSet":                     kindValidation[*appsv1.ReplicaSet]{appsvalidation.ValidateReplicaSet, appsvalidation.ValidateReplicaSetUpdate, appsvalidation.ValidateReplicaSetStatusUpdate},
 		"apps/DaemonSet":                      kindValidation[*appsv1.DaemonSet]{appsvalidation.ValidateDaemonSet, appsvalidation.ValidateDaemonSetUpdate, appsvalidation.ValidateDaemonSetStatusUpdate},

@@ -133,7 +133,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 	if sendInitial {
 		q2 := q
 		q2.limit, q2.cont, q2.rvMatch = 0, "", ""
-		initial, err = s.listPage(ctx, res, info.Namespace, q2, out.table || q.selective())
+		initial, err = s.listPage(ctx, res, info.Namespace, q2, out.table)
 		if err != nil {
 			return err
 		}
@@ -219,7 +219,7 @@ func (ws *watchStream) deliver(ev storage.Event, bookmarks bool) error {
 		if ev.Prev == nil {
 			return nil
 		}
-		if !ws.q.selective() && !ws.out.table {
+		if ws.raw() {
 			return ws.send(watch.Deleted, withResourceVersion(ev.Prev, ev.Revision), nil)
 		}
 		prev, err := decodeStored(res, ev.Prev, ev.Revision)
@@ -232,7 +232,7 @@ func (ws *watchStream) deliver(ev storage.Event, bookmarks bool) error {
 	if ev.Created {
 		typ = watch.Added
 	}
-	if !ws.q.selective() && !ws.out.table {
+	if ws.raw() {
 		return ws.send(typ, withResourceVersion(ev.Value, ev.Revision), nil)
 	}
 	obj, err := decodeStored(res, ev.Value, ev.Revision)
@@ -256,4 +256,10 @@ func (ws *watchStream) deliver(ev storage.Event, bookmarks bool) error {
 		return ws.sendObject(watch.Deleted, prev)
 	}
 	return nil
+}
+
+// raw says stored bytes can go out as they are: no selector to apply, no
+// Table to render, no view to convert through.
+func (ws *watchStream) raw() bool {
+	return !ws.q.selective() && !ws.out.table && ws.res.View == nil
 }
