@@ -43,6 +43,12 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	if addr == nil {
 		addr = defaultAdvertiseAddress()
 	}
+	if addr.IsLoopback() {
+		// Endpoints may not hold loopback addresses (pods could not reach
+		// them); a host with no other address has no kubernetes endpoints.
+		s.cfg.Logger.Warn("no kubernetes endpoints: the advertise address is loopback", "address", addr.String())
+		return nil
+	}
 	ep := &corev1.Endpoints{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",
 			Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},

@@ -93,7 +93,7 @@ func (s *Server) start(t testing.TB) {
 	_, svc, _ := net.ParseCIDR("10.43.0.0/16")
 	cfg := &controlplane.Config{
 		DataDir: s.DataDir, BindAddress: "127.0.0.1", APIPort: s.Port,
-		AdvertiseAddress: net.IPv4(127, 0, 0, 1), ServiceCIDR: svc, ClusterDomain: "cluster.local",
+		ServiceCIDR: svc, ClusterDomain: "cluster.local",
 		EtcdServers:   s.opts.EtcdServers,
 		EtcdClientURL: fmt.Sprintf("http://127.0.0.1:%d", FreePort(t)),
 		EtcdPeerURL:   fmt.Sprintf("http://127.0.0.1:%d", FreePort(t)),
