@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
@@ -114,6 +115,10 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 	q, err := parseListQuery(r, res)
 	if err != nil {
 		return err
+	}
+	if info.Name != "" {
+		// GET .../pods/foo?watch=true watches that one object.
+		q.fields = fields.AndSelectors(q.fields, fields.OneTermEqualSelector("metadata.name", info.Name))
 	}
 	query := r.URL.Query()
 	bookmarks := query.Get("allowWatchBookmarks") == "true"
