@@ -49,6 +49,16 @@ func (e *extensions) defaultObject(obj runtime.Object) { defaults.Default(obj) }
 func (e *extensions) beforeCreate(ctx context.Context, res *resource, obj runtime.Object) error {
 	switch o := obj.(type) {
 	case *corev1.Pod:
+		// Upstream's ServiceAccount admission: every pod runs as a service
+		// account, "default" unless it names one. (Its token volume comes
+		// with the token API.)
+		if o.Spec.ServiceAccountName == "" {
+			o.Spec.ServiceAccountName = o.Spec.DeprecatedServiceAccount
+		}
+		if o.Spec.ServiceAccountName == "" {
+			o.Spec.ServiceAccountName = "default"
+		}
+		o.Spec.DeprecatedServiceAccount = o.Spec.ServiceAccountName
 		defaults.AdmitPodTolerations(o)
 		if err := defaults.AdmitPodPriority(o); err != nil {
 			return apierrors.NewForbidden(res.GroupResource(), o.Name, err)
