@@ -41,7 +41,9 @@ type writeOptions struct {
 
 // getObject reads and decodes one object.
 func (s *Server) getObject(ctx context.Context, res *resource, namespace, name string) (runtime.Object, int64, error) {
+	start := s.cfg.Clock.Now()
 	stored, err := s.store.Get(ctx, objectKey(res, namespace, name))
+	s.metrics.observeEtcd("get", res.Plural, start)
 	if err != nil {
 		return nil, 0, storageError(err, res.GroupResource(), name)
 	}
