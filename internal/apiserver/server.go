@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/utils/clock"
 
@@ -206,7 +205,7 @@ func (s *Server) buildHandler() http.Handler {
 			s.serveRootPaths(w, r)
 			return
 		}
-		writeError(w, apierrors.NewNotFound(schemaGroupResource(""), ""))
+		writeError(w, notFoundPath())
 	})
 	return s.withRecovery(s.withObservability(s.withAuth(mux)))
 }
