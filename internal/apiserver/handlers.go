@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -50,6 +51,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, res *reso
 	}
 	if info.Subresource != "" {
 		return s.serveSubresource(w, r, res, info)
+	}
+	if !slices.Contains(res.verbs(), info.Verb) || (info.Name == "" && (info.Verb == "update" || info.Verb == "patch")) {
+		// Upstream has no route for it: go-restful's 405.
+		return apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, "", schema.GroupResource{}, "", "", 0, false)
 	}
 	switch info.Verb {
 	case "get":

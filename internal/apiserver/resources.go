@@ -77,6 +77,10 @@ func (r *resource) storagePrefix() string {
 
 var allVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
+// verbsWithoutDeleteCollection are the verbs of namespaces and services,
+// which upstream serves without deletecollection.
+var verbsWithoutDeleteCollection = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+
 func (r *resource) verbs() []string {
 	if r.Verbs != nil {
 		return r.Verbs
@@ -140,13 +144,13 @@ func gvk(group, version, kind string) schema.GroupVersionKind {
 // servedResources is every resource Skiff serves, with upstream's names.
 func servedResources() []*resource {
 	return []*resource{
-		{GVK: gvk("", "v1", "Namespace"), Plural: "namespaces", Singular: "namespace", ShortNames: []string{"ns"}, Status: true,
+		{GVK: gvk("", "v1", "Namespace"), Plural: "namespaces", Singular: "namespace", ShortNames: []string{"ns"}, Status: true, Verbs: verbsWithoutDeleteCollection,
 			New: func() runtime.Object { return &corev1.Namespace{} }, NewList: func() runtime.Object { return &corev1.NamespaceList{} }},
 		{GVK: gvk("", "v1", "Node"), Plural: "nodes", Singular: "node", ShortNames: []string{"no"}, Status: true,
 			New: func() runtime.Object { return &corev1.Node{} }, NewList: func() runtime.Object { return &corev1.NodeList{} }},
 		{GVK: gvk("", "v1", "Pod"), Plural: "pods", Singular: "pod", Namespaced: true, ShortNames: []string{"po"}, Categories: []string{"all"}, Status: true, Generation: true,
 			New: func() runtime.Object { return &corev1.Pod{} }, NewList: func() runtime.Object { return &corev1.PodList{} }},
-		{GVK: gvk("", "v1", "Service"), Plural: "services", Singular: "service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, Status: true,
+		{GVK: gvk("", "v1", "Service"), Plural: "services", Singular: "service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, Status: true, Verbs: verbsWithoutDeleteCollection,
 			New: func() runtime.Object { return &corev1.Service{} }, NewList: func() runtime.Object { return &corev1.ServiceList{} }},
 		{GVK: gvk("", "v1", "Endpoints"), Plural: "endpoints", Singular: "endpoints", Namespaced: true, ShortNames: []string{"ep"}, AllowCreateOnUpdate: true,
 			New: func() runtime.Object { return &corev1.Endpoints{} }, NewList: func() runtime.Object { return &corev1.EndpointsList{} }},
