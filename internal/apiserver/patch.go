@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	kjson "sigs.k8s.io/json"
 )
 
@@ -109,15 +110,19 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, res *resourc
 }
 
 // decodePatched decodes a patch result, applying fieldValidation to the
-// fields the patch introduced.
+// fields the patch introduced. As upstream, a result that does not decode,
+// or has unknown fields under Strict, is a 422 naming the field "patch".
 func decodePatched(res *resource, data []byte, fv fieldValidation) (runtime.Object, []string, error) {
+	invalidPatch := func(e error) error {
+		return apierrors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"), string(data), e.Error())})
+	}
 	obj := res.New()
 	strictErrs, err := kjson.UnmarshalStrict(data, obj, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
 	if err != nil {
-		return nil, nil, apierrors.NewBadRequest(err.Error())
+		return nil, nil, invalidPatch(err)
 	}
 	setTypeMeta(obj, res.GVK)
-	warnings, err := strictness(strictErrs, fv, func(e error) error { return apierrors.NewBadRequest(e.Error()) })
+	warnings, err := strictness(strictErrs, fv, invalidPatch)
 	return obj, warnings, err
 }
 
