@@ -68,7 +68,9 @@ func parseListQuery(r *http.Request, res *resource) (listQuery, error) {
 	default:
 		return q, badRequestf("resourceVersionMatch: Unsupported value: %q", q.rvMatch)
 	}
-	if q.rvMatch != "" && q.rv == "" {
+	// A watch-list (sendInitialEvents with NotOlderThan) may leave the
+	// resourceVersion out: client-go's informers start that way.
+	if q.rvMatch != "" && q.rv == "" && !v.Has("sendInitialEvents") {
 		return q, invalidList(field.Forbidden(field.NewPath("resourceVersionMatch"), "resourceVersionMatch is forbidden unless resourceVersion is provided"))
 	}
 	if q.cont != "" && q.rv != "" && q.rv != "0" {
