@@ -42,7 +42,25 @@ func newExtensions(s *Server) (*extensions, error) {
 	return e, nil
 }
 
-func (e *extensions) defaultObject(obj runtime.Object) { defaults.Default(obj) }
+func (e *extensions) defaultObject(obj runtime.Object) {
+	if s, ok := obj.(*corev1.Secret); ok {
+		mergeStringData(s)
+	}
+	defaults.Default(obj)
+}
+
+// mergeStringData does what upstream's v1 to internal Secret conversion
+// does on every write: stringData's entries overwrite data's, and
+// stringData itself is never stored or returned.
+func mergeStringData(s *corev1.Secret) {
+	if len(s.StringData) > 0 && s.Data == nil {
+		s.Data = make(map[string][]byte, len(s.StringData))
+	}
+	for k, v := range s.StringData {
+		s.Data[k] = []byte(v)
+	}
+	s.StringData = nil
+}
 
 // beforeCreate applies what upstream's create strategies and admission
 // plugins set on new objects.
