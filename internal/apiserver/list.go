@@ -51,6 +51,10 @@ func parseListQuery(r *http.Request, res *resource) (listQuery, error) {
 		}
 		for _, req := range sel.Requirements() {
 			if !res.selectableField(req.Field) {
+				if len(selectableFields(res)) == 0 {
+					// Kinds without field label conversions get upstream's default.
+					return q, badRequestf("%q is not a known field selector: only %q, %q", req.Field, "metadata.name", "metadata.namespace")
+				}
 				return q, badRequestf("field label not supported: %s", req.Field)
 			}
 		}
