@@ -3,6 +3,7 @@ package apiserver
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -84,7 +85,7 @@ func (wr *wire) decodeInto(b body, into runtime.Object) (schema.GroupVersionKind
 	}
 	var tm metav1.TypeMeta
 	if err := json.Unmarshal(b.data, &tm); err != nil {
-		return schema.GroupVersionKind{}, nil, err
+		return schema.GroupVersionKind{}, nil, &unrecognizedError{data: b.data, err: err}
 	}
 	strictErrs, err := kjson.UnmarshalStrict(b.data, into, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
 	return tm.GroupVersionKind(), strictErrs, err
@@ -130,14 +131,28 @@ func (wr *wire) decodeObject(res *resource, b body, fv fieldValidation) (runtime
 	}
 	obj := res.New()
 	got, strictErrs, err := wr.decodeInto(b, obj)
+	var unrecognized *unrecognizedError
+	if errors.As(err, &unrecognized) {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type %s): couldn't get version/kind; json parse error: %v (%s)",
+			kind, unrecognized.err, excerpt(unrecognized.data)))
+	}
+	// A body of another kind or version is refused in upstream's words.
+	if (got.Version != "" && got.GroupVersion().String() != version) || (got.Kind != "" && got.Kind != kind) {
+		bodyKind := got.Kind
+		if bodyKind == "" {
+			bodyKind = kind
+		}
+		prefix := fmt.Sprintf("%s in version %q cannot be handled as a %s", bodyKind, got.Version, kind)
+		if got.Version == "" {
+			got.Group, got.Version = res.GVK.Group, res.GVK.Version
+		}
+		if !wr.scheme.Recognizes(got) {
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("%s: no kind %q is registered for version %q", prefix, bodyKind, got.GroupVersion()))
+		}
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("%s: converting (%s) to (%s): unknown conversion", prefix, qualifiedKind(got), qualifiedKind(res.GVK)))
+	}
 	if err != nil {
 		return nil, nil, cannot(err)
-	}
-	if got.Version != "" && got.GroupVersion().String() != version {
-		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", got.GroupVersion(), version))
-	}
-	if got.Kind != "" && got.Kind != kind {
-		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s)", got.Kind, kind))
 	}
 	setTypeMeta(obj, res.GVK)
 	warnings, err := strictness(strictErrs, fv, cannot)
@@ -145,6 +160,30 @@ func (wr *wire) decodeObject(res *resource, b body, fv fieldValidation) (runtime
 		return nil, nil, err
 	}
 	return obj, warnings, nil
+}
+
+// unrecognizedError is a body whose kind and version cannot be read.
+type unrecognizedError struct {
+	data []byte
+	err  error
+}
+
+func (e *unrecognizedError) Error() string { return e.err.Error() }
+
+// excerpt is the start of a body for an error message, as upstream quotes it.
+func excerpt(data []byte) string {
+	if len(data) > 30 {
+		return string(data[:30]) + " ..."
+	}
+	return string(data)
+}
+
+// qualifiedKind names a kind as package.Kind ("v1.Service", "apps.Deployment").
+func qualifiedKind(gvk schema.GroupVersionKind) string {
+	if gvk.Group == "" {
+		return gvk.Version + "." + gvk.Kind
+	}
+	return strings.Split(gvk.Group, ".")[0] + "." + gvk.Kind
 }
 
 // strictness applies a fieldValidation directive to strict decoding errors.

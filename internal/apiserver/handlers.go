@@ -18,7 +18,10 @@ import (
 )
 
 func notFoundPath() error {
-	return apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "the server could not find the requested resource", 0, true)
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusNotFound, Reason: metav1.StatusReasonNotFound,
+		Message: "the server could not find the requested resource", Details: &metav1.StatusDetails{},
+	}}
 }
 
 // serveAPI answers everything under /api and /apis.
@@ -341,6 +344,11 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, res *resour
 	if !deleted && opts.propagation == metav1.DeletePropagationForeground {
 		code = http.StatusAccepted
 	}
+	if deleted && !res.ReturnDeleted {
+		writeJSON(w, code, successStatus(&metav1.StatusDetails{
+			Name: info.Name, Group: res.GVK.Group, Kind: res.Plural, UID: uidOf(obj)}))
+		return nil
+	}
 	return s.writeObject(w, r, res, code, obj)
 }
 
@@ -358,13 +366,22 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, r
 	if err != nil {
 		return err
 	}
+	deleted := &listResult{meta: metav1.ListMeta{ResourceVersion: page.meta.ResourceVersion}}
 	for _, o := range page.objects {
 		m, _ := meta.Accessor(o)
-		if _, _, err := s.deleteObject(r.Context(), res, m.GetNamespace(), m.GetName(), opts); err != nil && !apierrors.IsNotFound(err) {
+		out, _, err := s.deleteObject(r.Context(), res, m.GetNamespace(), m.GetName(), opts)
+		if err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
+		if err == nil {
+			deleted.objects = append(deleted.objects, out)
+		}
 	}
-	writeJSON(w, http.StatusOK, successStatus(nil))
+	data, err := deleted.encode(res)
+	if err != nil {
+		return err
+	}
+	writeRaw(w, http.StatusOK, "application/json", data)
 	return nil
 }
 

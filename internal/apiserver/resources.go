@@ -39,6 +39,9 @@ type resource struct {
 	Generation bool
 	// AllowCreateOnUpdate lets PUT create a missing object.
 	AllowCreateOnUpdate bool
+	// ReturnDeleted answers a delete that removed the object with the
+	// object; otherwise the answer is a Status, as upstream's registries do.
+	ReturnDeleted bool
 	// Verbs default to the full set.
 	Verbs []string
 
@@ -148,9 +151,9 @@ func servedResources() []*resource {
 			New: func() runtime.Object { return &corev1.Namespace{} }, NewList: func() runtime.Object { return &corev1.NamespaceList{} }},
 		{GVK: gvk("", "v1", "Node"), Plural: "nodes", Singular: "node", ShortNames: []string{"no"}, Status: true,
 			New: func() runtime.Object { return &corev1.Node{} }, NewList: func() runtime.Object { return &corev1.NodeList{} }},
-		{GVK: gvk("", "v1", "Pod"), Plural: "pods", Singular: "pod", Namespaced: true, ShortNames: []string{"po"}, Categories: []string{"all"}, Status: true, Generation: true,
+		{GVK: gvk("", "v1", "Pod"), Plural: "pods", ReturnDeleted: true, Singular: "pod", Namespaced: true, ShortNames: []string{"po"}, Categories: []string{"all"}, Status: true, Generation: true,
 			New: func() runtime.Object { return &corev1.Pod{} }, NewList: func() runtime.Object { return &corev1.PodList{} }},
-		{GVK: gvk("", "v1", "Service"), Plural: "services", Singular: "service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, Status: true, Verbs: verbsWithoutDeleteCollection,
+		{GVK: gvk("", "v1", "Service"), Plural: "services", ReturnDeleted: true, Singular: "service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, Status: true, Verbs: verbsWithoutDeleteCollection,
 			New: func() runtime.Object { return &corev1.Service{} }, NewList: func() runtime.Object { return &corev1.ServiceList{} }},
 		{GVK: gvk("", "v1", "Endpoints"), Plural: "endpoints", Singular: "endpoints", Namespaced: true, ShortNames: []string{"ep"}, AllowCreateOnUpdate: true,
 			New: func() runtime.Object { return &corev1.Endpoints{} }, NewList: func() runtime.Object { return &corev1.EndpointsList{} }},
@@ -158,7 +161,7 @@ func servedResources() []*resource {
 			New: func() runtime.Object { return &corev1.ConfigMap{} }, NewList: func() runtime.Object { return &corev1.ConfigMapList{} }},
 		{GVK: gvk("", "v1", "Secret"), Plural: "secrets", Singular: "secret", Namespaced: true,
 			New: func() runtime.Object { return &corev1.Secret{} }, NewList: func() runtime.Object { return &corev1.SecretList{} }},
-		{GVK: gvk("", "v1", "ServiceAccount"), Plural: "serviceaccounts", Singular: "serviceaccount", Namespaced: true, ShortNames: []string{"sa"},
+		{GVK: gvk("", "v1", "ServiceAccount"), Plural: "serviceaccounts", ReturnDeleted: true, Singular: "serviceaccount", Namespaced: true, ShortNames: []string{"sa"},
 			New: func() runtime.Object { return &corev1.ServiceAccount{} }, NewList: func() runtime.Object { return &corev1.ServiceAccountList{} }},
 		{GVK: gvk("", "v1", "Event"), Plural: "events", Singular: "event", Namespaced: true, ShortNames: []string{"ev"},
 			New: func() runtime.Object { return &corev1.Event{} }, NewList: func() runtime.Object { return &corev1.EventList{} }},
