@@ -153,7 +153,7 @@ func servedResources() []*resource {
 			New: func() runtime.Object { return &corev1.Node{} }, NewList: func() runtime.Object { return &corev1.NodeList{} }},
 		{GVK: gvk("", "v1", "Pod"), Plural: "pods", ReturnDeleted: true, Singular: "pod", Namespaced: true, ShortNames: []string{"po"}, Categories: []string{"all"}, Status: true, Generation: true,
 			New: func() runtime.Object { return &corev1.Pod{} }, NewList: func() runtime.Object { return &corev1.PodList{} }},
-		{GVK: gvk("", "v1", "Service"), Plural: "services", ReturnDeleted: true, Singular: "service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, Status: true, Verbs: verbsWithoutDeleteCollection,
+		{GVK: gvk("", "v1", "Service"), Plural: "services", ReturnDeleted: true, Singular: "service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, Status: true,
 			New: func() runtime.Object { return &corev1.Service{} }, NewList: func() runtime.Object { return &corev1.ServiceList{} }},
 		{GVK: gvk("", "v1", "Endpoints"), Plural: "endpoints", Singular: "endpoints", Namespaced: true, ShortNames: []string{"ep"}, AllowCreateOnUpdate: true,
 			New: func() runtime.Object { return &corev1.Endpoints{} }, NewList: func() runtime.Object { return &corev1.EndpointsList{} }},
