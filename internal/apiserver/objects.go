@@ -90,16 +90,22 @@ func (s *Server) createObject(ctx context.Context, res *resource, obj runtime.Ob
 	}
 	resetStatusOnCreate(res, obj)
 	s.ext.defaultObject(obj)
+	if res.Namespaced {
+		// Upstream's NamespaceLifecycle admission comes first, and names
+		// the object as it was sent.
+		name := m.GetName()
+		if generated {
+			name = m.GetGenerateName()
+		}
+		if err := s.admitNamespace(ctx, res, name, m.GetNamespace()); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.ext.beforeCreate(ctx, res, obj); err != nil {
 		return nil, err
 	}
 	if errs := s.ext.validate(res, obj); len(errs) > 0 {
 		return nil, invalid(res, m.GetName(), errs)
-	}
-	if res.Namespaced {
-		if err := s.admitNamespace(ctx, m.GetNamespace()); err != nil {
-			return nil, err
-		}
 	}
 	for attempt := 0; ; attempt++ {
 		alloc, err := s.ext.allocate(ctx, res, obj, nil, opts.dryRun)
@@ -131,16 +137,21 @@ func (s *Server) createObject(ctx context.Context, res *resource, obj runtime.Ob
 	}
 }
 
-// admitNamespace refuses content in a namespace that is missing or going.
-func (s *Server) admitNamespace(ctx context.Context, namespace string) error {
+// admitNamespace refuses content in a namespace that is missing or going,
+// in upstream's words: the 403 names the object being created, with a
+// NamespaceTerminating cause.
+func (s *Server) admitNamespace(ctx context.Context, res *resource, name, namespace string) error {
 	nsRes := s.resources.lookup("", "v1", "namespaces")
 	obj, _, err := s.getObject(ctx, nsRes, "", namespace)
 	if err != nil {
 		return err
 	}
 	if m, _ := meta.Accessor(obj); m.GetDeletionTimestamp() != nil {
-		return apierrors.NewForbidden(nsRes.GroupResource(), namespace,
+		err := apierrors.NewForbidden(res.GroupResource(), name,
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace))
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type: corev1.NamespaceTerminatingCause, Message: fmt.Sprintf("namespace %s is being terminated", namespace), Field: "metadata.namespace"})
+		return err
 	}
 	return nil
 }
