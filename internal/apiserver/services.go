@@ -272,14 +272,15 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 	newPorts, oldPorts := heldPorts(svc), heldPorts(old)
 	var errs field.ErrorList
 	first, last, _ := a.ipRange()
-	for i, ip := range svcIPs(svc) {
+	for _, ip := range svcIPs(svc) {
 		if oldIPs[ip] {
 			continue
 		}
-		p := field.NewPath("spec", "clusterIPs").Index(i)
+		// Upstream names the whole list, with the list as the value.
+		p := field.NewPath("spec", "clusterIPs")
 		parsed := net.ParseIP(ip)
 		if parsed == nil || parsed.To4() == nil || ipToInt(parsed) < first || ipToInt(parsed) > last {
-			errs = append(errs, field.Invalid(p, ip, fmt.Sprintf("failed to allocate IP %s: provided IP is not in the valid range. The range of valid IPs is %s", ip, a.cidr)))
+			errs = append(errs, field.Invalid(p, svc.Spec.ClusterIPs, fmt.Sprintf("failed to allocate IP %s: provided IP is not in the valid range. The range of valid IPs is %s", ip, a.cidr)))
 			continue
 		}
 		used, err := a.claimed(ctx, ipClaimPrefix+ip)
