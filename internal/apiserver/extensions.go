@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -94,8 +95,69 @@ func (e *extensions) beforeCreate(ctx context.Context, res *resource, obj runtim
 // the stored object before validation.
 func (e *extensions) beforeUpdate(obj, old runtime.Object) {
 	if svc, ok := obj.(*corev1.Service); ok {
+		dropTypeDependentFields(svc, old.(*corev1.Service))
 		keepAllocatedValues(svc, old.(*corev1.Service))
 	}
+}
+
+// dropTypeDependentFields clears what a Service's type change made moot
+// when the client left it as it was, as upstream's service strategy does:
+// `kubectl patch -p '{"spec":{"type":"ClusterIP"}}'` on a NodePort
+// service drops its node ports (which are then released) instead of
+// failing validation.
+func dropTypeDependentFields(svc, old *corev1.Service) {
+	if old.Spec.Type != corev1.ServiceTypeExternalName && svc.Spec.Type == corev1.ServiceTypeExternalName {
+		if svc.Spec.ClusterIP == old.Spec.ClusterIP && slices.Equal(svc.Spec.ClusterIPs, old.Spec.ClusterIPs) {
+			svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "", nil
+		}
+		if slices.Equal(svc.Spec.IPFamilies, old.Spec.IPFamilies) {
+			svc.Spec.IPFamilies = nil
+		}
+		if ptrEqual(svc.Spec.IPFamilyPolicy, old.Spec.IPFamilyPolicy) {
+			svc.Spec.IPFamilyPolicy = nil
+		}
+	}
+	usesNodePorts := func(s *corev1.Service) bool {
+		return s.Spec.Type == corev1.ServiceTypeNodePort || s.Spec.Type == corev1.ServiceTypeLoadBalancer
+	}
+	if usesNodePorts(old) && !usesNodePorts(svc) {
+		// Unless the client asked for a node port the old service did not hold.
+		held := heldPorts(old)
+		same := true
+		for _, p := range svc.Spec.Ports {
+			same = same && (p.NodePort == 0 || held[p.NodePort])
+		}
+		if same {
+			for i := range svc.Spec.Ports {
+				svc.Spec.Ports[i].NodePort = 0
+			}
+		}
+	}
+	if needsHealthCheckPort(old) && !needsHealthCheckPort(svc) && svc.Spec.HealthCheckNodePort == old.Spec.HealthCheckNodePort {
+		svc.Spec.HealthCheckNodePort = 0
+	}
+	if old.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		if svc.Spec.AllocateLoadBalancerNodePorts != nil && ptrEqual(svc.Spec.AllocateLoadBalancerNodePorts, old.Spec.AllocateLoadBalancerNodePorts) {
+			svc.Spec.AllocateLoadBalancerNodePorts = nil
+		}
+		if ptrEqual(svc.Spec.LoadBalancerClass, old.Spec.LoadBalancerClass) {
+			svc.Spec.LoadBalancerClass = nil
+		}
+	}
+	externallyAccessible := func(s *corev1.Service) bool {
+		return usesNodePorts(s) || (s.Spec.Type == corev1.ServiceTypeClusterIP && len(s.Spec.ExternalIPs) > 0)
+	}
+	if externallyAccessible(old) && !externallyAccessible(svc) && svc.Spec.ExternalTrafficPolicy == old.Spec.ExternalTrafficPolicy {
+		svc.Spec.ExternalTrafficPolicy = ""
+	}
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		svc.Status.LoadBalancer = corev1.LoadBalancerStatus{}
+	}
+}
+
+// ptrEqual says two optional values are both unset or both set and equal.
+func ptrEqual[T comparable](a, b *T) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
 
 // keepAllocatedValues carries a Service's allocated addresses and node
