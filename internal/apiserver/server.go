@@ -107,6 +107,11 @@ type Server struct {
 	metrics   *metrics
 	ready     atomic.Bool
 	handler   http.Handler
+	// watchesDone ends every open watch when the server shuts down, so
+	// that shutdown does not wait for them and they end cleanly instead of
+	// failing when etcd goes.
+	watchesDone context.Context
+	endWatches  context.CancelFunc
 }
 
 // New builds a server from cfg. It does not listen until Run.
@@ -115,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, metrics: newMetrics(), wire: newWire()}
+	s.watchesDone, s.endWatches = context.WithCancel(context.Background())
 	s.resources = newResourceTable(servedResources())
 	ext, err := newExtensions(s)
 	if err != nil {
@@ -174,6 +180,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.ready.Store(false)
+	s.endWatches()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)

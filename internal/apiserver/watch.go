@@ -181,6 +181,10 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.watchesDone.Done():
+			// The server is stopping: the watch ends, the client watches
+			// again from its last resourceVersion.
+			return nil
 		case err := <-errc:
 			if errors.Is(err, storage.ErrCompacted) {
 				ws.sendError(apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", startRev)))
