@@ -272,7 +272,7 @@ func (r *reflector) collectFields(t reflect.Type, depth int, out *[]collectedFie
 			name:     name,
 			depth:    depth,
 			schema:   fs,
-			required: isRequired(f.Type, opts),
+			required: isRequired(t, f, opts),
 		}
 		replaced := false
 		for j := range *out {
@@ -295,10 +295,22 @@ func (r *reflector) collectFields(t reflect.Type, depth int, out *[]collectedFie
 // schema lists it as required. Upstream marks a field required when it lacks
 // omitempty and has no "+optional" comment; comments are not visible to
 // reflection, so pointer fields (which are nearly always optional) are
-// treated as optional too. This marks a few fields fewer than upstream (the
-// workload selectors) instead of wrongly requiring optional ones.
-func isRequired(t reflect.Type, opts map[string]bool) bool {
-	return !opts["omitempty"] && !opts["omitzero"] && t.Kind() != reflect.Pointer
+// treated as optional too, except the few upstream requires.
+func isRequired(owner reflect.Type, f reflect.StructField, opts map[string]bool) bool {
+	if opts["omitempty"] || opts["omitzero"] {
+		return false
+	}
+	return f.Type.Kind() != reflect.Pointer || requiredPointers[owner.PkgPath()+"."+owner.Name()+"."+f.Name]
+}
+
+// requiredPointers are the pointer fields without omitempty that upstream
+// requires (they carry no "+optional" comment).
+var requiredPointers = map[string]bool{
+	"k8s.io/api/apps/v1.DeploymentSpec.Selector":       true,
+	"k8s.io/api/apps/v1.ReplicaSetSpec.Selector":       true,
+	"k8s.io/api/apps/v1.DaemonSetSpec.Selector":        true,
+	"k8s.io/api/apps/v1.StatefulSetSpec.Selector":      true,
+	"k8s.io/api/core/v1.ScaleIOVolumeSource.SecretRef": true,
 }
 
 // fieldSchema returns a fresh schema for a field of type t: a reference for

@@ -175,9 +175,9 @@ func TestDeploymentSchemaAndPaths(t *testing.T) {
 	jsonEqual(t, dig(t, defs, "io.k8s.api.apps.v1.Deployment", "x-kubernetes-group-version-kind"), `[{"group":"apps","kind":"Deployment","version":"v1"}]`)
 	jsonEqual(t, dig(t, defs, "io.k8s.api.apps.v1.DeploymentList", "x-kubernetes-group-version-kind"), `[{"group":"apps","kind":"DeploymentList","version":"v1"}]`)
 	jsonEqual(t, dig(t, defs, "io.k8s.api.apps.v1.DeploymentList", "required"), `["items"]`)
-	// The selector is a pointer without omitempty: upstream requires it,
-	// but pointers are treated as optional (see isRequired).
-	jsonEqual(t, dig(t, defs, "io.k8s.api.apps.v1.DeploymentSpec", "required"), `["template"]`)
+	// The selector is a pointer without omitempty that upstream requires
+	// (see requiredPointers).
+	jsonEqual(t, dig(t, defs, "io.k8s.api.apps.v1.DeploymentSpec", "required"), `["selector","template"]`)
 	if _, ok := dig(t, defs, "io.k8s.api.core.v1.GRPCAction").(map[string]any)["required"].([]any); !ok {
 		t.Error("GRPCAction lost its required port")
 	}
