@@ -1,0 +1,52 @@
+package core
+
+import (
+	"errors"
+
+	"github.com/skiff-sh/skiff/internal/scheduler/framework"
+)
+
+// Decision is the outcome of one scheduling attempt for one pod.
+type Decision struct {
+	// Node is where to bind the pod; empty when it fits nowhere.
+	Node string
+	// Result details a successful placement.
+	Result Result
+	// FitError is set when the pod fits nowhere; Unschedulable reports the
+	// plugins that rejected it, for the queue.
+	FitError *FitError
+	// Nominate is set when preemption found a node: set the pod's
+	// status.nominatedNodeName to Nominate.Node and delete
+	// Nominate.Victims.
+	Nominate *Candidate
+	// Message is upstream's FailedScheduling message for a pod that fits
+	// nowhere, including what preemption did.
+	Message string
+}
+
+// Decide schedules pod and, when it fits nowhere, plans a preemption.
+// Plugin failures and an empty cluster are returned as errors
+// (ErrNoNodesAvailable).
+func (s *Scheduler) Decide(pod *framework.PodInfo, snap *framework.Snapshot, in PreemptionInput) (Decision, error) {
+	res, err := s.Schedule(pod, snap, in.Nominated)
+	if err == nil {
+		return Decision{Node: res.Node, Result: res}, nil
+	}
+	var fe *FitError
+	if !errors.As(err, &fe) {
+		return Decision{}, err
+	}
+	d := Decision{FitError: fe}
+	cand, st := s.Preempt(pod, snap, fe.Diagnosis.NodeToStatus, in)
+	if st.Code() == framework.Error {
+		return Decision{}, st.AsError()
+	}
+	if msg := st.Message(); msg != "" {
+		fe.Diagnosis.PostFilterMsg = "preemption: " + msg
+	}
+	if st.IsSuccess() {
+		d.Nominate = cand
+	}
+	d.Message = fe.Error()
+	return d, nil
+}
