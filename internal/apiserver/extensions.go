@@ -2,11 +2,13 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +28,49 @@ type extensions struct {
 	printers *printers.Registry
 	openapi  http.Handler
 	clock    clock.PassiveClock
+	// srv answers the lookups admission needs (priority classes).
+	srv *Server
+}
+
+// admitPriority is upstream's Priority admission: a pod's priority comes
+// from its PriorityClass, or from the globalDefault class, or is 0.
+func (e *extensions) admitPriority(ctx context.Context, pod *corev1.Pod) error {
+	var class *schedulingv1.PriorityClass
+	if name := pod.Spec.PriorityClassName; name != "" {
+		obj, ok := e.srv.priorityClasses.get(name)
+		if !ok {
+			var err error
+			obj, _, err = e.srv.getObject(ctx, e.srv.resources.lookup("scheduling.k8s.io", "v1", "priorityclasses"), "", name)
+			if apierrors.IsNotFound(err) {
+				return fmt.Errorf("no PriorityClass with name %s was found", name)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		class = obj.(*schedulingv1.PriorityClass)
+	} else {
+		all, _ := e.srv.priorityClasses.list()
+		for _, obj := range all {
+			if pc := obj.(*schedulingv1.PriorityClass); pc.GlobalDefault && (class == nil || pc.Value > class.Value) {
+				class = pc
+			}
+		}
+		if class == nil {
+			return nil
+		}
+		pod.Spec.PriorityClassName = class.Name
+	}
+	if pod.Spec.Priority != nil && *pod.Spec.Priority != class.Value {
+		return fmt.Errorf("the integer value of priority (%d) must not be provided in pod spec; priority admission controller computed %d from the given PriorityClass name", *pod.Spec.Priority, class.Value)
+	}
+	value := class.Value
+	pod.Spec.Priority = &value
+	if class.PreemptionPolicy != nil && pod.Spec.PreemptionPolicy == nil {
+		policy := *class.PreemptionPolicy
+		pod.Spec.PreemptionPolicy = &policy
+	}
+	return nil
 }
 
 func newExtensions(s *Server) (*extensions, error) {
@@ -33,6 +78,7 @@ func newExtensions(s *Server) (*extensions, error) {
 		services: &serviceAllocator{s: s, cidr: s.cfg.ServiceCIDR, portBase: s.cfg.NodePortBase, portSize: s.cfg.NodePortSize},
 		printers: printers.New(),
 		clock:    s.cfg.Clock,
+		srv:      s,
 	}
 	attachValidation(s.resources.all)
 	oa, err := newOpenAPI(s.resources.all, s.cfg.Version.GitVersion)
@@ -79,6 +125,9 @@ func (e *extensions) beforeCreate(ctx context.Context, res *resource, obj runtim
 		}
 		o.Spec.DeprecatedServiceAccount = o.Spec.ServiceAccountName
 		defaults.AdmitPodTolerations(o)
+		if err := e.admitPriority(ctx, o); err != nil {
+			return apierrors.NewForbidden(res.GroupResource(), o.Name, err)
+		}
 		if err := defaults.AdmitPodPriority(o); err != nil {
 			return apierrors.NewForbidden(res.GroupResource(), o.Name, err)
 		}

@@ -141,10 +141,13 @@ func (s *Server) createObject(ctx context.Context, res *resource, obj runtime.Ob
 // in upstream's words: the 403 names the object being created, with a
 // NamespaceTerminating cause.
 func (s *Server) admitNamespace(ctx context.Context, res *resource, name, namespace string) error {
-	nsRes := s.resources.lookup("", "v1", "namespaces")
-	obj, _, err := s.getObject(ctx, nsRes, "", namespace)
-	if err != nil {
-		return err
+	obj, ok := s.namespaces.get(namespace)
+	if !ok {
+		// Not seen yet: it may have been created a moment ago.
+		var err error
+		if obj, _, err = s.getObject(ctx, s.resources.lookup("", "v1", "namespaces"), "", namespace); err != nil {
+			return err
+		}
 	}
 	if m, _ := meta.Accessor(obj); m.GetDeletionTimestamp() != nil {
 		err := apierrors.NewForbidden(res.GroupResource(), name,

@@ -104,9 +104,13 @@ type Server struct {
 	resources *resourceTable
 	ext       *extensions
 	wire      *wire
-	metrics   *metrics
-	ready     atomic.Bool
-	handler   http.Handler
+	// namespaces and priorityClasses feed admission without an etcd read
+	// per write.
+	namespaces      *objectCache
+	priorityClasses *objectCache
+	metrics         *metrics
+	ready           atomic.Bool
+	handler         http.Handler
 	// watchesDone ends every open watch when the server shuts down, so
 	// that shutdown does not wait for them and they end cleanly instead of
 	// failing when etcd goes.
@@ -122,6 +126,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, store: cfg.Store, metrics: newMetrics(), wire: newWire()}
 	s.watchesDone, s.endWatches = context.WithCancel(context.Background())
 	s.resources = newResourceTable(servedResources())
+	s.namespaces = newObjectCache(s, s.resources.lookup("", "v1", "namespaces"))
+	s.priorityClasses = newObjectCache(s, s.resources.lookup("scheduling.k8s.io", "v1", "priorityclasses"))
 	ext, err := newExtensions(s)
 	if err != nil {
 		return nil, err
@@ -169,6 +175,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	compactor := storage.NewCompactor(s.store, storage.CompactorConfig{Interval: s.cfg.CompactionInterval, Logger: s.cfg.Logger})
 	go func() { _ = compactor.Run(ctx) }()
+	go s.namespaces.run(ctx)
+	go s.priorityClasses.run(ctx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, tlsCfg)) }()
