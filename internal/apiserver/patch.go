@@ -19,7 +19,14 @@ import (
 // applyPatch applies a patch of the given type to an object's JSON.
 // Errors are API statuses: 400 for a malformed patch, 422 for one that
 // does not apply.
-func applyPatch(pt types.PatchType, original, patch []byte, schemaObj runtime.Object) ([]byte, error) {
+func applyPatch(pt types.PatchType, original, patch []byte, schemaObj runtime.Object) (out []byte, err error) {
+	defer func() {
+		// The patch libraries panic on some malformed patches (a JSON
+		// patch "test" without a value): that is the client's error.
+		if v := recover(); v != nil {
+			out, err = nil, apierrors.NewBadRequest(fmt.Sprintf("unable to apply the patch: %v", v))
+		}
+	}()
 	switch pt {
 	case types.JSONPatchType:
 		p, err := jsonpatch.DecodePatch(patch)
