@@ -71,6 +71,8 @@ func TestIntegrationBadInput(t *testing.T) {
 		raw(t, "PATCH", cmPath+"/existing", "application/merge-patch+json", []byte(`{not json`), 400, metav1.StatusReasonBadRequest)
 		raw(t, "PATCH", cmPath+"/existing", "application/json-patch+json", []byte(`{"op":"add"}`), 400, metav1.StatusReasonBadRequest)
 		raw(t, "PATCH", cmPath+"/existing", "application/strategic-merge-patch+json", []byte(`[1,2]`), 400, metav1.StatusReasonBadRequest)
+		// The JSON patch library panics on a test op without a value (found by FuzzApplyPatch).
+		raw(t, "PATCH", cmPath+"/existing", "application/json-patch+json", []byte(`[{"op":"test","path":""}]`), 400, metav1.StatusReasonBadRequest)
 		raw(t, "DELETE", cmPath+"/existing", "application/json", []byte(`{not json`), 400, metav1.StatusReasonBadRequest)
 	})
 
