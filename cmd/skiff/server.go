@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +78,14 @@ func (f *controlPlaneFlags) config() (*controlplane.Config, error) {
 	}
 	v := skiffVersion
 	v.GoVersion = runtime.Version()
+	// As upstream's /version: the build's compiler and platform, and the
+	// emulation (this release) and minimum compatibility (one before).
+	v.Compiler = runtime.Compiler
+	v.Platform = runtime.GOOS + "/" + runtime.GOARCH
+	v.EmulationMajor, v.EmulationMinor = v.Major, v.Minor
+	if minor, err := strconv.Atoi(v.Minor); err == nil && minor > 0 {
+		v.MinCompatibilityMajor, v.MinCompatibilityMinor = v.Major, strconv.Itoa(minor-1)
+	}
 	return &controlplane.Config{
 		DataDir: dir, BindAddress: f.bindAddress, APIPort: f.apiPort, AdvertiseAddress: adv,
 		ServiceCIDR: svc, ClusterDomain: f.clusterDomain,
