@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -21,16 +22,28 @@ func TestKubectl(t *testing.T) {
 	t.Run("Version", func(t *testing.T) {
 		out := k.ok(t, "version")
 		wantMatch(t, out, `^Client Version: v1\.`, "^Server Version: "+regexp.QuoteMeta(serverVersion)+"$")
+		type info struct {
+			Major, Minor, GitVersion, Platform, Compiler, GoVersion string
+			EmulationMajor, EmulationMinor                          string
+			MinCompatibilityMajor, MinCompatibilityMinor            string
+		}
 		var v struct {
-			ServerVersion struct {
-				Major, Minor, GitVersion, Platform string
-			} `json:"serverVersion"`
+			ServerVersion info `json:"serverVersion"`
 		}
 		if err := json.Unmarshal([]byte(k.ok(t, "version", "-o", "json")), &v); err != nil {
 			t.Fatal(err)
 		}
-		if v.ServerVersion.GitVersion != serverVersion || v.ServerVersion.Major != "1" || v.ServerVersion.Minor != "37" {
-			t.Errorf("serverVersion = %+v", v.ServerVersion)
+		sv := v.ServerVersion
+		if sv.GitVersion != serverVersion || sv.Major != "1" || sv.Minor != "37" || sv.Compiler != "gc" ||
+			sv.Platform != runtime.GOOS+"/"+runtime.GOARCH || !strings.HasPrefix(sv.GoVersion, "go1.") {
+			t.Errorf("serverVersion = %+v", sv)
+		}
+		// This kubectl predates the emulation fields; /version has them.
+		if err := json.Unmarshal([]byte(k.ok(t, "get", "--raw", "/version")), &sv); err != nil {
+			t.Fatal(err)
+		}
+		if sv.EmulationMajor != "1" || sv.EmulationMinor != "37" || sv.MinCompatibilityMajor != "1" || sv.MinCompatibilityMinor != "36" {
+			t.Errorf("/version = %+v", sv)
 		}
 	})
 
