@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -847,6 +848,76 @@ func TestIntegrationCRUD(t *testing.T) {
 		if n, _, _ := unstructured.NestedInt64(got.Object, "spec", "replicas"); n != 6 {
 			t.Errorf("replicas after dynamic scale = %d", n)
 		}
+	})
+
+	t.Run("CreateOnUpdate", func(t *testing.T) {
+		t.Parallel()
+		ns := newNamespace(t, c)
+		// Leases and endpoints are created by a PUT, as upstream allows.
+		lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "l", Namespace: ns},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("me"), LeaseDurationSeconds: ptr(int32(15))}}
+		result := c.CoordinationV1().RESTClient().Put().Namespace(ns).Resource("leases").Name("l").Body(lease).Do(bg())
+		var code int
+		result.StatusCode(&code)
+		var got coordinationv1.Lease
+		if err := result.Into(&got); err != nil {
+			t.Fatal(err)
+		}
+		if code != 201 || got.UID == "" || *got.Spec.HolderIdentity != "me" {
+			t.Errorf("PUT of a missing lease: %d %+v", code, got)
+		}
+		got.Spec.HolderIdentity = ptr("you")
+		upd, err := c.CoordinationV1().Leases(ns).Update(bg(), &got, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *upd.Spec.HolderIdentity != "you" || upd.UID != got.UID {
+			t.Errorf("lease update = %+v", upd)
+		}
+		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "e", Namespace: ns},
+			Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.42.0.9"}}, Ports: []corev1.EndpointPort{{Port: 80}}}}}
+		if _, err := c.CoreV1().Endpoints(ns).Update(bg(), ep, metav1.UpdateOptions{}); err != nil {
+			t.Errorf("PUT of missing endpoints: %v", err)
+		}
+		// A PUT of a missing object that carries a resourceVersion is a 404? upstream: NotFound.
+		cmPut := testConfigMap("no-create", nil)
+		cmPut.Namespace = ns
+		_, err = c.CoreV1().ConfigMaps(ns).Update(bg(), cmPut, metav1.UpdateOptions{})
+		wantStatus(t, err, 404, metav1.StatusReasonNotFound)
+	})
+
+	t.Run("Binding", func(t *testing.T) {
+		t.Parallel()
+		ns := newNamespace(t, c)
+		if _, err := c.CoreV1().Pods(ns).Create(bg(), testPod("b"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		bind := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Target: corev1.ObjectReference{Kind: "Node", Name: "n1"}}
+		if err := c.CoreV1().Pods(ns).Bind(bg(), bind, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := c.CoreV1().Pods(ns).Get(bg(), "b", metav1.GetOptions{})
+		if p.Spec.NodeName != "n1" {
+			t.Errorf("nodeName after binding = %q", p.Spec.NodeName)
+		}
+		scheduled := false
+		for _, cond := range p.Status.Conditions {
+			scheduled = scheduled || (cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionTrue)
+		}
+		if !scheduled {
+			t.Errorf("no PodScheduled=True condition: %+v", p.Status.Conditions)
+		}
+		// A second binding conflicts.
+		bind.Target.Name = "n2"
+		err := c.CoreV1().Pods(ns).Bind(bg(), bind, metav1.CreateOptions{})
+		st := wantStatus(t, err, 409, metav1.StatusReasonConflict)
+		if !strings.Contains(st.Message, `pod b is already assigned to node "n1"`) {
+			t.Errorf("message = %q", st.Message)
+		}
+		// nodeName may not change through an update.
+		p.Spec.NodeName = "n3"
+		_, err = c.CoreV1().Pods(ns).Update(bg(), p, metav1.UpdateOptions{})
+		wantStatus(t, err, 422, metav1.StatusReasonInvalid)
 	})
 
 	t.Run("OtherKinds", func(t *testing.T) {

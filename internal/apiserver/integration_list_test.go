@@ -303,6 +303,54 @@ func TestIntegrationList(t *testing.T) {
 		}
 	})
 
+	t.Run("PagingAcrossNamespaces", func(t *testing.T) {
+		t.Parallel()
+		for i := 0; i < 3; i++ {
+			ns := newNamespace(t, c)
+			for j := 0; j < 2; j++ {
+				if _, err := c.CoreV1().ConfigMaps(ns).Create(bg(), testConfigMap(fmt.Sprintf("x%d", j), nil), metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		// Other subtests write meanwhile: every page reads the first
+		// page's revision, and together they are the list at it.
+		first, err := jc.CoreV1().ConfigMaps("").List(bg(), metav1.ListOptions{Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paged []string
+		page := first
+		for {
+			for _, cm := range page.Items {
+				paged = append(paged, cm.Namespace+"/"+cm.Name)
+			}
+			if page.Continue == "" {
+				break
+			}
+			if page, err = c.CoreV1().ConfigMaps("").List(bg(), metav1.ListOptions{Limit: 2, Continue: page.Continue}); err != nil {
+				t.Fatal(err)
+			}
+			if page.ResourceVersion != first.ResourceVersion {
+				t.Fatalf("page at %s, first at %s", page.ResourceVersion, first.ResourceVersion)
+			}
+		}
+		whole, err := c.CoreV1().ConfigMaps("").List(bg(), metav1.ListOptions{ResourceVersion: first.ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatchExact})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []string
+		for _, cm := range whole.Items {
+			all = append(all, cm.Namespace+"/"+cm.Name)
+		}
+		if strings.Join(paged, ",") != strings.Join(all, ",") {
+			t.Errorf("paged %d items, whole list %d:\n%v\n%v", len(paged), len(all), paged, all)
+		}
+		if !sort.StringsAreSorted(all) {
+			t.Errorf("all-namespace list not in namespace/name order")
+		}
+	})
+
 	t.Run("ResourceVersionExact", func(t *testing.T) {
 		t.Parallel()
 		ns := newNamespace(t, c)

@@ -396,6 +396,10 @@ func TestIntegrationWatchRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := record(w)
+	svc, err := c.CoreV1().Services(ns).Create(bg(), nodePortService("np", 80), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.CoreV1().ConfigMaps(ns).Create(bg(), testConfigMap("b", nil), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -425,6 +429,16 @@ func TestIntegrationWatchRestart(t *testing.T) {
 	}
 	if err := c.CoreV1().ConfigMaps(ns).Delete(bg(), "b", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// Allocations survive the restart.
+	_, err = c.CoreV1().Services(ns).Create(bg(), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "dup"},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.43.0.1", Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{})
+	wantStatus(t, err, 422, metav1.StatusReasonInvalid)
+	if svc.Spec.Ports[0].NodePort != 0 {
+		dup := nodePortService("dup", 80)
+		dup.Spec.Ports[0].NodePort = svc.Spec.Ports[0].NodePort
+		_, err = c.CoreV1().Services(ns).Create(bg(), dup, metav1.CreateOptions{})
+		wantStatus(t, err, 422, metav1.StatusReasonInvalid)
 	}
 	w, err = c.CoreV1().ConfigMaps(ns).Watch(bg(), metav1.ListOptions{ResourceVersion: last})
 	if err != nil {
