@@ -20,6 +20,9 @@ type deleteOptions struct {
 	propagation   metav1.DeletionPropagation
 	preconditions *metav1.Preconditions
 	dryRun        bool
+	// keepDependents is the deprecated orphanDependents=false; upstream
+	// answers 202 to it (and only to it) when the object stays.
+	keepDependents bool
 }
 
 func parseDeleteOptions(r *http.Request, wr *wire) (deleteOptions, error) {
@@ -79,6 +82,7 @@ func parseDeleteOptions(r *http.Request, wr *wire) (deleteOptions, error) {
 			o.propagation = metav1.DeletePropagationOrphan
 		} else {
 			o.propagation = metav1.DeletePropagationBackground
+			o.keepDependents = true
 		}
 	}
 	if len(errs) > 0 {

@@ -341,7 +341,7 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, res *resour
 		return err
 	}
 	code := http.StatusOK
-	if !deleted && opts.propagation == metav1.DeletePropagationForeground {
+	if !deleted && opts.keepDependents {
 		code = http.StatusAccepted
 	}
 	if deleted && !res.ReturnDeleted {
