@@ -262,7 +262,8 @@ func TestIntegrationDelete(t *testing.T) {
 			finalizer string
 			code      int
 		}{
-			{"fg", metav1.DeletePropagationForeground, metav1.FinalizerDeleteDependents, 202},
+			// Upstream answers 202 only to the deprecated orphanDependents=false.
+			{"fg", metav1.DeletePropagationForeground, metav1.FinalizerDeleteDependents, 200},
 			{"orphan", metav1.DeletePropagationOrphan, metav1.FinalizerOrphanDependents, 200},
 		} {
 			if _, err := c.AppsV1().Deployments(ns).Create(bg(), testDeployment(tc.name), metav1.CreateOptions{}); err != nil {
@@ -292,6 +293,19 @@ func TestIntegrationDelete(t *testing.T) {
 			if _, err := c.AppsV1().Deployments(ns).Get(bg(), tc.name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 				t.Errorf("%s: after removing finalizer: %v", tc.policy, err)
 			}
+		}
+		// orphanDependents=false on an object that stays: 202.
+		held := testDeployment("held")
+		held.Finalizers = []string{"example.com/x"}
+		if _, err := c.AppsV1().Deployments(ns).Create(bg(), held, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		result := c.AppsV1().RESTClient().Delete().Namespace(ns).Resource("deployments").Name("held").
+			Body(&metav1.DeleteOptions{OrphanDependents: ptr(false)}).Do(bg())
+		var code int
+		result.StatusCode(&code)
+		if err := result.Error(); err != nil || code != 202 {
+			t.Errorf("orphanDependents=false delete: %d %v", code, err)
 		}
 		// Background removes at once.
 		if _, err := c.AppsV1().Deployments(ns).Create(bg(), testDeployment("bg"), metav1.CreateOptions{}); err != nil {
