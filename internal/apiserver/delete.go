@@ -183,6 +183,11 @@ func markDeletion(res *resource, obj runtime.Object, opts deleteOptions, now int
 		t := metav1.Unix(now.Unix()+grace, 0)
 		m.SetDeletionTimestamp(&t)
 		m.SetDeletionGracePeriodSeconds(&grace)
+		// Upstream bumps the generation of an object that has one when
+		// its deletion starts.
+		if m.GetGeneration() > 0 {
+			m.SetGeneration(m.GetGeneration() + 1)
+		}
 		changed = true
 	} else if g := m.GetDeletionGracePeriodSeconds(); g != nil && grace < *g {
 		// A second delete may only shorten the grace period.
