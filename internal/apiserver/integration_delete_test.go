@@ -50,6 +50,9 @@ func TestIntegrationDelete(t *testing.T) {
 		if got.DeletionTimestamp == nil || got.DeletionGracePeriodSeconds == nil || *got.DeletionGracePeriodSeconds != 45 {
 			t.Fatalf("deletion marks = %v %v", got.DeletionTimestamp, got.DeletionGracePeriodSeconds)
 		}
+		if got.Generation != 2 {
+			t.Errorf("generation after the delete started = %d, want 2", got.Generation)
+		}
 		if d := got.DeletionTimestamp.Sub(before); d < 44*time.Second || d > 50*time.Second {
 			t.Errorf("deletionTimestamp is %v after the delete, want about 45s", d)
 		}
@@ -285,6 +288,9 @@ func TestIntegrationDelete(t *testing.T) {
 			}
 			if got.DeletionTimestamp == nil || !slices.Contains(got.Finalizers, tc.finalizer) {
 				t.Errorf("%s: finalizers %v deletionTimestamp %v", tc.policy, got.Finalizers, got.DeletionTimestamp)
+			}
+			if got.Generation != 2 || *got.DeletionGracePeriodSeconds != 0 {
+				t.Errorf("%s: generation %d grace %d, want 2 and 0", tc.policy, got.Generation, *got.DeletionGracePeriodSeconds)
 			}
 			// The garbage collector would remove the finalizer; here we do.
 			if _, err := c.AppsV1().Deployments(ns).Patch(bg(), tc.name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
