@@ -67,18 +67,11 @@ func parseListQuery(r *http.Request, res *resource) (listQuery, error) {
 		}
 		q.limit = n
 	}
-	switch q.rvMatch {
-	case "", string(metav1.ResourceVersionMatchExact), string(metav1.ResourceVersionMatchNotOlderThan):
-	default:
-		return q, badRequestf("resourceVersionMatch: Unsupported value: %q", q.rvMatch)
-	}
-	// A watch-list (sendInitialEvents with NotOlderThan) may leave the
-	// resourceVersion out: client-go's informers start that way.
-	if q.rvMatch != "" && q.rv == "" && !v.Has("sendInitialEvents") {
-		return q, invalidList(field.Forbidden(field.NewPath("resourceVersionMatch"), "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+	if errs := validateListOptions(q, v.Has("sendInitialEvents"), v.Get("watch") == "true" || v.Get("watch") == "1"); len(errs) > 0 {
+		return q, invalidList(errs...)
 	}
 	if q.cont != "" && q.rv != "" && q.rv != "0" {
-		return q, invalidList(field.Forbidden(field.NewPath("resourceVersion"), "specifying resource version is not allowed when using continue"))
+		return q, badRequestf("specifying resource version is not allowed when using continue")
 	}
 	if q.rv != "" {
 		if _, err := strconv.ParseUint(q.rv, 10, 64); err != nil {
@@ -86,6 +79,50 @@ func parseListQuery(r *http.Request, res *resource) (listQuery, error) {
 		}
 	}
 	return q, nil
+}
+
+// validateListOptions is upstream's ListOptions validation, which differs
+// for lists and watches. A watch-list (sendInitialEvents with NotOlderThan)
+// may leave the resourceVersion out: client-go's informers start that way.
+func validateListOptions(q listQuery, sendInitialEvents, watching bool) field.ErrorList {
+	var errs field.ErrorList
+	match := field.NewPath("resourceVersionMatch")
+	exact, notOlder := string(metav1.ResourceVersionMatchExact), string(metav1.ResourceVersionMatchNotOlderThan)
+	if !watching {
+		if q.rvMatch != "" {
+			if q.rv == "" {
+				errs = append(errs, field.Forbidden(match, "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+			}
+			if q.cont != "" {
+				errs = append(errs, field.Forbidden(match, "resourceVersionMatch is forbidden when continue is provided"))
+			}
+			if q.rvMatch != exact && q.rvMatch != notOlder {
+				errs = append(errs, field.NotSupported(match, q.rvMatch, []string{exact, notOlder, ""}))
+			}
+			if q.rvMatch == exact && q.rv == "0" {
+				errs = append(errs, field.Forbidden(match, `resourceVersionMatch "exact" is forbidden for resourceVersion "0"`))
+			}
+		}
+		if sendInitialEvents {
+			errs = append(errs, field.Forbidden(field.NewPath("sendInitialEvents"), "sendInitialEvents is forbidden for list"))
+		}
+		return errs
+	}
+	if sendInitialEvents && q.rvMatch != notOlder {
+		errs = append(errs, field.Forbidden(match, "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+	}
+	if q.rvMatch != "" {
+		if !sendInitialEvents {
+			errs = append(errs, field.Forbidden(match, "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
+		}
+		if q.rvMatch != notOlder {
+			errs = append(errs, field.NotSupported(match, q.rvMatch, []string{notOlder}))
+		}
+		if q.limit > 0 {
+			errs = append(errs, field.Forbidden(field.NewPath("limit"), "resourceVersionMatch is forbidden for watch"))
+		}
+	}
+	return errs
 }
 
 func invalidList(errs ...*field.Error) error {
