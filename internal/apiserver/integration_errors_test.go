@@ -211,7 +211,23 @@ func TestIntegrationBadInput(t *testing.T) {
 	t.Run("BadParameters", func(t *testing.T) {
 		raw(t, "GET", cmPath+"?labelSelector=a%3D%28", "", nil, 400, metav1.StatusReasonBadRequest)
 		raw(t, "GET", cmPath+"?limit=-1", "", nil, 400, metav1.StatusReasonBadRequest)
-		raw(t, "GET", cmPath+"?resourceVersionMatch=Sometime&resourceVersion=1", "", nil, 400, metav1.StatusReasonBadRequest)
+		// ListOptions that upstream's validation refuses: 422 on ListOptions.
+		for _, q := range []string{
+			"resourceVersionMatch=Sometime&resourceVersion=1",
+			"resourceVersionMatch=Exact",
+			"resourceVersionMatch=Exact&resourceVersion=0",
+			"sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=1",
+			"watch=true&resourceVersionMatch=NotOlderThan&resourceVersion=1",
+			"watch=true&sendInitialEvents=true",
+			"watch=true&sendInitialEvents=true&resourceVersionMatch=Exact&resourceVersion=1",
+			"watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&limit=5",
+		} {
+			st := raw(t, "GET", cmPath+"?"+q, "", nil, 422, metav1.StatusReasonInvalid)
+			if st.Details == nil || st.Details.Kind != "ListOptions" || st.Details.Group != "meta.k8s.io" {
+				t.Errorf("%s: details %+v", q, st.Details)
+			}
+		}
+		raw(t, "GET", cmPath+"?resourceVersion=abc", "", nil, 400, metav1.StatusReasonBadRequest)
 		raw(t, "POST", cmPath+"?dryRun=Partly", "application/json", []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}`), 400, metav1.StatusReasonBadRequest)
 		raw(t, "DELETE", cmPath+"/existing?gracePeriodSeconds=soon", "", nil, 400, metav1.StatusReasonBadRequest)
 		raw(t, "DELETE", cmPath+"/existing?propagationPolicy=Sideways", "", nil, 422, metav1.StatusReasonInvalid)

@@ -296,10 +296,19 @@ func TestIntegrationList(t *testing.T) {
 		// A garbage continue token is 400.
 		_, err = c.CoreV1().ConfigMaps(ns).List(bg(), metav1.ListOptions{Limit: 2, Continue: "garbage"})
 		wantStatus(t, err, 400, metav1.StatusReasonBadRequest)
-		// continue with a resourceVersion is 422.
-		_, err = c.CoreV1().ConfigMaps(ns).List(bg(), metav1.ListOptions{Limit: 2, Continue: l.Continue + "x", ResourceVersion: "5"})
-		if err == nil {
-			t.Errorf("continue with resourceVersion accepted")
+		// continue with a resourceVersion is upstream's 400.
+		p1, err := c.CoreV1().ConfigMaps(ns).List(bg(), metav1.ListOptions{Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.CoreV1().ConfigMaps(ns).List(bg(), metav1.ListOptions{Limit: 2, Continue: p1.Continue, ResourceVersion: p1.ResourceVersion})
+		st := wantStatus(t, err, 400, metav1.StatusReasonBadRequest)
+		if st.Message != "specifying resource version is not allowed when using continue" {
+			t.Errorf("message = %q", st.Message)
+		}
+		// resourceVersion=0 with continue is tolerated.
+		if _, err := c.CoreV1().ConfigMaps(ns).List(bg(), metav1.ListOptions{Limit: 2, Continue: p1.Continue, ResourceVersion: "0"}); err != nil {
+			t.Errorf("continue with resourceVersion=0: %v", err)
 		}
 	})
 
