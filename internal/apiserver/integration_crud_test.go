@@ -3,6 +3,7 @@ package apiserver_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -918,6 +919,37 @@ func TestIntegrationCRUD(t *testing.T) {
 		p.Spec.NodeName = "n3"
 		_, err = c.CoreV1().Pods(ns).Update(bg(), p, metav1.UpdateOptions{})
 		wantStatus(t, err, 422, metav1.StatusReasonInvalid)
+	})
+
+	t.Run("RawFormats", func(t *testing.T) {
+		t.Parallel()
+		ns := newNamespace(t, c)
+		path := "/api/v1/namespaces/" + ns + "/configmaps"
+		r := rawDo(t, s.Config, "POST", path, "application/yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  k: v\n"))
+		if r.code != 201 || !strings.Contains(string(r.body), `"name":"from-yaml"`) {
+			t.Fatalf("YAML create: %d %s", r.code, r.body)
+		}
+		hc, err := rest.HTTPClientFor(s.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for accept, want := range map[string]string{
+			"application/yaml":                    "application/yaml",
+			"application/vnd.kubernetes.protobuf": "application/vnd.kubernetes.protobuf",
+			"application/json":                    "application/json",
+			"*/*":                                 "application/json",
+		} {
+			req, _ := http.NewRequest("GET", s.Config.Host+path+"/from-yaml", nil)
+			req.Header.Set("Accept", accept)
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != want {
+				t.Errorf("Accept %s: %d %s", accept, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+		}
 	})
 
 	t.Run("OtherKinds", func(t *testing.T) {
