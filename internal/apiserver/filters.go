@@ -72,10 +72,10 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 			}
 			decision, reason, err := s.cfg.Authorizer.Authorize(ctx, attrs)
 			if err != nil || decision != auth.DecisionAllow {
+				// Upstream's RBAC gives no reason, so its message has none;
+				// the reason goes to the log instead.
 				msg := auth.ForbiddenMessage(attrs)
-				if reason != "" {
-					msg += ": " + reason
-				}
+				s.cfg.Logger.Debug("forbidden", "user", user.Name, "verb", info.Verb, "resource", info.Resource, "reason", reason)
 				gr := schema.GroupResource{Group: info.APIGroup, Resource: info.Resource}
 				st := apierrors.NewForbidden(gr, info.Name, fmt.Errorf("%s", reason))
 				st.ErrStatus.Message = msg
