@@ -267,6 +267,29 @@ func withResourceVersion(stored []byte, rev int64) []byte {
 	return append(out, stored[at:]...)
 }
 
+// withoutTypeMeta drops the leading kind and apiVersion of a stored value
+// (json.Marshal of our types always writes them first): list items carry
+// none, as upstream's do. Anything else is returned as it is.
+func withoutTypeMeta(stored []byte) []byte {
+	const kindPrefix, versionField = `{"kind":"`, `","apiVersion":"`
+	if !bytes.HasPrefix(stored, []byte(kindPrefix)) {
+		return stored
+	}
+	rest := stored[len(kindPrefix):]
+	i := bytes.Index(rest, []byte(versionField))
+	if i < 0 || bytes.IndexByte(rest[:i], '"') >= 0 {
+		return stored
+	}
+	rest = rest[i+len(versionField):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 || len(rest) < j+2 || rest[j+1] != ',' {
+		return stored
+	}
+	out := make([]byte, 0, len(stored))
+	out = append(out, '{')
+	return append(out, rest[j+2:]...)
+}
+
 // output is how a response is to be rendered.
 type output struct {
 	table bool

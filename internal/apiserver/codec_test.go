@@ -53,6 +53,20 @@ func TestStoredRoundTrip(t *testing.T) {
 	}
 }
 
+func TestWithoutTypeMeta(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"kind":"Pod","apiVersion":"v1","metadata":{"name":"a"}}`, `{"metadata":{"name":"a"}}`},
+		{`{"kind":"Deployment","apiVersion":"apps/v1","metadata":{}}`, `{"metadata":{}}`},
+		{`{"metadata":{}}`, `{"metadata":{}}`},
+		{`{"kind":"Pod","apiVersion":"v1"}`, `{"kind":"Pod","apiVersion":"v1"}`},
+	}
+	for _, tt := range tests {
+		if got := string(withoutTypeMeta([]byte(tt.in))); got != tt.want {
+			t.Errorf("withoutTypeMeta(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestNegotiate(t *testing.T) {
 	tests := []struct {
 		accept  string

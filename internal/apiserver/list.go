@@ -290,7 +290,7 @@ func (l *listResult) encode(res *resource) ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.Write(raw)
+		b.Write(withoutTypeMeta(raw))
 	}
 	for i, obj := range l.objects {
 		if i > 0 || len(l.raw) > 0 {
@@ -300,7 +300,7 @@ func (l *listResult) encode(res *resource) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.Write(data)
+		b.Write(withoutTypeMeta(data))
 	}
 	b.WriteString("]}")
 	return b.Bytes(), nil
