@@ -99,6 +99,14 @@ func (f *controlPlaneFlags) config() (*controlplane.Config, error) {
 // controlPlaneComponents is the wiring table of a control plane, in start
 // order.
 func controlPlaneComponents(cfg *controlplane.Config) []component.Component {
+	return append(apiServerComponents(cfg),
+		newServerScheduler(cfg),
+	)
+}
+
+// apiServerComponents is what `skiff apiserver` runs: storage and the API
+// server.
+func apiServerComponents(cfg *controlplane.Config) []component.Component {
 	etcd := controlplane.NewEtcd(cfg)
 	return []component.Component{
 		etcd,
@@ -120,7 +128,7 @@ func newServerCommand() *cobra.Command {
 	var f controlPlaneFlags
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the control plane: etcd, API server, and (as they land) scheduler and controller manager",
+		Short: "Run the control plane: etcd, API server, scheduler, and (as it lands) controller manager",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.config()
 			if err != nil {
@@ -143,7 +151,7 @@ func newAPIServerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runComponents(cfg, controlPlaneComponents(cfg))
+			return runComponents(cfg, apiServerComponents(cfg))
 		},
 	}
 	f.register(cmd.Flags(), "/var/lib/skiff")

@@ -238,6 +238,29 @@ func WriteAdminKubeconfig(cfg *Config, ca *pki.CA) error {
 	return kubeconfig.Write(cfg.KubeconfigPath(), kubeconfig.Build(server, ca.CertPEM, certPEM, keyPEM, "skiff-admin", "skiff"))
 }
 
+// ComponentKubeconfig issues a client certificate from the cluster CA for
+// user in groups and writes DIR/<name>.kubeconfig pointing at this
+// server over 127.0.0.1, for a component that runs in the server's
+// process but reaches the API server as any other client does. It is
+// rewritten on every call, so it always names the current port. The CA
+// must exist (the API server component creates it).
+func ComponentKubeconfig(cfg *Config, name, user string, groups []string) (string, error) {
+	ca, err := pki.EnsureCA(filepath.Join(cfg.DataDir, "pki"))
+	if err != nil {
+		return "", err
+	}
+	certPEM, keyPEM, err := ca.IssueClientCert(user, groups)
+	if err != nil {
+		return "", fmt.Errorf("%s client certificate: %w", name, err)
+	}
+	path := filepath.Join(cfg.DataDir, name+".kubeconfig")
+	server := "https://127.0.0.1:" + strconv.Itoa(cfg.APIPort)
+	if err := kubeconfig.Write(path, kubeconfig.Build(server, ca.CertPEM, certPEM, keyPEM, user, "skiff")); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
 func firstServiceIP(cidr *net.IPNet) net.IP {
 	ip := cidr.IP.To4()
 	out := make(net.IP, 4)

@@ -19,6 +19,11 @@ type Decision struct {
 	// status.nominatedNodeName to Nominate.Node and delete
 	// Nominate.Victims.
 	Nominate *Candidate
+	// ClearNomination is set when the pod's earlier nomination (if any)
+	// no longer holds: preemption found no node, or the attempt failed
+	// with an error. A pod that may not preempt right now (its victims are
+	// still terminating, or preemptionPolicy Never) keeps its nomination.
+	ClearNomination bool
 	// Message is upstream's FailedScheduling message for a pod that fits
 	// nowhere, including what preemption did.
 	Message string
@@ -46,6 +51,8 @@ func (s *Scheduler) Decide(pod *framework.PodInfo, snap *framework.Snapshot, in 
 	}
 	if st.IsSuccess() {
 		d.Nominate = cand
+	} else if msg := st.Message(); msg != ReasonPolicyNever && msg != ReasonTerminatingVictim {
+		d.ClearNomination = true
 	}
 	d.Message = fe.Error()
 	return d, nil

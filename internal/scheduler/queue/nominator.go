@@ -2,6 +2,7 @@ package queue
 
 import (
 	"sync"
+	"sync/atomic"
 
 	v1 "k8s.io/api/core/v1"
 
@@ -15,6 +16,10 @@ type nominator struct {
 	nmu    sync.RWMutex
 	byNode map[string][]*framework.PodInfo
 	byPod  map[string]string
+	// size is len(byPod), readable without the lock: a decision asks for
+	// the nominated pods of every node it filters, and there are usually
+	// none.
+	size atomic.Int64
 }
 
 func newNominator() nominator {
@@ -31,8 +36,14 @@ func (n *nominator) AddNominatedPod(pi *framework.PodInfo, node string) {
 // or deleted.
 func (n *nominator) DeleteNominatedPodIfExists(pod *v1.Pod) { n.delete(pod) }
 
+// HasNominatedPods reports whether any pod is promised a node.
+func (n *nominator) HasNominatedPods() bool { return n.size.Load() > 0 }
+
 // NominatedPodsForNode returns the pods promised node.
 func (n *nominator) NominatedPodsForNode(node string) []*framework.PodInfo {
+	if n.size.Load() == 0 {
+		return nil
+	}
 	n.nmu.RLock()
 	defer n.nmu.RUnlock()
 	return append([]*framework.PodInfo(nil), n.byNode[node]...)
@@ -50,6 +61,7 @@ func (n *nominator) add(pi *framework.PodInfo, node string) {
 	}
 	n.byPod[pi.Key()] = node
 	n.byNode[node] = append(n.byNode[node], pi)
+	n.size.Store(int64(len(n.byPod)))
 }
 
 func (n *nominator) update(oldPod *v1.Pod, pi *framework.PodInfo) {
@@ -76,6 +88,7 @@ func (n *nominator) deleteLocked(key string) {
 		return
 	}
 	delete(n.byPod, key)
+	n.size.Store(int64(len(n.byPod)))
 	list := n.byNode[node]
 	for i, pi := range list {
 		if pi.Key() == key {
