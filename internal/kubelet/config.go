@@ -1,0 +1,248 @@
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+	cri "k8s.io/cri-api/pkg/apis"
+	"k8s.io/utils/clock"
+)
+
+// Upstream's defaults.
+const (
+	DefaultKubeletVersion            = "v1.37.2+skiff"
+	DefaultMaxPods                   = 110
+	DefaultLeaseDuration             = 40 * time.Second
+	DefaultLeaseRenewInterval        = 10 * time.Second
+	DefaultNodeStatusUpdateFrequency = 10 * time.Second
+	DefaultNodeStatusReportFrequency = 5 * time.Minute
+	DefaultCrashLoopBackOff          = 10 * time.Second
+	DefaultMaxCrashLoopBackOff       = 5 * time.Minute
+	DefaultImagePullBackOff          = 10 * time.Second
+	DefaultMaxImagePullBackOff       = 5 * time.Minute
+	DefaultRelistPeriod              = time.Second
+	DefaultSyncFrequency             = time.Minute
+	NodeLeaseNamespace               = "kube-node-lease"
+	// LabelNodeRolePrefix + role is the label `kubectl get nodes` shows
+	// in its ROLES column.
+	LabelNodeRolePrefix = "node-role.kubernetes.io/"
+)
+
+// Config configures a Kubelet. New validates it and fills the defaults
+// noted on each field.
+type Config struct {
+	// RESTConfig is how the kubelet reaches the API server; required
+	// unless Client is set. It is copied and made unlimited (QPS -1).
+	RESTConfig *rest.Config
+	// Client, when set, is used instead of one built from RESTConfig
+	// (`skiff agent --simulate-nodes` shares one between its kubelets).
+	Client kubernetes.Interface
+	// EventBroadcaster, when set, carries this kubelet's events (shared
+	// between simulated kubelets); the kubelet neither starts nor stops
+	// it. Default: the kubelet's own, writing core/v1 Events through
+	// Client.
+	EventBroadcaster record.EventBroadcaster
+
+	// NodeName is the Node object this kubelet registers and the
+	// spec.nodeName of the pods it runs. Required.
+	NodeName string
+
+	// Runtime and Images are the CRI the kubelet drives: containerd over
+	// gRPC, or the simulated runtime. Required.
+	Runtime cri.RuntimeService
+	Images  cri.ImageManagerService
+
+	// Machine reads the node's hardware, OS and pressure readings on
+	// every status update. Default: this host (/proc, statfs of DataDir,
+	// /etc/os-release, uname).
+	Machine func() (MachineInfo, error)
+	// DataDir is where the kubelet's state would live; its filesystem is
+	// the node's ephemeral-storage. Default "/var/lib/skiff/kubelet", or
+	// "/" when that does not exist.
+	DataDir string
+	// Capacity overrides entries of the capacity read from the machine
+	// (e.g. cpu "64" for a simulated node); pods is MaxPods.
+	Capacity v1.ResourceList
+	// Reserved is subtracted from capacity to give allocatable (upstream's
+	// kube-reserved + system-reserved + the hard eviction thresholds).
+	Reserved v1.ResourceList
+	// MaxPods is the pods capacity. Default 110.
+	MaxPods int
+
+	// Labels are added to the node's well-known ones
+	// (kubernetes.io/hostname, kubernetes.io/os, kubernetes.io/arch).
+	Labels map[string]string
+	// Roles become node-role.kubernetes.io/<role>="" labels (e.g.
+	// "control-plane" for a server node).
+	Roles []string
+	// Taints are registered with the node (--register-with-taints).
+	Taints []v1.Taint
+	// NodeIP is the node's InternalIP and the pods' hostIP. Default: the
+	// first global unicast IPv4 address of this host, else 127.0.0.1.
+	NodeIP string
+	// Hostname is the node's Hostname address. Default os.Hostname(), or
+	// NodeName if that fails.
+	Hostname string
+	// PodCIDR is the range pod IPs come from. When set it is written into
+	// a newly registered Node's spec.podCIDR (Skiff has no node IPAM
+	// controller yet) and passed to the runtime; otherwise the kubelet
+	// waits for the Node's spec.podCIDR and passes that.
+	PodCIDR string
+	// ClusterDNS and ClusterDomain configure pods with dnsPolicy
+	// ClusterFirst. Without ClusterDNS, those pods get the host's DNS.
+	ClusterDNS    []string
+	ClusterDomain string
+	// KubeletVersion is the nodeInfo.kubeletVersion. Default
+	// "v1.37.2+skiff".
+	KubeletVersion string
+
+	// LeaseDuration and LeaseRenewInterval are the node Lease's duration
+	// and how often it is renewed. Defaults 40 s and 10 s.
+	LeaseDuration      time.Duration
+	LeaseRenewInterval time.Duration
+	// NodeStatusUpdateFrequency is how often the node status is computed
+	// (and written if it changed); NodeStatusReportFrequency how long an
+	// unchanged status may go unwritten. Defaults 10 s and 5 min.
+	NodeStatusUpdateFrequency time.Duration
+	NodeStatusReportFrequency time.Duration
+	// CrashLoopBackOff and MaxCrashLoopBackOff bound the delay between a
+	// container's restarts: the first doubles per restart up to the
+	// second. Defaults 10 s and 5 min.
+	CrashLoopBackOff    time.Duration
+	MaxCrashLoopBackOff time.Duration
+	// ImagePullBackOff and MaxImagePullBackOff do the same for failed
+	// image pulls. Defaults 10 s and 5 min.
+	ImagePullBackOff    time.Duration
+	MaxImagePullBackOff time.Duration
+	// RelistPeriod is how often the runtime is listed to notice
+	// containers that changed state. Default 1 s.
+	RelistPeriod time.Duration
+	// SyncFrequency is how often every pod is synced even when nothing
+	// happened. Default 1 min.
+	SyncFrequency time.Duration
+
+	// ProbeDialer dials for httpGet, tcpSocket and grpc probes. Default a
+	// net.Dialer; a simulated node must set its runtime's DialContext so
+	// that probes never leave the process.
+	ProbeDialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Clock drives leases, status times, back-offs and probes. Default
+	// the real clock.
+	Clock clock.WithTicker
+	// Logger receives structured logs with component=kubelet and
+	// node=<NodeName>. Default: discarded.
+	Logger *slog.Logger
+}
+
+func (c *Config) defaultAndValidate() error {
+	if c.Client == nil && c.RESTConfig == nil {
+		return errors.New("kubelet: a RESTConfig or a Client is required")
+	}
+	if c.NodeName == "" {
+		return errors.New("kubelet: NodeName is required")
+	}
+	if c.Runtime == nil || c.Images == nil {
+		return errors.New("kubelet: a CRI Runtime and Images service are required")
+	}
+	if c.DataDir == "" {
+		c.DataDir = "/var/lib/skiff/kubelet"
+		if _, err := os.Stat(c.DataDir); err != nil {
+			c.DataDir = "/"
+		}
+	}
+	if c.Machine == nil {
+		dir := c.DataDir
+		c.Machine = func() (MachineInfo, error) { return readHostMachine(dir) }
+	}
+	if c.MaxPods == 0 {
+		c.MaxPods = DefaultMaxPods
+	}
+	if c.MaxPods < 0 {
+		return fmt.Errorf("kubelet: MaxPods %d is negative", c.MaxPods)
+	}
+	if c.NodeIP == "" {
+		c.NodeIP = hostIP()
+	}
+	if _, err := netip.ParseAddr(c.NodeIP); err != nil {
+		return fmt.Errorf("kubelet: NodeIP: %w", err)
+	}
+	if c.PodCIDR != "" {
+		if _, err := netip.ParsePrefix(c.PodCIDR); err != nil {
+			return fmt.Errorf("kubelet: PodCIDR: %w", err)
+		}
+	}
+	if c.Hostname == "" {
+		if h, err := os.Hostname(); err == nil {
+			c.Hostname = h
+		} else {
+			c.Hostname = c.NodeName
+		}
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = "cluster.local"
+	}
+	if c.KubeletVersion == "" {
+		c.KubeletVersion = DefaultKubeletVersion
+	}
+	durations := []struct {
+		p   *time.Duration
+		def time.Duration
+	}{
+		{&c.LeaseDuration, DefaultLeaseDuration},
+		{&c.LeaseRenewInterval, DefaultLeaseRenewInterval},
+		{&c.NodeStatusUpdateFrequency, DefaultNodeStatusUpdateFrequency},
+		{&c.NodeStatusReportFrequency, DefaultNodeStatusReportFrequency},
+		{&c.CrashLoopBackOff, DefaultCrashLoopBackOff},
+		{&c.MaxCrashLoopBackOff, DefaultMaxCrashLoopBackOff},
+		{&c.ImagePullBackOff, DefaultImagePullBackOff},
+		{&c.MaxImagePullBackOff, DefaultMaxImagePullBackOff},
+		{&c.RelistPeriod, DefaultRelistPeriod},
+		{&c.SyncFrequency, DefaultSyncFrequency},
+	}
+	for _, d := range durations {
+		if *d.p == 0 {
+			*d.p = d.def
+		}
+		if *d.p < 0 {
+			return fmt.Errorf("kubelet: negative duration %v", *d.p)
+		}
+	}
+	if c.MaxCrashLoopBackOff < c.CrashLoopBackOff || c.MaxImagePullBackOff < c.ImagePullBackOff {
+		return errors.New("kubelet: a maximum back-off is below its initial value")
+	}
+	if c.ProbeDialer == nil {
+		c.ProbeDialer = (&net.Dialer{}).DialContext
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c.Logger = c.Logger.With("component", "kubelet", "node", c.NodeName)
+	return nil
+}
+
+// hostIP is the first global unicast IPv4 address of this host.
+func hostIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
