@@ -2,7 +2,6 @@ package kubelet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -11,7 +10,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/util/validation"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -31,10 +29,6 @@ type envContext struct {
 	Allocatable v1.ResourceList
 }
 
-// errConfig marks an error in the pod's configuration: the container
-// waits with CreateContainerConfigError and the sync retries later.
-var errConfig = errors.New("container config")
-
 type envList struct {
 	order []string
 	vals  map[string]string
@@ -51,7 +45,8 @@ func (l *envList) set(k, v string) {
 }
 
 // makeEnvironment resolves a container's env and envFrom as upstream's
-// kubelet does: envFrom first (each source in order, with its prefix),
+// kubelet does: envFrom first (each source in order, with its prefix, and
+// as upstream since relaxed names, without checking key names),
 // then env, whose values expand $(VAR) against what came before. The
 // error, if any, is the message the container's waiting state shows.
 func makeEnvironment(ctx context.Context, ec envContext, c *v1.Container, src envSources) ([]*runtimeapi.KeyValue, error) {
@@ -105,9 +100,7 @@ func makeEnvironment(ctx context.Context, ec envContext, c *v1.Container, src en
 				continue
 			}
 			for _, k := range sortedKeys(cm.Data) {
-				if name := from.Prefix + k; validEnvName(name) {
-					l.set(name, cm.Data[k])
-				}
+				l.set(from.Prefix+k, cm.Data[k])
 			}
 		case from.SecretRef != nil:
 			s, err := getSecret(from.SecretRef.Name, optional(from.SecretRef.Optional))
@@ -118,9 +111,7 @@ func makeEnvironment(ctx context.Context, ec envContext, c *v1.Container, src en
 				continue
 			}
 			for _, k := range sortedKeys(s.Data) {
-				if name := from.Prefix + k; validEnvName(name) {
-					l.set(name, string(s.Data[k]))
-				}
+				l.set(from.Prefix+k, string(s.Data[k]))
 			}
 		}
 	}
@@ -244,8 +235,6 @@ func expand(s string, vals map[string]string) string {
 }
 
 func optional(p *bool) bool { return p != nil && *p }
-
-func validEnvName(name string) bool { return len(validation.IsEnvVarName(name)) == 0 }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -225,7 +225,7 @@ func containerStatuses(in statusInput, specs []v1.Container, old []v1.ContainerS
 			}
 			st.State = v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: w.Reason, Message: w.Message}}
 		}
-		ready, started := containerReadiness(in, c, st, isInit)
+		ready, started := containerReadiness(in, c, st, prev, isInit)
 		st.Ready = ready
 		st.Started = &started
 		if st.State.Running == nil && st.State.Terminated == nil && !isInit {
@@ -271,8 +271,10 @@ func apiContainerStatus(in statusInput, cs *containerStatus, prev *v1.ContainerS
 // containerReadiness applies the probes' verdicts: a running container
 // has started once its startup probe succeeded (or it has none), and is
 // ready once started and its readiness probe succeeded (or it has none).
-// An init container that is not a sidecar is ready once it succeeded.
-func containerReadiness(in statusInput, c *v1.Container, st v1.ContainerStatus, isInit bool) (ready, started bool) {
+// An init container that is not a sidecar is ready once it succeeded. A
+// container a restarted kubelet has not probed yet keeps what the API
+// server last showed for it.
+func containerReadiness(in statusInput, c *v1.Container, st v1.ContainerStatus, prev *v1.ContainerStatus, isInit bool) (ready, started bool) {
 	if isInit && !isSidecar(c) {
 		t := st.State.Terminated
 		return t != nil && t.ExitCode == 0, st.State.Running != nil
@@ -281,11 +283,19 @@ func containerReadiness(in statusInput, c *v1.Container, st v1.ContainerStatus, 
 		return false, false
 	}
 	id := strings.TrimPrefix(st.ContainerID, in.RuntimeName+"://")
+	same := prev != nil && prev.ContainerID == st.ContainerID && prev.State.Running != nil
 	started = c.StartupProbe == nil || in.Startup[id] == probeSuccess
+	if _, known := in.Startup[id]; !known && c.StartupProbe != nil && same {
+		started = prev.Started != nil && *prev.Started
+	}
 	if !started {
 		return false, false
 	}
-	return c.ReadinessProbe == nil || in.Readiness[id] == probeSuccess, true
+	ready = c.ReadinessProbe == nil || in.Readiness[id] == probeSuccess
+	if _, known := in.Readiness[id]; !known && c.ReadinessProbe != nil && same {
+		ready = prev.Ready
+	}
+	return ready, true
 }
 
 // podPhase is upstream's getPhase for pod-level restart policies.
