@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/component"
+	"github.com/skiff-sh/skiff/internal/kubelet"
+)
+
+func newAgentCommand() *cobra.Command {
+	var (
+		servers                       []string
+		kubeconfigPath, token, caFile string
+		insecure                      bool
+		simulateNodes                 int
+		prefix, clusterCIDR           string
+		nf                            nodeFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a worker node (or, with --simulate-nodes N, N simulated nodes) against an API server",
+		Long: `Joins the cluster of --server as a worker node: a kubelet that registers the node
+and runs the pods bound to it.
+
+--simulate-nodes N runs N kubelets in this process, each with its own
+in-memory runtime (containers run without processes), for scale tests: nodes
+<prefix>0000..., pod CIDRs cut from --cluster-cidr (/24 each, smaller when
+more nodes than /24s fit), node addresses 127.1.x.y (loopback: simulated
+nodes never send anything to a real network). They share one client and one
+event broadcaster.
+
+Credentials come from --kubeconfig, or from --token with
+--certificate-authority (or --insecure-skip-tls-verify). The real node
+(containerd) is not implemented yet: --simulate-nodes is required.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rc, err := agentRESTConfig(servers, kubeconfigPath, token, caFile, insecure)
+			if err != nil {
+				return err
+			}
+			if simulateNodes <= 0 {
+				return errContainerdNotYet
+			}
+			client, err := kubernetes.NewForConfig(rest.AddUserAgent(rc, "skiff-agent"))
+			if err != nil {
+				return err
+			}
+			logger := newLogger(nf.verbosity)
+			var tmplErr error
+			fleet, err := kubelet.NewFleet(kubelet.FleetConfig{
+				Client: client, Nodes: simulateNodes, NamePrefix: prefix, ClusterCIDR: clusterCIDR,
+				Machine: nf.simMachine(), Runtime: nf.simRuntime(), Logger: logger,
+				Template: func(i int, c *kubelet.Config) {
+					ip := c.NodeIP
+					if err := nf.apply(c); err != nil {
+						tmplErr = err
+					}
+					c.NodeIP = ip // each simulated node keeps its own address
+				},
+			})
+			if err != nil {
+				return err
+			}
+			if tmplErr != nil {
+				return tmplErr
+			}
+			m := &component.Manager{Logger: logger, ReadyTimeout: time.Duration(simulateNodes)*100*time.Millisecond + time.Minute}
+			m.Add(fleet)
+			ctx, cancel := signalContext()
+			defer cancel()
+			return m.Run(ctx)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringSliceVar(&servers, "server", nil, "URL of the API server (overrides the kubeconfig's)")
+	fs.StringVar(&kubeconfigPath, "kubeconfig", "", "Kubeconfig with the agent's credentials")
+	fs.StringVar(&token, "token", "", "Bearer token (with --server, instead of a kubeconfig)")
+	fs.StringVar(&caFile, "certificate-authority", "", "CA bundle to verify the API server (with --token)")
+	fs.BoolVar(&insecure, "insecure-skip-tls-verify", false, "Do not verify the API server's certificate (with --token)")
+	fs.IntVar(&simulateNodes, "simulate-nodes", 0, "Run this many simulated nodes in this process")
+	fs.StringVar(&prefix, "node-name-prefix", "sim-", "Name prefix of simulated nodes")
+	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "Range the simulated nodes' pod CIDRs are cut from")
+	nf.register(fs)
+	fs.Lookup("runtime").Hidden = true // --simulate-nodes implies the simulated runtime
+	return cmd
+}
+
+// agentRESTConfig builds the agent's client config from a kubeconfig or a
+// token; --server replaces the server either way.
+func agentRESTConfig(servers []string, kubeconfigPath, token, caFile string, insecure bool) (*rest.Config, error) {
+	var rc *rest.Config
+	switch {
+	case kubeconfigPath != "":
+		var err error
+		if rc, err = clientcmd.BuildConfigFromFlags("", kubeconfigPath); err != nil {
+			return nil, fmt.Errorf("--kubeconfig: %w", err)
+		}
+	case token != "":
+		if len(servers) == 0 {
+			return nil, errors.New("--token needs --server")
+		}
+		rc = &rest.Config{BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAFile: caFile, Insecure: insecure}}
+	default:
+		return nil, errors.New("--kubeconfig or --token is required")
+	}
+	if len(servers) > 0 {
+		rc.Host = servers[0]
+	}
+	rc.QPS, rc.Burst = -1, 0
+	return rc, nil
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/kubelet"
+	"github.com/skiff-sh/skiff/internal/kubelet/simruntime"
+)
+
+// Runtimes `--runtime` accepts.
+const (
+	runtimeSimulated  = "simulated"
+	runtimeContainerd = "containerd"
+)
+
+// errContainerdNotYet is the answer of the real-runtime path until the
+// containerd half of issue 4 lands.
+var errContainerdNotYet = errors.New("--runtime=containerd is not implemented yet: the kubelet can drive the simulated runtime only (--runtime=simulated)")
+
+// nodeFlags are the kubelet flags `skiff kubelet` and `skiff agent` share.
+type nodeFlags struct {
+	runtime, runtimeEndpoint string
+	nodeIP, podCIDR          string
+	labels                   map[string]string
+	roles, taints            []string
+	clusterDNS               []string
+	clusterDomain            string
+	maxPods                  int
+	cpu, memory              string
+	startLatency             time.Duration
+	pullLatency              time.Duration
+	verbosity                int
+}
+
+func (f *nodeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.runtime, "runtime", runtimeContainerd, "Container runtime: containerd, or simulated (an in-memory runtime: containers run without processes)")
+	fs.StringVar(&f.runtimeEndpoint, "container-runtime-endpoint", "", "CRI endpoint of an existing runtime (containerd only)")
+	fs.StringVar(&f.nodeIP, "node-ip", "", "The node's InternalIP (default: the host's first address)")
+	fs.StringVar(&f.podCIDR, "pod-cidr", "10.42.0.0/24", "Pod IP range of this node, written into a new Node's spec.podCIDR")
+	fs.StringToStringVar(&f.labels, "node-labels", nil, "Labels to add to the node (key=value,...)")
+	fs.StringSliceVar(&f.roles, "node-role", nil, "Node roles, shown by kubectl get nodes (e.g. control-plane, worker)")
+	fs.StringSliceVar(&f.taints, "register-with-taints", nil, "Taints of the registered node (key=value:Effect,...)")
+	fs.StringSliceVar(&f.clusterDNS, "cluster-dns", []string{"10.43.0.10"}, "DNS servers of pods with dnsPolicy ClusterFirst")
+	fs.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "Cluster DNS domain")
+	fs.IntVar(&f.maxPods, "max-pods", kubelet.DefaultMaxPods, "Pods capacity of the node")
+	fs.StringVar(&f.cpu, "capacity-cpu", "", "Override the node's cpu capacity (default: the machine's; 8 for simulated nodes)")
+	fs.StringVar(&f.memory, "capacity-memory", "", "Override the node's memory capacity (default: the machine's; 32Gi for simulated nodes)")
+	fs.DurationVar(&f.startLatency, "sim-start-latency", 0, "Simulated runtime: how long starting a container takes")
+	fs.DurationVar(&f.pullLatency, "sim-pull-latency", 0, "Simulated runtime: how long pulling an image takes")
+	fs.IntVarP(&f.verbosity, "v", "v", 0, "Log verbosity; 4 and above logs every pod sync")
+}
+
+// apply fills what the flags say into a kubelet Config.
+func (f *nodeFlags) apply(c *kubelet.Config) error {
+	c.NodeIP, c.Labels, c.Roles = f.nodeIP, f.labels, f.roles
+	c.ClusterDNS, c.ClusterDomain, c.MaxPods = f.clusterDNS, f.clusterDomain, f.maxPods
+	for _, s := range f.taints {
+		t, err := parseTaint(s)
+		if err != nil {
+			return err
+		}
+		c.Taints = append(c.Taints, t)
+	}
+	if f.cpu != "" || f.memory != "" {
+		c.Capacity = v1.ResourceList{}
+		for name, val := range map[v1.ResourceName]string{v1.ResourceCPU: f.cpu, v1.ResourceMemory: f.memory} {
+			if val == "" {
+				continue
+			}
+			q, err := resource.ParseQuantity(val)
+			if err != nil {
+				return fmt.Errorf("--capacity-%s: %w", name, err)
+			}
+			c.Capacity[name] = q
+		}
+	}
+	return nil
+}
+
+func (f *nodeFlags) simRuntime() simruntime.Config {
+	return simruntime.Config{StartLatency: f.startLatency, PullLatency: f.pullLatency}
+}
+
+func (f *nodeFlags) simMachine() kubelet.MachineInfo {
+	return kubelet.MachineInfo{CPUs: 8, MemoryBytes: 32 << 30}
+}
+
+// parseTaint reads key[=value]:Effect.
+func parseTaint(s string) (v1.Taint, error) {
+	kv, effect, ok := strings.Cut(s, ":")
+	if !ok {
+		return v1.Taint{}, fmt.Errorf("taint %q: want key=value:Effect", s)
+	}
+	k, val, _ := strings.Cut(kv, "=")
+	t := v1.Taint{Key: k, Value: val, Effect: v1.TaintEffect(effect)}
+	switch t.Effect {
+	case v1.TaintEffectNoSchedule, v1.TaintEffectPreferNoSchedule, v1.TaintEffectNoExecute:
+	default:
+		return v1.Taint{}, fmt.Errorf("taint %q: effect must be NoSchedule, PreferNoSchedule or NoExecute", s)
+	}
+	return t, nil
+}
+
+func newKubeletCommand() *cobra.Command {
+	var (
+		kubeconfigPath, nodeName, dataDir string
+		nf                                nodeFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "kubelet",
+		Short: "Run a kubelet alone: register a node and run the pods bound to it",
+		Long: `Registers --node-name with the API server of --kubeconfig (capacity, nodeInfo,
+conditions, a Lease in kube-node-lease renewed every 10 s), then runs the pods
+bound to it through a CRI runtime and reports their status and events.
+
+--runtime=simulated runs the same kubelet against an in-memory runtime:
+sandboxes get IPs from --pod-cidr, containers run without processes (see the
+simruntime package for the annotations that make them exit or fail). The
+containerd runtime is not implemented yet.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch nf.runtime {
+			case runtimeSimulated:
+			case runtimeContainerd:
+				return errContainerdNotYet
+			default:
+				return fmt.Errorf("--runtime %q: want containerd or simulated", nf.runtime)
+			}
+			if kubeconfigPath == "" {
+				return errors.New("--kubeconfig is required")
+			}
+			rc, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+			if err != nil {
+				return fmt.Errorf("--kubeconfig: %w", err)
+			}
+			cfg := kubelet.Config{RESTConfig: rc, NodeName: nodeName, DataDir: dataDir, PodCIDR: nf.podCIDR, Logger: newLogger(nf.verbosity)}
+			if err := nf.apply(&cfg); err != nil {
+				return err
+			}
+			{
+				rcfg := nf.simRuntime()
+				rcfg.PodCIDR = nf.podCIDR
+				if nf.nodeIP != "" {
+					rcfg.HostIP = nf.nodeIP
+				}
+				rt, err := simruntime.New(rcfg)
+				if err != nil {
+					return err
+				}
+				defer rt.Shutdown()
+				cfg.Runtime, cfg.Images, cfg.ProbeDialer = rt, rt, rt.DialContext
+				cfg.Machine = kubelet.SimulatedMachine(nf.simMachine())
+				if cfg.NodeIP == "" {
+					// Simulated pods are reached in memory; the node's
+					// address must not send anything to a real network.
+					cfg.NodeIP = "127.0.0.1"
+				}
+			}
+			k, err := kubelet.New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			return k.Run(ctx)
+		},
+	}
+	fs := cmd.Flags()
+	host, _ := os.Hostname()
+	fs.StringVar(&kubeconfigPath, "kubeconfig", "", "Kubeconfig of the API server (required)")
+	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the Node to register")
+	fs.StringVar(&dataDir, "data-dir", "", "Kubelet state directory; its filesystem is the node's ephemeral-storage (default /var/lib/skiff/kubelet, or /)")
+	nf.register(fs)
+	return cmd
+}
