@@ -32,6 +32,8 @@ func newRootCommand() *cobra.Command {
 		newUpCommand(),
 		newServerCommand(),
 		newAPIServerCommand(),
+		newKubeletCommand(),
+		newAgentCommand(),
 		newKubeconfigCommand(),
 		newVersionCommand(),
 	)
