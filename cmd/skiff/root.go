@@ -32,6 +32,7 @@ func newRootCommand() *cobra.Command {
 		newUpCommand(),
 		newServerCommand(),
 		newAPIServerCommand(),
+		newSchedulerCommand(),
 		newKubeletCommand(),
 		newAgentCommand(),
 		newKubeconfigCommand(),
