@@ -39,19 +39,25 @@ type FleetConfig struct {
 	// filled in the client, name, runtime, machine, node IP (127.1.x.y,
 	// loopback, so that nothing reaches a real network) and pod CIDR.
 	Template func(i int, c *Config)
+	// NodesPerBroadcaster is how many kubelets share one event
+	// broadcaster. Each broadcaster writes its events with one goroutine
+	// and drops what does not fit its queue of 1000, so one for all nodes
+	// loses events under load; one per node costs ~80 KB each. Default 16.
+	NodesPerBroadcaster int
 	// Logger receives the kubelets' logs. Default: discarded.
 	Logger *slog.Logger
 }
 
 // Fleet runs many kubelets on simulated runtimes in one process, sharing
-// a client and an event broadcaster: `skiff agent --simulate-nodes N`.
+// a client and, in groups, event broadcasters: `skiff agent
+// --simulate-nodes N`.
 type Fleet struct {
 	cfg      FleetConfig
 	kubelets []*Kubelet
 	runtimes []*simruntime.Runtime
 	ready    atomic.Bool
 	started  atomic.Bool
-	bc       record.EventBroadcaster
+	bcs      []record.EventBroadcaster
 }
 
 // NewFleet validates cfg and builds the kubelets and their runtimes.
@@ -72,7 +78,13 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fleet{cfg: cfg, bc: record.NewBroadcaster()}
+	if cfg.NodesPerBroadcaster <= 0 {
+		cfg.NodesPerBroadcaster = 16
+	}
+	f := &Fleet{cfg: cfg}
+	for i := 0; i < (cfg.Nodes+cfg.NodesPerBroadcaster-1)/cfg.NodesPerBroadcaster; i++ {
+		f.bcs = append(f.bcs, record.NewBroadcaster())
+	}
 	machine := SimulatedMachine(cfg.Machine)
 	for i := 0; i < cfg.Nodes; i++ {
 		ip := loopbackIP(i)
@@ -84,7 +96,7 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 		}
 		name := fmt.Sprintf("%s%04d", cfg.NamePrefix, i)
 		kc := Config{
-			Client: cfg.Client, EventBroadcaster: f.bc, NodeName: name, Runtime: rt, Images: rt,
+			Client: cfg.Client, EventBroadcaster: f.bcs[i/cfg.NodesPerBroadcaster], NodeName: name, Runtime: rt, Images: rt,
 			Machine: machine, NodeIP: ip, Hostname: name, PodCIDR: cidrs[i], ProbeDialer: rt.DialContext,
 			Logger: cfg.Logger,
 		}
@@ -116,8 +128,10 @@ func (f *Fleet) Run(ctx context.Context) error {
 	if !f.started.CompareAndSwap(false, true) {
 		return errors.New("fleet: Run may be called only once")
 	}
-	f.bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: f.cfg.Client.CoreV1().Events("")})
-	defer f.bc.Shutdown()
+	for _, bc := range f.bcs {
+		bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: f.cfg.Client.CoreV1().Events("")})
+		defer bc.Shutdown()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -136,17 +150,21 @@ func (f *Fleet) Run(ctx context.Context) error {
 	go func() {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
+		lastLog := time.Now()
 		for {
-			all := true
+			ready := 0
 			for _, k := range f.kubelets {
-				if !k.Ready() {
-					all = false
-					break
+				if k.Ready() {
+					ready++
 				}
 			}
-			if all {
+			if ready == len(f.kubelets) {
 				f.ready.Store(true)
 				return
+			}
+			if time.Since(lastLog) > 5*time.Second && f.cfg.Logger != nil {
+				f.cfg.Logger.Info("waiting for simulated nodes", "component", "kubelet-fleet", "ready", ready, "nodes", len(f.kubelets))
+				lastLog = time.Now()
 			}
 			select {
 			case <-ctx.Done():
