@@ -483,6 +483,18 @@ func TestKubelet(t *testing.T) {
 			return len(cs) == 1 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == "CreateContainerConfigError" && cs[0].State.Waiting.Message == `configmap "nope" not found`
 		})
 	})
+
+	t.Run("AdmissionRejectsBeyondMaxPods", func(t *testing.T) {
+		t.Parallel()
+		c.startNode(t, "node-full", nil, func(cfg *Config) { cfg.MaxPods = 1 })
+		c.bindPod(t, simplePod("first"), "node-full")
+		c.waitPod(t, "default", "first", "Running", 15*time.Second, func(p *v1.Pod) bool { return p.Status.Phase == v1.PodRunning })
+		c.bindPod(t, simplePod("second"), "node-full")
+		p := c.waitPod(t, "default", "second", "rejected", 15*time.Second, func(p *v1.Pod) bool { return p.Status.Phase == v1.PodFailed })
+		if p.Status.Reason != "OutOfpods" || p.Status.Message != "Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: 1, capacity: 1" {
+			t.Errorf("reason %q message %q", p.Status.Reason, p.Status.Message)
+		}
+	})
 }
 
 // nodeRuntime finds the simulated runtime of a node started by this test.

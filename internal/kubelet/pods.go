@@ -38,6 +38,9 @@ type podWorker struct {
 	written   *v1.Pod // the pod as our last status write returned it
 	probes    map[probeKey]context.CancelFunc
 	confirmed bool // the final DELETE was sent
+	// admitted is written by the worker under k.mu and read by other
+	// workers' admission under k.mu.
+	admitted bool
 }
 
 type probeKey struct {
@@ -221,6 +224,10 @@ func (k *Kubelet) syncPod(ctx context.Context, w *podWorker) (time.Duration, boo
 		return k.syncTerminating(ctx, w, pod, rt), false
 	}
 
+	if reason, msg := k.admit(w, pod, rt); reason != "" {
+		k.reject(ctx, w, pod, reason, msg)
+		return 0, false
+	}
 	k.ensureProbes(ctx, w, pod)
 	now := k.clock.Now()
 	actions := computePodActions(pod, rt, now, planHints{
@@ -262,6 +269,18 @@ func (k *Kubelet) syncPod(ctx context.Context, w *podWorker) (time.Duration, boo
 		next += 10 * time.Millisecond // land after the back-off ends
 	}
 	return next, false
+}
+
+// reject fails a pod the node has no room for, as upstream's rejectPod.
+func (k *Kubelet) reject(ctx context.Context, w *podWorker, pod *v1.Pod, reason, message string) {
+	k.log.Info("pod rejected", "pod", pod.Namespace+"/"+pod.Name, "reason", reason, "message", message)
+	k.recorder.Eventf(podRef(pod), v1.EventTypeWarning, reason, "%s", message)
+	status := pod.Status.DeepCopy()
+	status.Phase, status.Reason, status.Message = v1.PodFailed, reason, "Pod was rejected: "+message
+	if status.QOSClass == "" {
+		status.QOSClass = qosClass(pod)
+	}
+	k.writeStatus(ctx, w, pod, *status)
 }
 
 // syncTerminating stops a pod being deleted (or done), reports its final

@@ -72,6 +72,9 @@ func generatePodStatus(in statusInput) v1.PodStatus {
 		QOSClass:           old.QOSClass,
 		ObservedGeneration: pod.Generation,
 		NominatedNodeName:  old.NominatedNodeName,
+		// A rejection's or an eviction's reason and message stay.
+		Reason:  old.Reason,
+		Message: old.Message,
 	}
 	if s.QOSClass == "" {
 		s.QOSClass = qosClass(pod)
