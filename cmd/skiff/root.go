@@ -37,6 +37,7 @@ func newRootCommand() *cobra.Command {
 		newAgentCommand(),
 		newKubeconfigCommand(),
 		newVersionCommand(),
+		newBenchCommand(),
 	)
 	return root
 }
