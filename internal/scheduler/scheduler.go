@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -175,7 +176,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}()
 	}
 
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: s.client.EventsV1()})
+	broadcaster := events.NewBroadcaster(&boundedEventSink{
+		sink:  &events.EventSinkImpl{Interface: s.client.EventsV1()},
+		slots: make(chan struct{}, maxEventWrites),
+	})
 	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
 		cancel()
 		wg.Wait()
@@ -350,4 +354,51 @@ func (s *Scheduler) addEventHandlers() error {
 	return add(s.informers.Core().V1().Namespaces().Informer(), toolscache.ResourceEventHandlerFuncs{
 		AddFunc: s.onNamespaceAdd, UpdateFunc: s.onNamespaceUpdate, DeleteFunc: s.onNamespaceDelete,
 	})
+}
+
+// maxEventWrites bounds the event writes in flight. client-go's
+// broadcaster starts a goroutine per event; without a bound, a scheduler
+// that finds thousands of pods unschedulable at once (a restart with no
+// nodes) sends thousands of requests at once, and the API server holds
+// them all in memory.
+const maxEventWrites = 16
+
+// boundedEventSink lets at most cap(slots) writes through at a time; the
+// others wait their turn.
+type boundedEventSink struct {
+	sink  events.EventSink
+	slots chan struct{}
+}
+
+func (b *boundedEventSink) acquire(ctx context.Context) error {
+	select {
+	case b.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *boundedEventSink) Create(ctx context.Context, e *eventsv1.Event) (*eventsv1.Event, error) {
+	if err := b.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { <-b.slots }()
+	return b.sink.Create(ctx, e)
+}
+
+func (b *boundedEventSink) Update(ctx context.Context, e *eventsv1.Event) (*eventsv1.Event, error) {
+	if err := b.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { <-b.slots }()
+	return b.sink.Update(ctx, e)
+}
+
+func (b *boundedEventSink) Patch(ctx context.Context, e *eventsv1.Event, data []byte) (*eventsv1.Event, error) {
+	if err := b.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { <-b.slots }()
+	return b.sink.Patch(ctx, e, data)
 }

@@ -1,11 +1,15 @@
 package scheduler
 
 import (
+	"context"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -53,5 +57,61 @@ func TestTruncate(t *testing.T) {
 	got := truncate(long)
 	if len(got) != noteLengthLimit || !strings.HasSuffix(got, " ...") {
 		t.Errorf("truncate(2000 x) has length %d and ends %q", len(got), got[len(got)-5:])
+	}
+}
+
+// fakeSink counts the writes in flight.
+type fakeSink struct {
+	inFlight, peak atomic.Int32
+}
+
+func (f *fakeSink) write() (*eventsv1.Event, error) {
+	n := f.inFlight.Add(1)
+	for {
+		p := f.peak.Load()
+		if n <= p || f.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	time.Sleep(time.Millisecond)
+	f.inFlight.Add(-1)
+	return &eventsv1.Event{}, nil
+}
+
+func (f *fakeSink) Create(context.Context, *eventsv1.Event) (*eventsv1.Event, error) {
+	return f.write()
+}
+func (f *fakeSink) Update(context.Context, *eventsv1.Event) (*eventsv1.Event, error) {
+	return f.write()
+}
+func (f *fakeSink) Patch(context.Context, *eventsv1.Event, []byte) (*eventsv1.Event, error) {
+	return f.write()
+}
+
+func TestBoundedEventSink(t *testing.T) {
+	f := &fakeSink{}
+	b := &boundedEventSink{sink: f, slots: make(chan struct{}, maxEventWrites)}
+	var wg sync.WaitGroup
+	for i := range 500 {
+		wg.Go(func() {
+			switch i % 3 {
+			case 0:
+				_, _ = b.Create(context.Background(), &eventsv1.Event{})
+			case 1:
+				_, _ = b.Update(context.Background(), &eventsv1.Event{})
+			default:
+				_, _ = b.Patch(context.Background(), &eventsv1.Event{}, nil)
+			}
+		})
+	}
+	wg.Wait()
+	if p := f.peak.Load(); p > maxEventWrites || p < 2 {
+		t.Errorf("peak writes in flight = %d, want 2..%d", p, maxEventWrites)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	full := &boundedEventSink{sink: f, slots: make(chan struct{})}
+	if _, err := full.Create(ctx, &eventsv1.Event{}); err == nil {
+		t.Error("a write waiting for a slot ignored its context")
 	}
 }
