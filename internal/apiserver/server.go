@@ -115,7 +115,9 @@ type Server struct {
 	// that shutdown does not wait for them and they end cleanly instead of
 	// failing when etcd goes.
 	watchesDone context.Context
-	endWatches  context.CancelFunc
+	// watches fans one etcd watch per resource out to every client.
+	watches    *watchHub
+	endWatches context.CancelFunc
 }
 
 // New builds a server from cfg. It does not listen until Run.
@@ -125,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, metrics: newMetrics(), wire: newWire()}
 	s.watchesDone, s.endWatches = context.WithCancel(context.Background())
+	s.watches = newWatchHub(s.watchesDone, s.store, s.cfg.Logger)
 	s.resources = newResourceTable(servedResources())
 	s.namespaces = newObjectCache(s, s.resources.lookup("", "v1", "namespaces"))
 	s.priorityClasses = newObjectCache(s, s.resources.lookup("scheduling.k8s.io", "v1", "priorityclasses"))

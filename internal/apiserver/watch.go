@@ -132,6 +132,9 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 	}
 	ctx, cancel := contextWithTimeout(r, watchTimeout)
 	defer cancel()
+	// Start the resource's feed before reading the initial state, so the
+	// feed covers every change after it.
+	_, _ = s.watches.feed(res.storagePrefix())
 
 	var startRev int64
 	var initial *listResult
@@ -154,7 +157,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 	if res.Namespaced && info.Namespace != "" {
 		prefix += info.Namespace + "/"
 	}
-	events, errc := s.store.Watch(ctx, prefix, startRev)
+	events, errc := s.watches.watch(ctx, res.storagePrefix(), prefix, startRev)
 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache, private")
