@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 )
 
 // TestRunSmall runs every phase at a small scale against a real in-process
@@ -123,5 +127,48 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if err := (&Config{Writers: -1}).validate(); err == nil {
 		t.Error("negative writers accepted")
+	}
+}
+
+// A watch the server ends is resumed from the last resourceVersion seen,
+// and the events before and after count as one stream.
+func TestReceiveRewatches(t *testing.T) {
+	pod := func(rv string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", ResourceVersion: rv}}
+	}
+	first := watch.NewFake()
+	second := watch.NewFake()
+	var resumedFrom string
+	go func() {
+		first.Modify(pod("11"))
+		first.Modify(pod("12"))
+		first.Stop()
+	}()
+	rewatch := func(rv string) (watch.Interface, error) {
+		resumedFrom = rv
+		go func() {
+			second.Modify(pod("13"))
+			second.Modify(pod("15"))
+		}()
+		return second, nil
+	}
+	s := watcherState{lastRV: 10}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	receive(ctx, first, rewatch, 4, &s)
+	if s.problem != "" || s.received != 4 || s.rewatches != 1 || resumedFrom != "12" || s.rvSum != 11+12+13+15 {
+		t.Errorf("state %+v, resumed from %q", s, resumedFrom)
+	}
+
+	// An event out of order is a problem, not a count.
+	third := watch.NewFake()
+	go func() {
+		third.Modify(pod("21"))
+		third.Modify(pod("20"))
+	}()
+	s = watcherState{lastRV: 10}
+	receive(ctx, third, rewatch, 3, &s)
+	if s.problem == "" || s.received != 1 {
+		t.Errorf("out of order accepted: %+v", s)
 	}
 }

@@ -387,11 +387,12 @@ func minOf(v []float64) float64 {
 
 // watcherState is what one watcher saw.
 type watcherState struct {
-	received int
-	rvSum    uint64
-	lastRV   uint64
-	doneAt   time.Time
-	problem  string
+	received  int
+	rewatches int
+	rvSum     uint64
+	lastRV    uint64
+	doneAt    time.Time
+	problem   string
 }
 
 // watch starts the watchers on all pods from the current revision, makes
@@ -421,21 +422,29 @@ func (r *runner) watch(ctx context.Context) error {
 		})
 		defer stalled.Stop()
 	}
+	fromRV, err := strconv.ParseUint(from, 10, 64)
+	if err != nil {
+		return fmt.Errorf("list resourceVersion %q: %w", from, err)
+	}
 	states := make([]watcherState, n)
+	for i := range states {
+		// Events come after from; watching again resumes from the last.
+		states[i].lastRV = fromRV
+	}
 	var wg sync.WaitGroup
 	for i := range n {
 		c, err := r.newClient(false)
 		if err != nil {
 			return err
 		}
-		w, err := c.CoreV1().Pods("").Watch(wctx, metav1.ListOptions{ResourceVersion: from})
+		start := func(rv string) (watch.Interface, error) {
+			return c.CoreV1().Pods("").Watch(wctx, metav1.ListOptions{ResourceVersion: rv})
+		}
+		w, err := start(from)
 		if err != nil {
 			return fmt.Errorf("starting watcher %d: %w", i, err)
 		}
-		wg.Go(func() {
-			defer w.Stop()
-			receive(wctx, w, events, &states[i])
-		})
+		wg.Go(func() { receive(wctx, w, start, events, &states[i]) })
 	}
 
 	// The updates: a merge patch of one label per event, round-robin over
@@ -507,6 +516,7 @@ func (r *runner) watch(ctx context.Context) error {
 	total := 0
 	for _, s := range states {
 		total += s.received
+		res.Rewatches += s.rewatches
 	}
 	res.DeliveredPerSecond = float64(total) / res.Seconds
 	sortDurations(lags)
@@ -514,8 +524,15 @@ func (r *runner) watch(ctx context.Context) error {
 	return nil
 }
 
+// maxRewatches bounds how often one watcher may watch again.
+const maxRewatches = 100
+
 // receive reads a watch until it has want events, it fails, or ctx ends.
-func receive(ctx context.Context, w watch.Interface, want int, s *watcherState) {
+// When the server ends the watch (as it does to a client that lags too
+// far behind), it watches again from the last resourceVersion it saw, as
+// client-go's informers and RetryWatcher do.
+func receive(ctx context.Context, w watch.Interface, rewatch func(rv string) (watch.Interface, error), want int, s *watcherState) {
+	defer func() { w.Stop() }()
 	ch := w.ResultChan()
 	for s.received < want {
 		select {
@@ -524,8 +541,19 @@ func receive(ctx context.Context, w watch.Interface, want int, s *watcherState) 
 			return
 		case ev, ok := <-ch:
 			if !ok {
-				s.problem = fmt.Sprintf("the watch closed after %d of %d events", s.received, want)
-				return
+				if s.rewatches >= maxRewatches {
+					s.problem = fmt.Sprintf("the watch closed after %d of %d events, %d times", s.received, want, s.rewatches)
+					return
+				}
+				w.Stop()
+				next, err := rewatch(strconv.FormatUint(s.lastRV, 10))
+				if err != nil {
+					s.problem = fmt.Sprintf("watching again after %d of %d events: %v", s.received, want, err)
+					return
+				}
+				s.rewatches++
+				w, ch = next, next.ResultChan()
+				continue
 			}
 			switch ev.Type {
 			case watch.Bookmark:

@@ -133,6 +133,9 @@ type WatchResult struct {
 	// update's acknowledgement to that watcher's receiving it.
 	LagP50Ms float64 `json:"lagP50Ms"`
 	LagP99Ms float64 `json:"lagP99Ms"`
+	// Rewatches counts how often watchers watched again from their last
+	// resourceVersion after the server ended their watch.
+	Rewatches int `json:"rewatches"`
 	// Complete is true when every watcher received every event exactly
 	// once and in order.
 	Complete         bool     `json:"complete"`
@@ -250,8 +253,8 @@ func (r *Results) WriteTable(w io.Writer) error {
 		p("%s\t%s\tmedian of %d lists of %d pods; min %s", l.name, ms(l.t.MedianMs), len(l.t.Runs), l.t.Items, ms(l.t.MinMs))
 	}
 	if w := r.Watch; w != nil {
-		p("watch fan-out\t%.0f events/s\t%d watchers x %d events in %.1fs (updates took %.1fs); lag p50 %s, p99 %s; %d/%d watchers complete",
-			w.DeliveredPerSecond, w.Watchers, w.Events, w.Seconds, w.WriteSeconds, ms(w.LagP50Ms), ms(w.LagP99Ms), w.WatchersComplete, w.Watchers)
+		p("watch fan-out\t%.0f events/s\t%d watchers x %d events in %.1fs (updates took %.1fs); lag p50 %s, p99 %s; %d/%d watchers complete; %d re-watches",
+			w.DeliveredPerSecond, w.Watchers, w.Events, w.Seconds, w.WriteSeconds, ms(w.LagP50Ms), ms(w.LagP99Ms), w.WatchersComplete, w.Watchers, w.Rewatches)
 		for _, pr := range w.Problems {
 			p("  problem\t\t%s", pr)
 		}
