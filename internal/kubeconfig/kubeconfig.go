@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/skiff-sh/skiff/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -68,7 +69,7 @@ func Write(path string, cfg *clientcmdapi.Config) error {
 	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 		return fmt.Errorf("create kubeconfig directory: %w", err)
 	}
-	if err := writeFileAtomic(target, data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(target, data, 0o600); err != nil {
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
 	return nil
@@ -148,7 +149,7 @@ func MergeInto(path string, cfg *clientcmdapi.Config, setCurrent bool) (err erro
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(target, data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(target, data, 0o600); err != nil {
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
 	return nil
@@ -221,34 +222,4 @@ func resolveTarget(path string) (string, error) {
 		return link, nil
 	}
 	return path, nil
-}
-
-// writeFileAtomic writes data to path with perm by renaming a fully written
-// temporary file from the same directory over it.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(perm); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

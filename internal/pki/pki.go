@@ -20,6 +20,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"github.com/skiff-sh/skiff/internal/atomicfile"
 	"io/fs"
 	"math/big"
 	"net"
@@ -119,10 +120,10 @@ func EnsureCA(dir string) (*CA, error) {
 	}
 	// Key first: a crash between the two writes leaves only the key, which
 	// the next call treats as "not yet created".
-	if err := writeFileAtomic(keyPath, ca.KeyPEM, 0o600); err != nil {
+	if err := atomicfile.WriteFile(keyPath, ca.KeyPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("write CA key: %w", err)
 	}
-	if err := writeFileAtomic(certPath, ca.CertPEM, 0o644); err != nil {
+	if err := atomicfile.WriteFile(certPath, ca.CertPEM, 0o644); err != nil {
 		return nil, fmt.Errorf("write CA certificate: %w", err)
 	}
 	return ca, nil
@@ -242,10 +243,10 @@ func (ca *CA) EnsureServingCert(dir, name string, hosts []string) (certFile, key
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", fmt.Errorf("create certificate directory: %w", err)
 	}
-	if err := writeFileAtomic(keyFile, keyPEM, 0o600); err != nil {
+	if err := atomicfile.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		return "", "", fmt.Errorf("write serving key: %w", err)
 	}
-	if err := writeFileAtomic(certFile, certPEM, 0o644); err != nil {
+	if err := atomicfile.WriteFile(certFile, certPEM, 0o644); err != nil {
 		return "", "", fmt.Errorf("write serving certificate: %w", err)
 	}
 	return certFile, keyFile, nil
@@ -420,34 +421,4 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	da, errA := x509.MarshalPKIXPublicKey(a)
 	db, errB := x509.MarshalPKIXPublicKey(b)
 	return errA == nil && errB == nil && bytes.Equal(da, db)
-}
-
-// writeFileAtomic writes data to path with perm by renaming a fully written
-// temporary file from the same directory over it.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(perm); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
