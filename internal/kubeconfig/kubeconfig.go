@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/skiff-sh/skiff/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	clientcmdlatest "k8s.io/client-go/tools/clientcmd/api/latest"
+
+	"github.com/skiff-sh/skiff/internal/atomicfile"
 )
 
 // Build returns a kubeconfig with one cluster and one context, both named

@@ -20,7 +20,6 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"github.com/skiff-sh/skiff/internal/atomicfile"
 	"io/fs"
 	"math/big"
 	"net"
@@ -31,6 +30,8 @@ import (
 	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/keyutil"
 	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/atomicfile"
 )
 
 const (
