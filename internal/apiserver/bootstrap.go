@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 
@@ -108,5 +107,3 @@ func defaultAdvertiseAddress() net.IP {
 	}
 	return net.IPv4(127, 0, 0, 1)
 }
-
-var _ = errors.New

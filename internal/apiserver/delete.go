@@ -232,7 +232,9 @@ func (s *Server) writeDeletionMark(ctx context.Context, res *resource, obj runti
 	if err != nil {
 		return nil, err
 	}
+	start := s.cfg.Clock.Now()
 	newRev, err := s.store.Update(ctx, objectKey(res, m.GetNamespace(), m.GetName()), data, rev, nil, nil)
+	s.metrics.observeEtcd("update", res.Plural, s.cfg.Clock.Since(start))
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package apiserver
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -398,15 +396,4 @@ func contextWithTimeout(r *http.Request, def time.Duration) (context.Context, co
 		}
 	}
 	return context.WithTimeout(r.Context(), def)
-}
-
-func wrapf(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	var st apierrors.APIStatus
-	if errors.As(err, &st) {
-		return err
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
 }

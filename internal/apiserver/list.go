@@ -218,7 +218,7 @@ func (s *Server) listPage(ctx context.Context, res *resource, namespace string, 
 	for {
 		st := s.cfg.Clock.Now()
 		page, err := s.store.List(ctx, storage.ListOptions{Prefix: prefix, StartKey: start, Revision: rev, Limit: chunk})
-		s.metrics.observeEtcd("list", res.Plural, st)
+		s.metrics.observeEtcd("list", res.Plural, s.cfg.Clock.Since(st))
 		if err != nil {
 			if errors.Is(err, storage.ErrCompacted) {
 				if q.cont != "" {

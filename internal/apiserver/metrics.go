@@ -46,6 +46,6 @@ func (m *metrics) observeRequest(verb, group, resource string, code int, d time.
 	}
 }
 
-func (m *metrics) observeEtcd(op, typ string, start time.Time) {
-	m.etcd.WithLabelValues(op, typ).Observe(time.Since(start).Seconds())
+func (m *metrics) observeEtcd(op, typ string, d time.Duration) {
+	m.etcd.WithLabelValues(op, typ).Observe(d.Seconds())
 }

@@ -43,7 +43,7 @@ type writeOptions struct {
 func (s *Server) getObject(ctx context.Context, res *resource, namespace, name string) (runtime.Object, int64, error) {
 	start := s.cfg.Clock.Now()
 	stored, err := s.store.Get(ctx, objectKey(res, namespace, name))
-	s.metrics.observeEtcd("get", res.Plural, start)
+	s.metrics.observeEtcd("get", res.Plural, s.cfg.Clock.Since(start))
 	if err != nil {
 		return nil, 0, storageError(err, res.GroupResource(), name)
 	}
@@ -121,7 +121,7 @@ func (s *Server) createObject(ctx context.Context, res *resource, obj runtime.Ob
 		}
 		start := s.cfg.Clock.Now()
 		rev, err := s.store.Create(ctx, objectKey(res, m.GetNamespace(), m.GetName()), data, alloc.take...)
-		s.metrics.observeEtcd("create", res.Plural, start)
+		s.metrics.observeEtcd("create", res.Plural, s.cfg.Clock.Since(start))
 		switch {
 		case err == nil:
 			m.SetResourceVersion(strconv.FormatInt(rev, 10))
@@ -287,7 +287,7 @@ func (s *Server) updateObject(ctx context.Context, res *resource, obj, old runti
 	}
 	start := s.cfg.Clock.Now()
 	rev, err := s.store.Update(ctx, objectKey(res, m.GetNamespace(), m.GetName()), data, oldRev, alloc.take, alloc.release)
-	s.metrics.observeEtcd("update", res.Plural, start)
+	s.metrics.observeEtcd("update", res.Plural, s.cfg.Clock.Since(start))
 	if err != nil {
 		if errors.Is(err, storage.ErrClaimed) {
 			// Someone took a value we picked: start over.
@@ -316,7 +316,7 @@ func (s *Server) deleteStored(ctx context.Context, res *resource, obj runtime.Ob
 	}
 	start := s.cfg.Clock.Now()
 	delRev, err := s.store.Delete(ctx, objectKey(res, m.GetNamespace(), m.GetName()), rev, alloc.release...)
-	s.metrics.observeEtcd("delete", res.Plural, start)
+	s.metrics.observeEtcd("delete", res.Plural, s.cfg.Clock.Since(start))
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package apiserver
 import (
 	"net/http"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -59,5 +58,3 @@ func newOpenAPI(rs []*resource, version string) (http.Handler, error) {
 	}
 	return openapi.New(openapi.Config{Resources: resources, Version: version})
 }
-
-var _ = meta.Accessor
