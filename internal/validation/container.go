@@ -517,15 +517,9 @@ func validateReadinessProbe(probe *corev1.Probe, gracePeriod *int64, fldPath *fi
 	return allErrs
 }
 
+// validateStartupProbe has the liveness probe's rules: successThreshold 1.
 func validateStartupProbe(probe *corev1.Probe, gracePeriod *int64, fldPath *field.Path) field.ErrorList {
-	if probe == nil {
-		return nil
-	}
-	allErrs := validateProbe(probe, gracePeriod, fldPath)
-	if probe.SuccessThreshold != 1 {
-		allErrs = append(allErrs, field.Invalid(fldPath.Child("successThreshold"), probe.SuccessThreshold, "must be 1"))
-	}
-	return allErrs
+	return validateLivenessProbe(probe, gracePeriod, fldPath)
 }
 
 func validateProbe(probe *corev1.Probe, gracePeriod *int64, fldPath *field.Path) field.ErrorList {
