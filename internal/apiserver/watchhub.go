@@ -44,15 +44,20 @@ type feed struct {
 	// revision of the newest event dropped from history. Events after
 	// max(from, truncated) are all in history.
 	from, truncated int64
-	history         []storage.Event
-	subs            map[*subscriber]struct{}
-	dead            bool
+	// history is a ring of the last feedHistory events, oldest at head.
+	history []storage.Event
+	head    int
+	subs    map[*subscriber]struct{}
+	dead    bool
 }
 
 type subscriber struct {
 	prefix string
-	ch     chan storage.Event
-	errc   chan error
+	// after is the revision the client has seen: the feed may still be
+	// behind it, and must not send it anything older.
+	after int64
+	ch    chan storage.Event
+	errc  chan error
 }
 
 // watch streams events under prefix (within resource prefix resPrefix)
@@ -62,13 +67,14 @@ func (h *watchHub) watch(ctx context.Context, resPrefix, prefix string, after in
 	if err != nil {
 		return h.store.Watch(ctx, prefix, after)
 	}
-	sub := &subscriber{prefix: prefix, ch: make(chan storage.Event, subscriberBuffer), errc: make(chan error, 1)}
+	sub := &subscriber{prefix: prefix, after: after, ch: make(chan storage.Event, subscriberBuffer), errc: make(chan error, 1)}
 	f.mu.Lock()
 	if f.dead || after < f.from || after < f.truncated {
 		f.mu.Unlock()
 		return h.store.Watch(ctx, prefix, after)
 	}
-	for _, ev := range f.history {
+	for i := range f.history {
+		ev := f.history[(f.head+i)%len(f.history)]
 		if ev.Revision > after && strings.HasPrefix(ev.Key, prefix) {
 			sub.ch <- ev // history is never longer than the buffer
 		}
@@ -117,14 +123,16 @@ func (h *watchHub) run(resPrefix string, f *feed) {
 	for ev := range events {
 		f.mu.Lock()
 		if ev.Type != storage.Progress {
-			if len(f.history) == feedHistory {
-				f.truncated = f.history[0].Revision
-				f.history = append(f.history[:0], f.history[1:]...)
+			if len(f.history) < feedHistory {
+				f.history = append(f.history, ev)
+			} else {
+				f.truncated = f.history[f.head].Revision
+				f.history[f.head] = ev
+				f.head = (f.head + 1) % feedHistory
 			}
-			f.history = append(f.history, ev)
 		}
 		for sub := range f.subs {
-			if ev.Type != storage.Progress && !strings.HasPrefix(ev.Key, sub.prefix) {
+			if ev.Revision <= sub.after || (ev.Type != storage.Progress && !strings.HasPrefix(ev.Key, sub.prefix)) {
 				continue
 			}
 			select {

@@ -89,9 +89,18 @@ func TestWatchHub(t *testing.T) {
 
 	// Push the early events out of history: a watch from before them must
 	// still see every one (from etcd).
+	var last int64
 	for i := 0; i < feedHistory; i++ {
-		if _, err := store.Create(ctx, fmt.Sprintf("/registry/things/x/%d", i), []byte("{}")); err != nil {
+		if last, err = store.Create(ctx, fmt.Sprintf("/registry/things/x/%d", i), []byte("{}")); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// The history has wrapped around: a recent re-watch still gets its
+	// events in order.
+	recent, _ := hub.watch(ctx, "/registry/things/", "/registry/things/", last-10)
+	for i, ev := range receive(t, recent, 10) {
+		if ev.Revision != last-9+int64(i) {
+			t.Fatalf("recent re-watch event %d has revision %d, want %d", i, ev.Revision, last-9+int64(i))
 		}
 	}
 	old, _ := hub.watch(ctx, "/registry/things/", "/registry/things/", f.from)
