@@ -34,6 +34,10 @@ const (
 	DefaultRelistPeriod              = time.Second
 	DefaultSyncFrequency             = time.Minute
 	NodeLeaseNamespace               = "kube-node-lease"
+	// CgroupDriverCgroupfs and CgroupDriverSystemd name how pod cgroups
+	// are named (Config.CgroupDriver); it must match the runtime's.
+	CgroupDriverCgroupfs = "cgroupfs"
+	CgroupDriverSystemd  = "systemd"
 	// LabelNodeRolePrefix + role is the label `kubectl get nodes` shows
 	// in its ROLES column.
 	LabelNodeRolePrefix = "node-role.kubernetes.io/"
@@ -103,6 +107,11 @@ type Config struct {
 	// ClusterFirst. Without ClusterDNS, those pods get the host's DNS.
 	ClusterDNS    []string
 	ClusterDomain string
+	// CgroupDriver is how pods' cgroup parents are named, "cgroupfs"
+	// (paths under /kubepods) or "systemd" (kubepods-*.slice); it must
+	// match the runtime's setting. Default "cgroupfs", which the
+	// containerd Skiff supervises uses.
+	CgroupDriver string
 	// KubeletVersion is the nodeInfo.kubeletVersion. Default
 	// "v1.37.2+skiff".
 	KubeletVersion string
@@ -191,6 +200,13 @@ func (c *Config) defaultAndValidate() error {
 	}
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = "cluster.local"
+	}
+	switch c.CgroupDriver {
+	case "":
+		c.CgroupDriver = CgroupDriverCgroupfs
+	case CgroupDriverCgroupfs, CgroupDriverSystemd:
+	default:
+		return fmt.Errorf("kubelet: CgroupDriver %q: want cgroupfs or systemd", c.CgroupDriver)
 	}
 	if c.KubeletVersion == "" {
 		c.KubeletVersion = DefaultKubeletVersion

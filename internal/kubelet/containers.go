@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -417,7 +418,7 @@ func (k *Kubelet) sandboxConfig(pod *v1.Pod, attempt uint32) *runtimeapi.PodSand
 		Labels:       sandboxLabels(pod),
 		Annotations:  pod.Annotations,
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
-			CgroupParent: cgroupParent(pod),
+			CgroupParent: cgroupParent(pod, k.cfg.CgroupDriver),
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 				NamespaceOptions: &runtimeapi.NamespaceOption{Network: netMode, Pid: pidMode, Ipc: ipcMode},
 			},
@@ -425,17 +426,26 @@ func (k *Kubelet) sandboxConfig(pod *v1.Pod, attempt uint32) *runtimeapi.PodSand
 	}
 }
 
-// cgroupParent is the pod's cgroup under the systemd driver's kubepods
-// slices, by QoS class.
-func cgroupParent(pod *v1.Pod) string {
-	uid := strings.ReplaceAll(string(pod.UID), "-", "_")
+// cgroupParent is the pod's cgroup under the kubepods hierarchy, by QoS
+// class, named as the runtime's cgroup driver expects: a path for
+// cgroupfs ("/kubepods/burstable/pod<uid>"), a slice for systemd
+// ("kubepods-burstable-pod<uid_with_underscores>.slice").
+func cgroupParent(pod *v1.Pod, driver string) string {
+	qos := ""
 	switch qosClass(pod) {
-	case v1.PodQOSGuaranteed:
-		return fmt.Sprintf("kubepods-pod%s.slice", uid)
 	case v1.PodQOSBestEffort:
-		return fmt.Sprintf("kubepods-besteffort-pod%s.slice", uid)
+		qos = "besteffort"
+	case v1.PodQOSBurstable:
+		qos = "burstable"
 	}
-	return fmt.Sprintf("kubepods-burstable-pod%s.slice", uid)
+	if driver == CgroupDriverSystemd {
+		uid := strings.ReplaceAll(string(pod.UID), "-", "_")
+		if qos == "" {
+			return fmt.Sprintf("kubepods-pod%s.slice", uid)
+		}
+		return fmt.Sprintf("kubepods-%s-pod%s.slice", qos, uid)
+	}
+	return path.Join("/kubepods", qos, "pod"+string(pod.UID))
 }
 
 // dnsConfig is the pod's resolv.conf, per its dnsPolicy.
