@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -89,7 +90,7 @@ func (c *Containerd) Run(ctx context.Context) error {
 		return c.watchExternal(ctx)
 	}
 	log := c.cfg.Logger.With("component", c.Name())
-	if err := writeFiles(&c.cfg, c.layout, PauseImage); err != nil {
+	if err := writeFiles(&c.cfg, c.layout, PauseImage, !canLowerOOMScore()); err != nil {
 		return fmt.Errorf("containerd: %w", err)
 	}
 	c.killStale()
@@ -198,7 +199,13 @@ func (c *Containerd) awaitStarted(ctx context.Context, exited <-chan error) erro
 
 // waitCRI polls CRI Version until it answers, ctx ends or exited fires.
 func waitCRI(ctx context.Context, endpoint string, exited <-chan error) error {
-	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// gRPC's default reconnect back-off starts at a second; containerd
+	// answers within tens of milliseconds of starting.
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, MaxDelay: 500 * time.Millisecond},
+			MinConnectTimeout: time.Second,
+		}))
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", endpoint, err)
 	}
