@@ -97,8 +97,8 @@ func (c *Config) complete() error {
 		return fmt.Errorf("containerd: data dir: %w", err)
 	}
 	c.DataDir = abs
-	if n := len(socketPath(c.DataDir)); n > maxUnixSocketPath {
-		return fmt.Errorf("containerd: socket path %q is %d bytes, more than a unix socket allows (%d): use a shorter data dir", socketPath(c.DataDir), n, maxUnixSocketPath)
+	if n := len(SocketPath(c.DataDir)); n > maxUnixSocketPath {
+		return fmt.Errorf("containerd: socket path %q is %d bytes, more than a unix socket allows (%d): use a shorter data dir", SocketPath(c.DataDir), n, maxUnixSocketPath)
 	}
 	if c.Binary == "" {
 		c.Binary = DefaultBinary
@@ -123,7 +123,9 @@ func (c *Config) complete() error {
 	return nil
 }
 
-func socketPath(dataDir string) string { return filepath.Join(dataDir, "containerd.sock") }
+// SocketPath is the gRPC socket of the containerd whose Config.DataDir is
+// dataDir.
+func SocketPath(dataDir string) string { return filepath.Join(dataDir, "containerd.sock") }
 
 // layout is where a data dir's files live.
 type layout struct {
@@ -136,7 +138,7 @@ func newLayout(dataDir string) layout {
 		config:      filepath.Join(dataDir, "config.toml"),
 		root:        filepath.Join(dataDir, "root"),
 		state:       filepath.Join(dataDir, "state"),
-		socket:      socketPath(dataDir),
+		socket:      SocketPath(dataDir),
 		log:         filepath.Join(dataDir, "containerd.log"),
 		cniConf:     filepath.Join(dataDir, "cni", "net.d"),
 		cniTemplate: filepath.Join(dataDir, "cni", "conflist.tmpl"),

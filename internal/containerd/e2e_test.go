@@ -31,6 +31,9 @@ type node struct {
 	podCIDR     string
 	dir         string
 	tookToReady time.Duration
+	// cgroups are sandbox cgroups to remove, with their pod's, once the
+	// sandboxes are gone.
+	cgroups []string
 }
 
 func randomHex(n int) string {
@@ -84,6 +87,9 @@ func startNode(t *testing.T) *node {
 		defer ccancel()
 		if n.rs != nil {
 			removeAllPods(cctx, t, n.rs)
+		}
+		for _, cg := range n.cgroups {
+			removeCgroup(t, cg)
 		}
 		cancel()
 		if err := <-done; err != nil {
@@ -223,7 +229,7 @@ func TestSupervisedContainerd(t *testing.T) {
 		t.Fatalf("sandbox IP %q not in pod CIDR %s", sbStatus.Status.GetNetwork().GetIp(), n.podCIDR)
 	}
 	t.Logf("sandbox %s: IP %s, cgroup parent %s", sbID[:12], ip, sbCfg.Linux.CgroupParent)
-	t.Cleanup(func() { removeCgroup(t, "/kubepods/burstable/pod"+uid+"/"+sbID) })
+	n.cgroups = append(n.cgroups, "/kubepods/burstable/pod"+uid+"/"+sbID)
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/kubepods/burstable/pod"+uid, sbID)); err != nil {
 		t.Errorf("sandbox cgroup not where cgroupfs puts it: %v", err)
 	}
@@ -259,6 +265,22 @@ func TestSupervisedContainerd(t *testing.T) {
 		st, err := is.ImageStatus(ctx, &runtimeapi.ImageSpec{Image: "skiff.test/imported:1"}, false)
 		return err == nil && st.Image != nil
 	})
+	ociArchive := filepath.Join(t.TempDir(), "oci.tar")
+	testimage.WriteOCIArchive(t, ociArchive, "skiff.test/oci:1", testimage.Busybox(t))
+	f, err = os.Open(ociArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err = ImportImages(ctx, n.c.Address(), f)
+	f.Close()
+	if err != nil || len(names) != 1 || names[0] != "skiff.test/oci:1" {
+		t.Fatalf("ImportImages of an OCI layout = %v, %v", names, err)
+	}
+	waitFor(t, 10*time.Second, "OCI-layout image in CRI", func() bool {
+		st, err := is.ImageStatus(ctx, &runtimeapi.ImageSpec{Image: "skiff.test/oci:1"}, false)
+		return err == nil && st.Image != nil
+	})
+
 	sleepID := createAndStart(ctx, t, rs, sbID, sbCfg, "skiff.test/imported:1", "sleep", nil)
 
 	// kill -9 containerd: the supervisor restarts it; pods survive.

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -118,6 +119,41 @@ func WriteArchive(t testing.TB, path, ref string, img v1.Image) {
 	}
 	if err := tarball.WriteToFile(path, tag, img); err != nil {
 		t.Fatalf("testimage: write %s: %v", path, err)
+	}
+}
+
+// WriteOCIArchive writes img as a tar of an OCI image layout at path,
+// named ref in the index the way containerd's and buildkit's exports do
+// (io.containerd.image.name the full name, org.opencontainers.image.ref.name
+// the tag).
+func WriteOCIArchive(t testing.TB, path, ref string, img v1.Image) {
+	t.Helper()
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{
+		"io.containerd.image.name":          tag.Name(),
+		"org.opencontainers.image.ref.name": tag.TagStr(),
+	})); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	if err := tw.AddFS(os.DirFS(dir)); err != nil {
+		t.Fatalf("testimage: tar %s: %v", dir, err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
