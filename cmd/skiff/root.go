@@ -38,6 +38,7 @@ func newRootCommand() *cobra.Command {
 		newKubeconfigCommand(),
 		newVersionCommand(),
 		newBenchCommand(),
+		newImagesCommand(),
 	)
 	return root
 }
