@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +23,7 @@ func newAgentCommand() *cobra.Command {
 		insecure                      bool
 		simulateNodes                 int
 		prefix, clusterCIDR           string
+		nodeName, dataDir             string
 		nf                            nodeFlags
 	)
 	cmd := &cobra.Command{
@@ -46,7 +49,7 @@ Credentials come from --kubeconfig, or from --token with
 				return err
 			}
 			if simulateNodes <= 0 {
-				return errContainerdNotYet
+				return runNode(rc, nodeName, dataDir, &nf)
 			}
 			client, err := kubernetes.NewForConfig(rest.AddUserAgent(rc, "skiff-agent"))
 			if err != nil {
@@ -87,9 +90,34 @@ Credentials come from --kubeconfig, or from --token with
 	fs.IntVar(&simulateNodes, "simulate-nodes", 0, "Run this many simulated nodes in this process")
 	fs.StringVar(&prefix, "node-name-prefix", "sim-", "Name prefix of simulated nodes")
 	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "Range the simulated nodes' pod CIDRs are cut from")
+	host, _ := os.Hostname()
+	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the Node to register (a real node)")
+	fs.StringVar(&dataDir, "data-dir", "/var/lib/skiff", "Node state (a real node): the kubelet's in DIR/kubelet, the supervised containerd's in DIR/containerd")
 	nf.register(fs)
-	fs.Lookup("runtime").Hidden = true // --simulate-nodes implies the simulated runtime
 	return cmd
+}
+
+// runNode runs one node (`skiff kubelet`, `skiff agent`): the node's components under a manager
+// until a signal.
+func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags) error {
+	logger := newLogger(nf.verbosity)
+	components, err := nodeComponents(nodeSpec{
+		dataDir:    dataDir,
+		kubelet:    kubelet.Config{NodeName: nodeName, PodCIDR: nf.podCIDR},
+		restConfig: func() (*rest.Config, error) { return rc, nil },
+		flags:      nf,
+		logger:     logger,
+	})
+	if err != nil {
+		return err
+	}
+	m := &component.Manager{Logger: logger}
+	for _, c := range components {
+		m.Add(c)
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	return m.Run(ctx)
 }
 
 // agentRESTConfig builds the agent's client config from a kubeconfig or a

@@ -23,13 +23,11 @@ const (
 	runtimeContainerd = "containerd"
 )
 
-// errContainerdNotYet is the answer of the real-runtime path until the
-// containerd half of issue 4 lands.
-var errContainerdNotYet = errors.New("--runtime=containerd is not implemented yet: the kubelet can drive the simulated runtime only (--runtime=simulated)")
-
 // nodeFlags are the kubelet flags `skiff kubelet` and `skiff agent` share.
 type nodeFlags struct {
 	runtime, runtimeEndpoint string
+	insecureRegistries       []string
+	stopPodsOnExit           bool
 	nodeIP, podCIDR          string
 	labels                   map[string]string
 	roles, taints            []string
@@ -42,22 +40,32 @@ type nodeFlags struct {
 	verbosity                int
 }
 
+// register adds every node flag (`skiff kubelet`, `skiff agent`).
 func (f *nodeFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.runtime, "runtime", runtimeContainerd, "Container runtime: containerd, or simulated (an in-memory runtime: containers run without processes)")
-	fs.StringVar(&f.runtimeEndpoint, "container-runtime-endpoint", "", "CRI endpoint of an existing runtime (containerd only)")
-	fs.StringVar(&f.nodeIP, "node-ip", "", "The node's InternalIP (default: the host's first address)")
+	f.registerRuntime(fs)
 	fs.StringVar(&f.podCIDR, "pod-cidr", "10.42.0.0/24", "Pod IP range of this node, written into a new Node's spec.podCIDR")
 	fs.StringToStringVar(&f.labels, "node-labels", nil, "Labels to add to the node (key=value,...)")
 	fs.StringSliceVar(&f.roles, "node-role", nil, "Node roles, shown by kubectl get nodes (e.g. control-plane, worker)")
 	fs.StringSliceVar(&f.taints, "register-with-taints", nil, "Taints of the registered node (key=value:Effect,...)")
 	fs.StringSliceVar(&f.clusterDNS, "cluster-dns", []string{"10.43.0.10"}, "DNS servers of pods with dnsPolicy ClusterFirst")
 	fs.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "Cluster DNS domain")
-	fs.IntVar(&f.maxPods, "max-pods", kubelet.DefaultMaxPods, "Pods capacity of the node")
 	fs.StringVar(&f.cpu, "capacity-cpu", "", "Override the node's cpu capacity (default: the machine's; 8 for simulated nodes)")
 	fs.StringVar(&f.memory, "capacity-memory", "", "Override the node's memory capacity (default: the machine's; 32Gi for simulated nodes)")
+	fs.IntVarP(&f.verbosity, "v", "v", 0, "Log verbosity; 4 and above logs every pod sync")
+}
+
+// registerRuntime adds the node flags that `skiff up` shares with the
+// node commands; the rest (pod CIDR, cluster DNS, verbosity) come from
+// the control plane's flags there.
+func (f *nodeFlags) registerRuntime(fs *pflag.FlagSet) {
+	fs.StringVar(&f.runtime, "runtime", runtimeContainerd, "Container runtime: containerd, or simulated (an in-memory runtime: containers run without processes)")
+	fs.StringVar(&f.runtimeEndpoint, "container-runtime-endpoint", "", "CRI endpoint of an existing runtime (e.g. unix:///run/containerd/containerd.sock) instead of the containerd Skiff starts")
+	fs.StringSliceVar(&f.insecureRegistries, "insecure-registry", nil, "Registries (host or host:port) the supervised containerd pulls from over plain HTTP; loopback registries always are")
+	fs.BoolVar(&f.stopPodsOnExit, "stop-pods-on-exit", false, "Stop every pod when Skiff stops (by default containers keep running and a restarted kubelet adopts them)")
+	fs.StringVar(&f.nodeIP, "node-ip", "", "The node's InternalIP (default: the host's first address)")
+	fs.IntVar(&f.maxPods, "max-pods", kubelet.DefaultMaxPods, "Pods capacity of the node")
 	fs.DurationVar(&f.startLatency, "sim-start-latency", 0, "Simulated runtime: how long starting a container takes")
 	fs.DurationVar(&f.pullLatency, "sim-pull-latency", 0, "Simulated runtime: how long pulling an image takes")
-	fs.IntVarP(&f.verbosity, "v", "v", 0, "Log verbosity; 4 and above logs every pod sync")
 }
 
 // apply fills what the flags say into a kubelet Config.
@@ -123,19 +131,14 @@ func newKubeletCommand() *cobra.Command {
 conditions, a Lease in kube-node-lease renewed every 10 s), then runs the pods
 bound to it through a CRI runtime and reports their status and events.
 
+By default the pods run in a containerd that Skiff starts and supervises
+under --data-dir/containerd (Debian's containerd and runc, CNI bridge over
+--pod-cidr); --container-runtime-endpoint uses a runtime someone else runs.
 --runtime=simulated runs the same kubelet against an in-memory runtime:
 sandboxes get IPs from --pod-cidr, containers run without processes (see the
-simruntime package for the annotations that make them exit or fail). The
-containerd runtime is not implemented yet.`,
+simruntime package for the annotations that make them exit or fail).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch nf.runtime {
-			case runtimeSimulated:
-			case runtimeContainerd:
-				return errContainerdNotYet
-			default:
-				return fmt.Errorf("--runtime %q: want containerd or simulated", nf.runtime)
-			}
 			if kubeconfigPath == "" {
 				return errors.New("--kubeconfig is required")
 			}
@@ -143,43 +146,14 @@ containerd runtime is not implemented yet.`,
 			if err != nil {
 				return fmt.Errorf("--kubeconfig: %w", err)
 			}
-			cfg := kubelet.Config{RESTConfig: rc, NodeName: nodeName, DataDir: dataDir, PodCIDR: nf.podCIDR, Logger: newLogger(nf.verbosity)}
-			if err := nf.apply(&cfg); err != nil {
-				return err
-			}
-			{
-				rcfg := nf.simRuntime()
-				rcfg.PodCIDR = nf.podCIDR
-				if nf.nodeIP != "" {
-					rcfg.HostIP = nf.nodeIP
-				}
-				rt, err := simruntime.New(rcfg)
-				if err != nil {
-					return err
-				}
-				defer rt.Shutdown()
-				cfg.Runtime, cfg.Images, cfg.ProbeDialer = rt, rt, rt.DialContext
-				cfg.Machine = kubelet.SimulatedMachine(nf.simMachine())
-				if cfg.NodeIP == "" {
-					// Simulated pods are reached in memory; the node's
-					// address must not send anything to a real network.
-					cfg.NodeIP = "127.0.0.1"
-				}
-			}
-			k, err := kubelet.New(cfg)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := signalContext()
-			defer cancel()
-			return k.Run(ctx)
+			return runNode(rc, nodeName, dataDir, &nf)
 		},
 	}
 	fs := cmd.Flags()
 	host, _ := os.Hostname()
 	fs.StringVar(&kubeconfigPath, "kubeconfig", "", "Kubeconfig of the API server (required)")
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the Node to register")
-	fs.StringVar(&dataDir, "data-dir", "", "Kubelet state directory; its filesystem is the node's ephemeral-storage (default /var/lib/skiff/kubelet, or /)")
+	fs.StringVar(&dataDir, "data-dir", "/var/lib/skiff", "Node state: the kubelet's in DIR/kubelet (its filesystem is the node's ephemeral-storage), the supervised containerd's in DIR/containerd")
 	nf.register(fs)
 	return cmd
 }

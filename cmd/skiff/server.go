@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,10 +13,13 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/component"
 	"github.com/skiff-sh/skiff/internal/controlplane"
 	"github.com/skiff-sh/skiff/internal/kubeconfig"
+	"github.com/skiff-sh/skiff/internal/kubelet"
 )
 
 // controlPlaneFlags are the flags every control-plane command shares.
@@ -159,23 +163,76 @@ func newAPIServerCommand() *cobra.Command {
 }
 
 func newUpCommand() *cobra.Command {
-	var f controlPlaneFlags
+	var (
+		f        controlPlaneFlags
+		nf       nodeFlags
+		nodeName string
+	)
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start a one-node cluster in the foreground; Ctrl-C stops it",
+		Long: `Runs a whole one-node cluster in this process: embedded etcd, the API server,
+the scheduler, and a node (a kubelet over a containerd that Skiff starts and
+supervises under --data-dir/containerd, or over the in-memory runtime with
+--runtime=simulated). State stays in --data-dir: a second ` + "`skiff up`" + ` on it
+resumes the cluster, and containers keep running across restarts unless
+--stop-pods-on-exit.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.config()
 			if err != nil {
 				return err
 			}
+			podCIDR, err := firstNodeCIDR(f.clusterCIDR)
+			if err != nil {
+				return err
+			}
+			nf.podCIDR, nf.clusterDNS, nf.clusterDomain = podCIDR, []string{f.clusterDNS}, f.clusterDomain
+			nf.roles, nf.verbosity = []string{"control-plane"}, f.verbosity
+			node, err := nodeComponents(nodeSpec{
+				dataDir: cfg.DataDir,
+				kubelet: kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR},
+				restConfig: func() (*rest.Config, error) {
+					path, err := controlplane.ComponentKubeconfig(cfg, "kubelet", "system:node:"+nodeName, []string{"system:nodes", "system:masters"})
+					if err != nil {
+						return nil, err
+					}
+					return clientcmd.BuildConfigFromFlags("", path)
+				},
+				flags:  &nf,
+				logger: cfg.Logger,
+			})
+			if err != nil {
+				return err
+			}
 			start := time.Now()
-			components := controlPlaneComponents(cfg)
+			components := append(controlPlaneComponents(cfg), node...)
 			go announce(cmd, cfg, components, start)
 			return runComponents(cfg, components)
 		},
 	}
-	f.register(cmd.Flags(), ".skiff")
+	fs := cmd.Flags()
+	f.register(fs, ".skiff")
+	nf.registerRuntime(fs)
+	host, _ := os.Hostname()
+	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the node")
 	return cmd
+}
+
+// firstNodeCIDR is a lone node's pod range: the first /24 of the cluster
+// CIDR (all of it when that is smaller).
+func firstNodeCIDR(clusterCIDR string) (string, error) {
+	p, err := netip.ParsePrefix(clusterCIDR)
+	if err != nil {
+		return "", fmt.Errorf("--cluster-cidr %q: %v", clusterCIDR, err)
+	}
+	bits := 24
+	if p.Addr().Is6() {
+		bits = 64
+	}
+	if p.Bits() >= bits {
+		return p.Masked().String(), nil
+	}
+	return netip.PrefixFrom(p.Masked().Addr(), bits).String(), nil
 }
 
 // announce prints one line when the last component is ready.

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,6 +144,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	ctx = klog.NewContext(ctx, logr.FromSlogHandler(k.log.Handler()))
 	k.ctx = ctx
 	k.startTime = k.clock.Now()
+	if err := os.MkdirAll(k.cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("kubelet: data dir: %w", err)
+	}
 
 	v, err := k.cfg.Runtime.Version(ctx, "v1")
 	if err != nil {
