@@ -17,7 +17,7 @@ func newBenchCommand() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure Skiff",
 	}
-	cmd.AddCommand(newBenchAPICommand(), newBenchSchedulerCommand())
+	cmd.AddCommand(newBenchAPICommand(), newBenchSchedulerCommand(), newBenchPodsCommand())
 	return cmd
 }
 

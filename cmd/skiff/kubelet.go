@@ -27,6 +27,7 @@ const (
 type nodeFlags struct {
 	runtime, runtimeEndpoint string
 	insecureRegistries       []string
+	cniBridge                string
 	stopPodsOnExit           bool
 	nodeIP, podCIDR          string
 	labels                   map[string]string
@@ -61,6 +62,7 @@ func (f *nodeFlags) registerRuntime(fs *pflag.FlagSet) {
 	fs.StringVar(&f.runtime, "runtime", runtimeContainerd, "Container runtime: containerd, or simulated (an in-memory runtime: containers run without processes)")
 	fs.StringVar(&f.runtimeEndpoint, "container-runtime-endpoint", "", "CRI endpoint of an existing runtime (e.g. unix:///run/containerd/containerd.sock) instead of the containerd Skiff starts")
 	fs.StringSliceVar(&f.insecureRegistries, "insecure-registry", nil, "Registries (host or host:port) the supervised containerd pulls from over plain HTTP; loopback registries always are")
+	fs.StringVar(&f.cniBridge, "cni-bridge", "skiff0", "Linux bridge of the pod network (one per node on a host)")
 	fs.BoolVar(&f.stopPodsOnExit, "stop-pods-on-exit", false, "Stop every pod when Skiff stops (by default containers keep running and a restarted kubelet adopts them)")
 	fs.StringVar(&f.nodeIP, "node-ip", "", "The node's InternalIP (default: the host's first address)")
 	fs.IntVar(&f.maxPods, "max-pods", kubelet.DefaultMaxPods, "Pods capacity of the node")

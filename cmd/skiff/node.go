@@ -54,6 +54,7 @@ func nodeComponents(s nodeSpec) ([]component.Component, error) {
 		DataDir:            filepath.Join(s.dataDir, "containerd"),
 		Endpoint:           s.flags.runtimeEndpoint,
 		InsecureRegistries: s.flags.insecureRegistries,
+		BridgeName:         s.flags.cniBridge,
 		StopPodsOnExit:     s.flags.stopPodsOnExit,
 		Logger:             s.logger,
 	})
