@@ -24,8 +24,8 @@ var defaultKubeletAddressTypes = []corev1.NodeAddressType{corev1.NodeInternalIP,
 // client certificate. As upstream without --kubelet-certificate-authority,
 // it does not verify the kubelet's serving certificate.
 type kubeletClient struct {
-	tls          *tls.Config
-	transport    *http.Transport
+	tls       *tls.Config
+	transport *http.Transport
 	// plain reaches other ports of nodes and pods, without the client
 	// certificate.
 	plain        *http.Transport

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
@@ -180,7 +182,8 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, res *resou
 			if res.Namespaced {
 				name = info.Namespace + "/" + info.Name
 			}
-			return apierrors.NewNotFound(res.GroupResource(), name)
+			// metrics-server names the kind in its errors: podmetrics.metrics.k8s.io.
+			return apierrors.NewNotFound(schema.GroupResource{Group: metricsGroup, Resource: strings.ToLower(res.GVK.Kind)}, name)
 		}
 		if out.table {
 			writeJSON(w, http.StatusOK, metricsTable(items))

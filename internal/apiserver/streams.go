@@ -127,7 +127,9 @@ func wsChannel(used bool, t wsstream.ChannelType) wsstream.ChannelType {
 }
 
 // resizeQueue feeds the resize channel's JSON sizes to the executor.
-type resizeQueue struct{ sizes chan remotecommand.TerminalSize }
+type resizeQueue struct {
+	sizes chan remotecommand.TerminalSize
+}
 
 func newResizeQueue(r io.Reader) *resizeQueue {
 	q := &resizeQueue{sizes: make(chan remotecommand.TerminalSize)}
