@@ -158,8 +158,10 @@ func TestPodExecAttach(t *testing.T) {
 	cfg := kc.s.Config
 
 	executors := map[string]func(u *url.URL) (remotecommand.Executor, error){
-		"SPDY":      func(u *url.URL) (remotecommand.Executor, error) { return remotecommand.NewSPDYExecutor(cfg, "POST", u) },
-		"WebSocket": func(u *url.URL) (remotecommand.Executor, error) { return remotecommand.NewWebSocketExecutor(cfg, "GET", u.String()) },
+		"SPDY": func(u *url.URL) (remotecommand.Executor, error) { return remotecommand.NewSPDYExecutor(cfg, "POST", u) },
+		"WebSocket": func(u *url.URL) (remotecommand.Executor, error) {
+			return remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
+		},
 	}
 	for name, newExec := range executors {
 		t.Run(name, func(t *testing.T) {
