@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,13 +37,47 @@ type kubeletCluster struct {
 	s       *testserver.Server
 	c       kubernetes.Interface
 	kubelet *fakeKubelet
+	logs    *lockedBuffer
 }
 
 func newKubeletCluster(t *testing.T) *kubeletCluster {
-	s := testserver.Start(t, testserver.Options{})
+	logs := &lockedBuffer{}
+	s := testserver.Start(t, testserver.Options{Logs: logs})
 	k := startFakeKubelet(t, s)
 	registerNode(t, s, "n1", k)
-	return &kubeletCluster{s: s, c: s.Client(t), kubelet: k}
+	return &kubeletCluster{s: s, c: s.Client(t), kubelet: k, logs: logs}
+}
+
+// lockedBuffer collects the server's logs.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// requestLines are the request log lines logged since mark for paths
+// containing path.
+func (b *lockedBuffer) requestLines(mark int, path string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(b.buf.String()[mark:], "\n") {
+		if strings.Contains(l, "msg=request") && strings.Contains(l, path) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (b *lockedBuffer) mark() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
 }
 
 func TestPodLogs(t *testing.T) {
