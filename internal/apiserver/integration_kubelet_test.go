@@ -236,6 +236,17 @@ func TestPodExecAttach(t *testing.T) {
 			if err != nil || out != "attached\n" {
 				t.Errorf("attach: %q, %v", out, err)
 			}
+			// A terminal: stdin, stdout and the resize channel.
+			e, err := newExec(execURL(cfg, ns, "one", "exec", url.Values{"command": {"cat"}, "stdin": {"true"}, "stdout": {"true"}, "tty": {"true"}}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stdout bytes.Buffer
+			sizes := &sizeQueue{sizes: []remotecommand.TerminalSize{{Width: 80, Height: 24}, {Width: 120, Height: 40}}}
+			err = e.StreamWithContext(context.Background(), remotecommand.StreamOptions{Stdin: strings.NewReader("typed\n"), Stdout: &stdout, Tty: true, TerminalSizeQueue: sizes})
+			if err != nil || stdout.String() != "typed\n" {
+				t.Errorf("tty cat: %q, %v", stdout.String(), err)
+			}
 		})
 	}
 	t.Run("Errors", func(t *testing.T) {
@@ -257,6 +268,23 @@ func TestPodExecAttach(t *testing.T) {
 			t.Errorf("failed requests reached the kubelet: %d", n-before)
 		}
 	})
+}
+
+// sizeQueue hands out its sizes, then reports the end of resizes.
+type sizeQueue struct {
+	mu    sync.Mutex
+	sizes []remotecommand.TerminalSize
+}
+
+func (q *sizeQueue) Next() *remotecommand.TerminalSize {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.sizes) == 0 {
+		return nil
+	}
+	s := q.sizes[0]
+	q.sizes = q.sizes[1:]
+	return &s
 }
 
 func TestPodPortForward(t *testing.T) {

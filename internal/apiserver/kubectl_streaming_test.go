@@ -159,7 +159,9 @@ func TestKubectlStreaming(t *testing.T) {
 				}
 			}
 
+			start := time.Now()
 			out := k.ok(t, "", "top", "nodes")
+			t.Logf("kubectl top nodes took %v", time.Since(start).Round(time.Millisecond))
 			if !regexp.MustCompile(`(?m)^n1\s+(4\d\d|5\d\d)m\s+2\d%\s+512Mi\s+12%\s*$`).MatchString(out) {
 				t.Errorf("top nodes:\n%s", out)
 			}

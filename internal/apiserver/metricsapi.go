@@ -101,8 +101,11 @@ func (k *kubeletMetrics) refresh(ctx context.Context, node *corev1.Node) (metric
 		return st.history, true
 	}
 	// A scrape far older than the resolution would give a rate over a long
-	// window; two quick scrapes give a current one.
-	stale := st.scraped.IsZero() || now.Sub(st.scraped) > 4*k.resolution
+	// window: it is dropped, and two quick scrapes give a current rate.
+	recent := !st.scraped.IsZero() && now.Sub(st.scraped) <= 4*k.resolution
+	if !recent {
+		st.history = metricsHistory{}
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		if attempt > 0 {
 			select {
@@ -118,13 +121,9 @@ func (k *kubeletMetrics) refresh(ctx context.Context, node *corev1.Node) (metric
 		}
 		st.history = st.history.add(sc, k.resolution)
 		st.scraped = k.s.cfg.Clock.Now()
-		if !stale {
+		if _, _, _, ok := st.history.nodeUsage(); ok || recent {
 			break
 		}
-		if _, _, _, ok := st.history.nodeUsage(); ok {
-			break
-		}
-		stale = true
 	}
 	return st.history, true
 }
