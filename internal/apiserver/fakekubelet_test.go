@@ -157,6 +157,21 @@ func (k *fakeKubelet) logs(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// upgradeSPDY negotiates protocol and upgrades to SPDY; the client's
+// streams arrive on the channel. A nil connection means the upgrade
+// failed and has been answered.
+func upgradeSPDY(w http.ResponseWriter, r *http.Request, protocol string) (httpstream.Connection, chan httpstream.Stream) {
+	if _, err := httpstream.Handshake(r, w, []string{protocol}); err != nil {
+		return nil, nil
+	}
+	streams := make(chan httpstream.Stream, 8)
+	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(s httpstream.Stream, replySent <-chan struct{}) error {
+		streams <- s
+		return nil
+	})
+	return conn, streams
+}
+
 // exec speaks remotecommand v4 over SPDY as a container runtime's
 // streaming server does.
 func (k *fakeKubelet) exec(w http.ResponseWriter, r *http.Request) {
@@ -171,14 +186,7 @@ func (k *fakeKubelet) exec(w http.ResponseWriter, r *http.Request) {
 	if tty {
 		want++ // resize
 	}
-	if _, err := httpstream.Handshake(r, w, []string{rcconst.StreamProtocolV4Name}); err != nil {
-		return
-	}
-	streams := make(chan httpstream.Stream, 8)
-	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(s httpstream.Stream, replySent <-chan struct{}) error {
-		streams <- s
-		return nil
-	})
+	conn, streams := upgradeSPDY(w, r, rcconst.StreamProtocolV4Name)
 	if conn == nil {
 		return
 	}
@@ -229,14 +237,7 @@ func (k *fakeKubelet) exec(w http.ResponseWriter, r *http.Request) {
 // portForward speaks portforward.k8s.io over SPDY: each data stream gets
 // "port N\n", then its own bytes back.
 func (k *fakeKubelet) portForward(w http.ResponseWriter, r *http.Request) {
-	if _, err := httpstream.Handshake(r, w, []string{"portforward.k8s.io"}); err != nil {
-		return
-	}
-	streams := make(chan httpstream.Stream, 8)
-	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(s httpstream.Stream, replySent <-chan struct{}) error {
-		streams <- s
-		return nil
-	})
+	conn, streams := upgradeSPDY(w, r, "portforward.k8s.io")
 	if conn == nil {
 		return
 	}

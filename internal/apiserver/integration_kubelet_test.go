@@ -74,6 +74,12 @@ func (b *lockedBuffer) requestLines(mark int, path string) []string {
 	return out
 }
 
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func (b *lockedBuffer) mark() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()

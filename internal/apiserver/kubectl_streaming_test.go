@@ -198,24 +198,33 @@ func errorsAs(err error, target **exec.ExitError) bool {
 	return ok
 }
 
+// start runs a long-lived kubectl and returns its output, its error
+// output and a stop that kills it and waits for it.
+func (k kubectlRunner) start(t *testing.T, args ...string) (*bufio.Reader, *lockedBuffer, func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cmd := k.command(ctx, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	errOut := &lockedBuffer{}
+	cmd.Stderr = errOut
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	stop := func() { cancel(); _ = cmd.Wait() }
+	return bufio.NewReader(stdout), errOut, stop
+}
+
 // followLogs runs logs -f, reads past the existing lines into the
 // followed ones, and stops it.
 func followLogs(t *testing.T, k kubectlRunner, ns string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := k.command(ctx, "logs", "-f", "-n", ns, "one")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	r := bufio.NewReader(stdout)
+	r, errOut, stop := k.start(t, "logs", "-f", "-n", ns, "one")
+	defer stop()
 	for i := 1; i <= 6; i++ {
 		line, err := r.ReadString('\n')
 		if err != nil || line != fmt.Sprintf("app line %d\n", i) {
@@ -230,20 +239,8 @@ var forwardingFrom = regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> 8
 // and stops kubectl.
 func portForward(t *testing.T, k kubectlRunner, ns string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := k.command(ctx, "port-forward", "-n", ns, "pod/one", ":8080")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	r := bufio.NewReader(stdout)
+	r, errOut, stop := k.start(t, "port-forward", "-n", ns, "pod/one", ":8080")
+	defer stop()
 	var port string
 	for port == "" {
 		line, err := r.ReadString('\n')
