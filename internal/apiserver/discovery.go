@@ -21,6 +21,9 @@ type subresource struct {
 	Verbs []string
 }
 
+// proxyVerbs are the verbs upstream lists for a proxy subresource.
+var proxyVerbs = []string{"create", "delete", "get", "patch", "update"}
+
 func (r *resource) subresources() []subresource {
 	var out []subresource
 	if r.Status {
@@ -32,8 +35,15 @@ func (r *resource) subresources() []subresource {
 	switch r.GroupResource() {
 	case schema.GroupResource{Resource: "pods"}:
 		out = append(out,
+			subresource{Name: "attach", Kind: gvk("", "v1", "PodAttachOptions"), Verbs: []string{"create", "get"}},
 			subresource{Name: "binding", Kind: gvk("", "v1", "Binding"), Verbs: []string{"create"}},
-			subresource{Name: "eviction", Kind: gvk("policy", "v1", "Eviction"), Verbs: []string{"create"}})
+			subresource{Name: "eviction", Kind: gvk("policy", "v1", "Eviction"), Verbs: []string{"create"}},
+			subresource{Name: "exec", Kind: gvk("", "v1", "PodExecOptions"), Verbs: []string{"create", "get"}},
+			subresource{Name: "log", Kind: gvk("", "v1", "Pod"), Verbs: []string{"get"}},
+			subresource{Name: "portforward", Kind: gvk("", "v1", "PodPortForwardOptions"), Verbs: []string{"create", "get"}},
+			subresource{Name: "proxy", Kind: gvk("", "v1", "PodProxyOptions"), Verbs: proxyVerbs})
+	case schema.GroupResource{Resource: "nodes"}:
+		out = append(out, subresource{Name: "proxy", Kind: gvk("", "v1", "NodeProxyOptions"), Verbs: proxyVerbs})
 	case schema.GroupResource{Resource: "namespaces"}:
 		out = append(out, subresource{Name: "finalize", Kind: r.GVK, Verbs: []string{"update"}})
 	}

@@ -1,8 +1,10 @@
 package apiserver
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -114,6 +116,16 @@ func (r *statusRecorder) Flush() {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Hijack hands the connection to an upgrade (exec, attach, port-forward,
+// proxied websockets), which then owns it: it is logged as 101.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err == nil && r.code == 0 {
+		r.code = http.StatusSwitchingProtocols
+	}
+	return conn, rw, err
+}
 
 // withObservability counts, times and (optionally) logs each request.
 func (s *Server) withObservability(next http.Handler) http.Handler {

@@ -33,7 +33,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := s.resources.lookup(info.APIGroup, info.APIVersion, info.Resource)
-	if res == nil || len(info.Parts) > 3 || (!res.Namespaced && info.Namespace != "" && res.Plural != "namespaces") {
+	if res != nil && res.GVK.Group == metricsGroup {
+		if err := s.serveMetrics(w, r, res, info); err != nil {
+			writeError(w, err)
+		}
+		return
+	}
+	// Only proxy subresources take a path after the subresource.
+	if res == nil || (len(info.Parts) > 3 && info.Subresource != "proxy") || (!res.Namespaced && info.Namespace != "" && res.Plural != "namespaces") {
 		writeError(w, notFoundPath())
 		return
 	}
@@ -116,6 +123,15 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, res *r
 		if info.Verb == "update" {
 			return s.serveUpdate(w, r, res, info, "finalize")
 		}
+	case "log":
+		return s.servePodLog(w, r, info)
+	case "exec", "attach", "portforward":
+		return s.servePodStream(w, r, info)
+	case "proxy":
+		if res.Plural == "nodes" {
+			return s.serveNodeProxy(w, r, info)
+		}
+		return s.servePodProxy(w, r, info)
 	}
 	return methodNotSupported(res, r.Method)
 }

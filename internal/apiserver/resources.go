@@ -99,11 +99,15 @@ type resourceTable struct {
 
 func newResourceTable(rs []*resource) *resourceTable {
 	t := &resourceTable{byPath: map[schema.GroupVersionResource]*resource{}}
+	t.add(rs...)
+	return t
+}
+
+func (t *resourceTable) add(rs ...*resource) {
 	for _, r := range rs {
 		t.byPath[r.GVK.GroupVersion().WithResource(r.Plural)] = r
 		t.all = append(t.all, r)
 	}
-	return t
 }
 
 func (t *resourceTable) lookup(group, version, plural string) *resource {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/utils/clock"
 
@@ -63,6 +64,19 @@ type Config struct {
 	LogRequests bool
 	// Version is what /version reports.
 	Version version.Info
+	// KubeletClientCertFile and KubeletClientKeyFile are the client
+	// certificate presented to kubelets (logs, exec, attach, port-forward,
+	// node proxy, metrics). Empty: kubelets are called without one.
+	KubeletClientCertFile, KubeletClientKeyFile string
+	// KubeletPreferredAddressTypes orders the node address types tried to
+	// reach a kubelet; default InternalIP, ExternalIP, Hostname.
+	KubeletPreferredAddressTypes []corev1.NodeAddressType
+	// KubeletPort is used for nodes that report no kubelet port; default
+	// 10250.
+	KubeletPort int
+	// MetricsResolution is how long a kubelet's metrics scrape is reused
+	// by metrics.k8s.io; default 15s, as metrics-server.
+	MetricsResolution time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -94,6 +108,15 @@ func (c *Config) setDefaults() error {
 	if c.Authorizer == nil {
 		c.Authorizer = auth.NewMastersAuthorizer()
 	}
+	if len(c.KubeletPreferredAddressTypes) == 0 {
+		c.KubeletPreferredAddressTypes = defaultKubeletAddressTypes
+	}
+	if c.KubeletPort == 0 {
+		c.KubeletPort = 10250
+	}
+	if c.MetricsResolution == 0 {
+		c.MetricsResolution = 15 * time.Second
+	}
 	return nil
 }
 
@@ -118,6 +141,10 @@ type Server struct {
 	// watches fans one etcd watch per resource out to every client.
 	watches    *watchHub
 	endWatches context.CancelFunc
+	// kubelets reaches kubelets for the streaming subresources and
+	// metrics; kubeletMetrics serves metrics.k8s.io.
+	kubelets       *kubeletClient
+	kubeletMetrics *kubeletMetrics
 }
 
 // New builds a server from cfg. It does not listen until Run.
@@ -136,6 +163,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ext = ext
+	// Metrics are served from kubelets, not etcd: they join discovery but
+	// not the OpenAPI documents or validation built above.
+	s.resources.add(metricsResources()...)
+	if s.kubelets, err = newKubeletClient(&s.cfg); err != nil {
+		return nil, err
+	}
+	s.kubeletMetrics = newKubeletMetrics(s)
 	s.handler = s.buildHandler()
 	return s, nil
 }

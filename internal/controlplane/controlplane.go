@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/atomicfile"
 	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/etcd"
 	"github.com/skiff-sh/skiff/internal/kubeconfig"
@@ -188,6 +189,9 @@ func (a *APIServer) Run(ctx context.Context) error {
 		Logger:             a.cfg.Logger,
 		LogRequests:        a.cfg.LogRequests,
 		Version:            a.cfg.Version,
+
+		KubeletClientCertFile: certs.KubeletClientCert,
+		KubeletClientKeyFile:  certs.KubeletClientKey,
 	})
 	if err != nil {
 		return err
@@ -200,6 +204,31 @@ func (a *APIServer) Run(ctx context.Context) error {
 type Certificates struct {
 	CA                      *pki.CA
 	ServingCert, ServingKey string
+	// KubeletClientCert and KubeletClientKey are what the API server shows
+	// kubelets: CN kube-apiserver-kubelet-client in system:masters, as
+	// kubeadm's apiserver-kubelet-client certificate.
+	KubeletClientCert, KubeletClientKey string
+}
+
+// KubeletClientUser is the API server's identity towards kubelets.
+const KubeletClientUser = "kube-apiserver-kubelet-client"
+
+// ensureKubeletClientCert issues the API server's kubelet client
+// certificate into dir. It is issued afresh on every start, so it never
+// outlives the CA or a rotation.
+func ensureKubeletClientCert(dir string, ca *pki.CA) (certFile, keyFile string, err error) {
+	certPEM, keyPEM, err := ca.IssueClientCert(KubeletClientUser, []string{"system:masters"})
+	if err != nil {
+		return "", "", fmt.Errorf("kubelet client certificate: %w", err)
+	}
+	certFile, keyFile = filepath.Join(dir, "apiserver-kubelet-client.crt"), filepath.Join(dir, "apiserver-kubelet-client.key")
+	if err := atomicfile.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		return "", "", err
+	}
+	if err := atomicfile.WriteFile(certFile, certPEM, 0o644); err != nil {
+		return "", "", err
+	}
+	return certFile, keyFile, nil
 }
 
 // EnsureCertificates creates (once) the cluster CA and the serving
@@ -224,7 +253,11 @@ func EnsureCertificates(cfg *Config) (*Certificates, error) {
 			return nil, err
 		}
 	}
-	return &Certificates{CA: ca, ServingCert: cert, ServingKey: key}, nil
+	kcert, kkey, err := ensureKubeletClientCert(dir, ca)
+	if err != nil {
+		return nil, err
+	}
+	return &Certificates{CA: ca, ServingCert: cert, ServingKey: key, KubeletClientCert: kcert, KubeletClientKey: kkey}, nil
 }
 
 // WriteAdminKubeconfig writes a kubeconfig for user skiff-admin in group
