@@ -22,7 +22,6 @@ import (
 // always gets this long between SIGTERM and SIGKILL.
 const minimumGrace = 2
 
-
 func isNotFound(err error) bool {
 	return apierrors.IsNotFound(err) || grpcstatus.Code(err) == codes.NotFound
 }

@@ -63,7 +63,9 @@ func (c resourceCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	s := c.summary
-	at := func(t time.Time, m prometheus.Metric) prometheus.Metric { return prometheus.NewMetricWithTimestamp(t, m) }
+	at := func(t time.Time, m prometheus.Metric) prometheus.Metric {
+		return prometheus.NewMetricWithTimestamp(t, m)
+	}
 	if cpu := s.Node.CPU; cpu != nil && cpu.UsageCoreNanoSeconds != nil {
 		ch <- at(cpu.Time.Time, prometheus.MustNewConstMetric(nodeCPUUsageDesc, prometheus.CounterValue, seconds(*cpu.UsageCoreNanoSeconds)))
 	}

@@ -289,8 +289,9 @@ func buildSummary(in summaryInput) (statsapi.Summary, map[string]cpuSample) {
 		if len(in.ImageFs) > 0 {
 			f := in.ImageFs[0]
 			fs := &statsapi.FsStats{Time: metav1.NewTime(time.Unix(0, f.GetTimestamp())), UsedBytes: criValue(f.GetUsedBytes()), InodesUsed: criValue(f.GetInodesUsed())}
-			if s.Node.Fs != nil && strings.HasPrefix(f.GetFsId().GetMountpoint(), "/") {
-				// The image filesystem is the node's as far as we can tell.
+			if s.Node.Fs != nil {
+				// Capacity is taken as the node's: the runtime's state
+				// usually lives on the same disk as the kubelet's.
 				fs.CapacityBytes, fs.AvailableBytes = s.Node.Fs.CapacityBytes, s.Node.Fs.AvailableBytes
 			}
 			s.Node.Runtime = &statsapi.RuntimeStats{ImageFs: fs, ContainerFs: fs}
