@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -142,7 +143,9 @@ func (k *Kubelet) startServer(ctx context.Context) (wait func(), err error) {
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          nil,
+		// TLS handshake failures (clients of another CA) are worth a
+		// debug line, not stderr.
+		ErrorLog: slog.NewLogLogger(k.log.Handler(), slog.LevelDebug),
 	}
 	done := make(chan struct{})
 	go func() {

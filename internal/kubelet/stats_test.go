@@ -49,7 +49,7 @@ func TestReadNodeReadings(t *testing.T) {
 			name: "cgroup v1 root",
 			files: map[string]string{
 				"/proc/stat": procStat, "/proc/meminfo": meminfo,
-				"/sys/fs/cgroup/cpuacct/cpuacct.usage":       "687147250717\n",
+				"/sys/fs/cgroup/cpuacct/cpuacct.usage":        "687147250717\n",
 				"/sys/fs/cgroup/memory/memory.usage_in_bytes": "1806278656\n",
 				"/sys/fs/cgroup/memory/memory.stat":           "cache 1\ntotal_rss 12603392\ntotal_inactive_file 1407012864\ntotal_pgfault 7\ntotal_pgmajfault 2\n",
 			},
@@ -291,4 +291,3 @@ func TestAuthorizeRequest(t *testing.T) {
 		}
 	}
 }
-
