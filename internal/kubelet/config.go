@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -146,6 +147,37 @@ type Config struct {
 	// that probes never leave the process.
 	ProbeDialer func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// ServerPort is the port of the kubelet's HTTPS API (logs, exec,
+	// attach, port-forward, stats; see server.go). 0 runs no server, so
+	// that simulated fleets open no listeners; `skiff kubelet` sets
+	// DefaultServerPort (10250). The node status reports it as
+	// daemonEndpoints.kubeletEndpoint.
+	ServerPort int
+	// ServerAddress is the address the server binds. Default "0.0.0.0".
+	ServerAddress string
+	// TLSCertFile and TLSKeyFile are the server's certificate and key
+	// (both or neither). Default: a self-signed pair for NodeName,
+	// Hostname and NodeIP, made once as CertDir/kubelet.crt and
+	// kubelet.key.
+	TLSCertFile string
+	TLSKeyFile  string
+	// CertDir holds the self-signed serving pair. Default DataDir/pki
+	// (/var/lib/skiff/kubelet/pki when DataDir is "/").
+	CertDir string
+	// ClientCAFile is the PEM bundle that signs the client certificates
+	// the server accepts (the API server's kubelet client). Default the
+	// CA of RESTConfig; required when the server runs.
+	ClientCAFile string
+	// PodLogsDir is where the runtime writes container logs, in
+	// <namespace>_<pod>_<uid>/<container>/<restart>.log. Default
+	// /var/log/pods.
+	PodLogsDir string
+	// NodeStats reads the node's CPU, memory and filesystem for
+	// /stats/summary and /metrics/resource. Default: this host (the
+	// cgroup root under /sys/fs/cgroup, v1 or v2, /proc, statfs of
+	// DataDir); simulated nodes use SimulatedNodeReadings.
+	NodeStats func() (NodeReadings, error)
+
 	// Clock drives leases, status times, back-offs and probes. Default
 	// the real clock.
 	Clock clock.WithTicker
@@ -243,6 +275,9 @@ func (c *Config) defaultAndValidate() error {
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
 	}
+	if err := c.defaultServer(); err != nil {
+		return err
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -261,4 +296,55 @@ func hostIP() string {
 		}
 	}
 	return "127.0.0.1"
+}
+
+// defaultServer fills the server's and the stats' defaults.
+func (c *Config) defaultServer() error {
+	if c.ServerPort < 0 || c.ServerPort > 65535 {
+		return fmt.Errorf("kubelet: ServerPort %d is out of range", c.ServerPort)
+	}
+	if c.ServerAddress == "" {
+		c.ServerAddress = "0.0.0.0"
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("kubelet: TLSCertFile and TLSKeyFile go together")
+	}
+	if c.CertDir == "" {
+		c.CertDir = filepath.Join(c.DataDir, "pki")
+		if c.DataDir == "/" {
+			c.CertDir = "/var/lib/skiff/kubelet/pki"
+		}
+	}
+	if c.PodLogsDir == "" {
+		c.PodLogsDir = "/var/log/pods"
+	}
+	if c.NodeStats == nil {
+		dir, clk := c.DataDir, c.Clock
+		host := newHostReader("/sys/fs/cgroup")
+		c.NodeStats = func() (NodeReadings, error) { return readNodeReadings(host, dir, clk.Now()) }
+	}
+	return nil
+}
+
+// clientCA is the PEM the server's clients must chain to: ClientCAFile,
+// else RESTConfig's CA. Only a running server needs one.
+func (c *Config) clientCA() ([]byte, error) {
+	if c.ServerPort == 0 {
+		return nil, nil
+	}
+	file := c.ClientCAFile
+	if file == "" && c.RESTConfig != nil {
+		if len(c.RESTConfig.CAData) > 0 {
+			return c.RESTConfig.CAData, nil
+		}
+		file = c.RESTConfig.CAFile
+	}
+	if file == "" {
+		return nil, errors.New("kubelet: the server needs a ClientCAFile (or a RESTConfig with a CA)")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet: client CA: %w", err)
+	}
+	return b, nil
 }

@@ -23,9 +23,6 @@ import (
 // always gets this long between SIGTERM and SIGKILL.
 const minimumGrace = 2
 
-// podLogsDir is where the runtime writes container logs, as upstream.
-const podLogsDir = "/var/log/pods"
-
 func isNotFound(err error) bool {
 	return apierrors.IsNotFound(err) || grpcstatus.Code(err) == codes.NotFound
 }
@@ -412,7 +409,7 @@ func (k *Kubelet) sandboxConfig(pod *v1.Pod, attempt uint32) *runtimeapi.PodSand
 	return &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Namespace: pod.Namespace, Uid: string(pod.UID), Attempt: attempt},
 		Hostname:     hostname,
-		LogDirectory: filepath.Join(podLogsDir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID)),
+		LogDirectory: k.podLogDir(pod),
 		DnsConfig:    k.dnsConfig(pod),
 		PortMappings: ports,
 		Labels:       sandboxLabels(pod),

@@ -72,6 +72,11 @@ type Kubelet struct {
 	pullErrors sync.Map
 	prober     *prober
 
+	// clientCA signs the server's clients; stats keeps CPU samples
+	// between summaries.
+	clientCA []byte
+	stats    statsCache
+
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker
 	synced  atomic.Bool // informer synced and workers created for its pods
@@ -105,7 +110,12 @@ func New(cfg Config) (*Kubelet, error) {
 			return nil, fmt.Errorf("kubelet: client: %w", err)
 		}
 	}
+	clientCA, err := cfg.clientCA()
+	if err != nil {
+		return nil, err
+	}
 	k := &Kubelet{
+		clientCA:     clientCA,
 		cfg:          cfg,
 		log:          cfg.Logger,
 		client:       client,
@@ -156,6 +166,13 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	k.runtimeVersion = v.GetRuntimeName() + "://" + v.GetRuntimeVersion()
 	if k.cfg.PodCIDR != "" {
 		k.setPodCIDR(ctx, k.cfg.PodCIDR)
+	}
+	if k.cfg.ServerPort != 0 {
+		wait, err := k.startServer(ctx)
+		if err != nil {
+			return err
+		}
+		defer wait()
 	}
 
 	k.broadcaster = k.cfg.EventBroadcaster

@@ -212,7 +212,7 @@ func (k *Kubelet) nodeStatusInput(ctx context.Context) (nodeStatusInput, error) 
 	in := nodeStatusInput{
 		Machine: m, Capacity: k.cfg.Capacity, Reserved: k.cfg.Reserved, MaxPods: k.cfg.MaxPods,
 		NodeIP: k.cfg.NodeIP, Hostname: k.cfg.Hostname,
-		RuntimeVersion: k.runtimeVersion, KubeletVersion: k.cfg.KubeletVersion,
+		RuntimeVersion: k.runtimeVersion, KubeletVersion: k.cfg.KubeletVersion, KubeletPort: int32(k.cfg.ServerPort),
 		Now: k.clock.Now(),
 	}
 	if st, err := k.cfg.Runtime.Status(ctx, false); err != nil {

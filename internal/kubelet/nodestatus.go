@@ -37,6 +37,8 @@ type nodeStatusInput struct {
 	Hostname       string
 	RuntimeVersion string // "containerd://2.1.4"
 	KubeletVersion string
+	// KubeletPort is the kubelet server's port (0: none).
+	KubeletPort int32
 	// RuntimeConditions are the CRI Status call's (nil if it failed).
 	RuntimeConditions []*runtimeapi.RuntimeCondition
 	RuntimeErr        error
@@ -89,7 +91,7 @@ func computeNodeStatus(old v1.NodeStatus, in nodeStatusInput) (v1.NodeStatus, []
 	}
 	s.Capacity, s.Allocatable = capacity, allocatable
 	s.Addresses = []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: in.NodeIP}, {Type: v1.NodeHostName, Address: in.Hostname}}
-	s.DaemonEndpoints = v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: 10250}}
+	s.DaemonEndpoints = v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: in.KubeletPort}}
 	s.NodeInfo = v1.NodeSystemInfo{
 		MachineID: m.MachineID, SystemUUID: m.SystemUUID, BootID: m.BootID,
 		KernelVersion: m.KernelVersion, OSImage: m.OSImage,

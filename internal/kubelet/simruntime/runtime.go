@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,6 +142,10 @@ type container struct {
 	exitCode   int32
 	reason     string
 	exit       *Exit // scripted end, from the start
+	// logPath is where a runtime would write the log: the sandbox's log
+	// directory joined with the container's log path, as containerd
+	// reports it. Nothing is written there.
+	logPath string
 }
 
 type image struct {
@@ -456,6 +461,10 @@ func (r *Runtime) CreateContainer(_ context.Context, sandboxID string, config *r
 		id: r.newID(), sandboxID: sandboxID, config: config, imageRef: img.digestRef(),
 		image: &runtimeapi.ImageSpec{Image: img.ref, UserSpecifiedImage: config.GetImage().GetUserSpecifiedImage()},
 		state: runtimeapi.ContainerState_CONTAINER_CREATED, createdAt: r.now(),
+		logPath: config.GetLogPath(),
+	}
+	if dir := sandboxConfig.GetLogDirectory(); dir != "" && config.GetLogPath() != "" {
+		c.logPath = filepath.Join(dir, config.GetLogPath())
 	}
 	if e, ok, err := r.scriptedExit(sandboxConfig, config); err != nil {
 		return "", status.Errorf(codes.InvalidArgument, "%v", err)
@@ -617,7 +626,7 @@ func (r *Runtime) ContainerStatus(_ context.Context, id string, _ bool) (*runtim
 		ExitCode: c.exitCode, Reason: c.reason,
 		Image: c.image, ImageRef: c.imageRef, ImageId: c.imageID(),
 		Labels: c.config.GetLabels(), Annotations: c.config.GetAnnotations(),
-		LogPath: c.config.GetLogPath(),
+		LogPath: c.logPath,
 	}}, nil
 }
 
@@ -683,7 +692,11 @@ func (r *Runtime) GetContainerEvents(context.Context, chan *runtimeapi.Container
 	return unimplemented("GetContainerEvents")
 }
 
-// --- ContainerStatsManager: a process-less container uses nothing ---
+// --- ContainerStatsManager: small, plausible, deterministic numbers ---
+//
+// A container uses a steady 1-10 millicores while it runs and 4-35 MiB
+// of memory, both derived from its ID, so that simulated nodes report
+// metrics (`kubectl top`) without any process behind them.
 
 func (r *Runtime) ContainerStats(_ context.Context, id string) (*runtimeapi.ContainerStats, error) {
 	r.mu.Lock()
@@ -692,37 +705,101 @@ func (r *Runtime) ContainerStats(_ context.Context, id string) (*runtimeapi.Cont
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "container %q not found", id)
 	}
-	return r.stats(c), nil
+	return r.stats(c, r.now()), nil
 }
 
-func (r *Runtime) stats(c *container) *runtimeapi.ContainerStats {
-	now := r.now()
+// usage is a container's simulated CPU time (ns), CPU rate (nanocores)
+// and working set (bytes) at now.
+func (r *Runtime) usage(c *container, now int64) (cpu, nanoCores, memory uint64) {
+	r.settle(c, now)
+	seed := sha256.Sum256([]byte(c.id))
+	millicores := 1 + uint64(seed[0])%10
+	if c.startedAt == 0 {
+		return 0, 0, 0
+	}
+	end := now
+	if c.state == runtimeapi.ContainerState_CONTAINER_EXITED {
+		end = c.finishedAt
+	} else {
+		nanoCores = millicores * 1_000_000
+		memory = (4 + uint64(seed[1])%32) << 20
+	}
+	if end > c.startedAt {
+		cpu = uint64(end-c.startedAt) * millicores / 1000
+	}
+	return cpu, nanoCores, memory
+}
+
+func (r *Runtime) stats(c *container, now int64) *runtimeapi.ContainerStats {
+	cpu, nano, mem := r.usage(c, now)
 	return &runtimeapi.ContainerStats{
 		Attributes: &runtimeapi.ContainerAttributes{Id: c.id, Metadata: c.config.GetMetadata(), Labels: c.config.GetLabels(), Annotations: c.config.GetAnnotations()},
-		Cpu:        &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{}},
-		Memory:     &runtimeapi.MemoryUsage{Timestamp: now, WorkingSetBytes: &runtimeapi.UInt64Value{}},
+		Cpu: &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: cpu},
+			UsageNanoCores: &runtimeapi.UInt64Value{Value: nano}},
+		Memory: &runtimeapi.MemoryUsage{Timestamp: now, WorkingSetBytes: &runtimeapi.UInt64Value{Value: mem},
+			UsageBytes: &runtimeapi.UInt64Value{Value: mem}, RssBytes: &runtimeapi.UInt64Value{Value: mem / 2}},
+		WritableLayer: &runtimeapi.FilesystemUsage{Timestamp: now, UsedBytes: &runtimeapi.UInt64Value{Value: 4096}, InodesUsed: &runtimeapi.UInt64Value{Value: 1}},
 	}
 }
 
 func (r *Runtime) ListContainerStats(_ context.Context, f *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := r.now()
 	var out []*runtimeapi.ContainerStats
 	for _, c := range r.containers {
 		if f != nil && ((f.Id != "" && f.Id != c.id) || (f.PodSandboxId != "" && f.PodSandboxId != c.sandboxID) || !matches(f.LabelSelector, c.config.GetLabels())) {
 			continue
 		}
-		out = append(out, r.stats(c))
+		out = append(out, r.stats(c, now))
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Attributes.Id < out[j].Attributes.Id })
 	return out, nil
 }
 
-func (r *Runtime) PodSandboxStats(context.Context, string) (*runtimeapi.PodSandboxStats, error) {
-	return nil, unimplemented("PodSandboxStats")
+// sandboxStats sums the sandbox's containers; a sandbox's own overhead
+// is left out.
+func (r *Runtime) sandboxStats(s *sandbox, now int64) *runtimeapi.PodSandboxStats {
+	var cpu, nano, mem uint64
+	for _, c := range r.containers {
+		if c.sandboxID == s.id {
+			cc, cn, cm := r.usage(c, now)
+			cpu, nano, mem = cpu+cc, nano+cn, mem+cm
+		}
+	}
+	return &runtimeapi.PodSandboxStats{
+		Attributes: &runtimeapi.PodSandboxAttributes{Id: s.id, Metadata: s.config.GetMetadata(), Labels: s.config.GetLabels(), Annotations: s.config.GetAnnotations()},
+		Linux: &runtimeapi.LinuxPodSandboxStats{
+			Cpu: &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: cpu}, UsageNanoCores: &runtimeapi.UInt64Value{Value: nano}},
+			Memory: &runtimeapi.MemoryUsage{Timestamp: now, WorkingSetBytes: &runtimeapi.UInt64Value{Value: mem},
+				UsageBytes: &runtimeapi.UInt64Value{Value: mem}, RssBytes: &runtimeapi.UInt64Value{Value: mem / 2}},
+		},
+	}
 }
 
-func (r *Runtime) ListPodSandboxStats(context.Context, *runtimeapi.PodSandboxStatsFilter) ([]*runtimeapi.PodSandboxStats, error) {
-	return nil, nil
+func (r *Runtime) PodSandboxStats(_ context.Context, id string) (*runtimeapi.PodSandboxStats, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.sandboxes[id]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "failed to get sandbox %q: not found", id)
+	}
+	return r.sandboxStats(s, r.now()), nil
+}
+
+func (r *Runtime) ListPodSandboxStats(_ context.Context, f *runtimeapi.PodSandboxStatsFilter) ([]*runtimeapi.PodSandboxStats, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	var out []*runtimeapi.PodSandboxStats
+	for _, s := range r.sandboxes {
+		if !s.ready || (f != nil && ((f.Id != "" && f.Id != s.id) || !matches(f.LabelSelector, s.config.GetLabels()))) {
+			continue
+		}
+		out = append(out, r.sandboxStats(s, now))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Attributes.Id < out[j].Attributes.Id })
+	return out, nil
 }
 
 func (r *Runtime) ListMetricDescriptors(context.Context) ([]*runtimeapi.MetricDescriptor, error) {
