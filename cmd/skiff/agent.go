@@ -66,6 +66,7 @@ Credentials come from --kubeconfig, or from --token with
 						tmplErr = err
 					}
 					c.NodeIP = ip // each simulated node keeps its own address
+					c.ServerPort = 0 // and opens no listener
 				},
 			})
 			if err != nil {

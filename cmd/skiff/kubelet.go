@@ -28,6 +28,7 @@ type nodeFlags struct {
 	runtime, runtimeEndpoint string
 	insecureRegistries       []string
 	cniBridge                string
+	kubeletPort              int
 	stopPodsOnExit           bool
 	nodeIP, podCIDR          string
 	labels                   map[string]string
@@ -62,6 +63,7 @@ func (f *nodeFlags) registerRuntime(fs *pflag.FlagSet) {
 	fs.StringVar(&f.runtime, "runtime", runtimeContainerd, "Container runtime: containerd, or simulated (an in-memory runtime: containers run without processes)")
 	fs.StringVar(&f.runtimeEndpoint, "container-runtime-endpoint", "", "CRI endpoint of an existing runtime (e.g. unix:///run/containerd/containerd.sock) instead of the containerd Skiff starts")
 	fs.StringSliceVar(&f.insecureRegistries, "insecure-registry", nil, "Registries (host or host:port) the supervised containerd pulls from over plain HTTP; loopback registries always are")
+	fs.IntVar(&f.kubeletPort, "kubelet-port", kubelet.DefaultServerPort, "HTTPS port of the kubelet's API (logs, exec, attach, port-forward, stats); 0 turns it off")
 	fs.StringVar(&f.cniBridge, "cni-bridge", "skiff0", "Linux bridge of the pod network (one per node on a host)")
 	fs.BoolVar(&f.stopPodsOnExit, "stop-pods-on-exit", false, "Stop every pod when Skiff stops (by default containers keep running and a restarted kubelet adopts them)")
 	fs.StringVar(&f.nodeIP, "node-ip", "", "The node's InternalIP (default: the host's first address)")
@@ -73,6 +75,7 @@ func (f *nodeFlags) registerRuntime(fs *pflag.FlagSet) {
 // apply fills what the flags say into a kubelet Config.
 func (f *nodeFlags) apply(c *kubelet.Config) error {
 	c.NodeIP, c.Labels, c.Roles = f.nodeIP, f.labels, f.roles
+	c.ServerPort = f.kubeletPort
 	c.ClusterDNS, c.ClusterDomain, c.MaxPods = f.clusterDNS, f.clusterDomain, f.maxPods
 	for _, s := range f.taints {
 		t, err := parseTaint(s)

@@ -360,7 +360,8 @@ func parseLogQuery(q url.Values) (*v1.PodLogOptions, error) {
 // stderr into stdout.
 func streamOptions(q url.Values) (stdin, stdout, stderr, tty bool, err error) {
 	on := func(key string) bool { b, _ := strconv.ParseBool(q.Get(key)); return b }
-	stdin, stdout, stderr, tty = on("stdin"), on("stdout"), on("stderr"), on("tty")
+	// Upstream's names: input, output, error, tty (v1.Exec*Param).
+	stdin, stdout, stderr, tty = on(v1.ExecStdinParam), on(v1.ExecStdoutParam), on(v1.ExecStderrParam), on(v1.ExecTTYParam)
 	if tty && stderr {
 		stderr = false
 	}

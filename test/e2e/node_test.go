@@ -47,7 +47,7 @@ func nodeCluster(t *testing.T, extra ...string) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	args := append([]string{"--cni-bridge", nodeBridge, "--cluster-cidr", nodeClusterCIDR, "--node-name", "e2e-node"}, extra...)
+	args := append([]string{"--cni-bridge", nodeBridge, "--cluster-cidr", nodeClusterCIDR, "--node-name", "e2e-node", "--kubelet-port", strconv.Itoa(freePort(t))}, extra...)
 	c := newCluster(t, dir, args...)
 	c.args[0] = "up"
 	t.Cleanup(func() {
