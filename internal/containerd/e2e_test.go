@@ -240,6 +240,15 @@ func TestSupervisedContainerd(t *testing.T) {
 		t.Fatalf("PullImage %s over plain HTTP: %v", busybox, err)
 	}
 
+	private := testimage.StartRegistry(t, "puller", "s3cret")
+	privateRef := private.Push(t, "private/busybox:1", testimage.Busybox(t))
+	if _, err := is.PullImage(ctx, &runtimeapi.ImageSpec{Image: privateRef}, nil, sbCfg); err == nil {
+		t.Errorf("PullImage %s without credentials succeeded", privateRef)
+	}
+	if _, err := is.PullImage(ctx, &runtimeapi.ImageSpec{Image: privateRef}, &runtimeapi.AuthConfig{Username: "puller", Password: "s3cret"}, sbCfg); err != nil {
+		t.Errorf("PullImage %s with credentials: %v", privateRef, err)
+	}
+
 	echoID := createAndStart(ctx, t, rs, sbID, sbCfg, busybox, "echo", []string{"/bin/sh", "-c", "echo hello"})
 	waitFor(t, 20*time.Second, "echo to exit", func() bool {
 		st, err := rs.ContainerStatus(ctx, echoID, false)
@@ -297,6 +306,31 @@ func TestSupervisedContainerd(t *testing.T) {
 	st, err := rs.ContainerStatus(ctx, sleepID, false)
 	if err != nil || st.Status.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		t.Fatalf("after restart: sleep container %v, %v", st, err)
+	}
+
+	// The same runtime as someone else's (--container-runtime-endpoint):
+	// nothing started, Ready once it answers; StopAllPods stops the pod.
+	ext, err := New(Config{Endpoint: n.c.Endpoint()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extCtx, extCancel := context.WithCancel(ctx)
+	extDone := make(chan error, 1)
+	go func() { extDone <- ext.Run(extCtx) }()
+	waitFor(t, 10*time.Second, "external runtime ready", ext.Ready)
+	if ext.Endpoint() != n.c.Endpoint() || ext.Pid() != 0 {
+		t.Errorf("external runtime: endpoint %s, pid %d", ext.Endpoint(), ext.Pid())
+	}
+	if err := ext.StopAllPods(ctx); err != nil {
+		t.Fatalf("StopAllPods: %v", err)
+	}
+	extCancel()
+	if err := <-extDone; err != nil {
+		t.Errorf("external Run: %v", err)
+	}
+	sbStatus, err = rs.PodSandboxStatus(ctx, sbID, false)
+	if err != nil || sbStatus.Status.State != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+		t.Fatalf("after StopAllPods: sandbox %v, %v", sbStatus, err)
 	}
 }
 
