@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,7 +98,7 @@ func (c *Containerd) Run(ctx context.Context) error {
 	backoff := c.cfg.RestartBackoff
 	for {
 		began := c.cfg.Clock.Now()
-		exited, err := c.start(ctx)
+		exited, err := c.start()
 		if err != nil {
 			return err
 		}
@@ -131,7 +132,7 @@ func (c *Containerd) Run(ctx context.Context) error {
 
 // start starts one containerd; exited receives its wait error. An error
 // means containerd cannot be run at all (no binary, no log file).
-func (c *Containerd) start(ctx context.Context) (exited <-chan error, err error) {
+func (c *Containerd) start() (exited <-chan error, err error) {
 	logFile, err := os.OpenFile(c.layout.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("containerd: open log: %w", err)
@@ -145,13 +146,26 @@ func (c *Containerd) start(ctx context.Context) (exited <-chan error, err error)
 	// crashed skiff from leaving it behind. Shims are containerd's own
 	// children in their own groups and outlive both.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	started := make(chan error, 1)
+	ch := make(chan error, 1)
+	go func() {
+		// The parent-death signal fires when the starting thread exits,
+		// not the process: keep this goroutine on its thread until
+		// containerd is gone, so the Go runtime cannot retire it.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		ch <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
 		return nil, fmt.Errorf("containerd: start %s: %w", c.cfg.Binary, err)
 	}
 	_ = os.WriteFile(c.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
 	c.setCmd(cmd)
-	ch := make(chan error, 1)
-	go func() { ch <- cmd.Wait() }()
 	return ch, nil
 }
 
