@@ -98,28 +98,32 @@ func (c *Containerd) Run(ctx context.Context) error {
 	backoff := c.cfg.RestartBackoff
 	for {
 		began := c.cfg.Clock.Now()
-		exited, err := c.start()
+		p, err := c.start()
 		if err != nil {
 			return err
 		}
-		if err := c.awaitStarted(ctx, exited); err != nil {
-			log.Error("containerd did not start", "err", err, "log", c.layout.log)
+		if answered, err := c.awaitStarted(ctx, p); err != nil {
+			if ctx.Err() == nil {
+				log.Error("containerd did not start; killing it", "err", err, "log", c.layout.log)
+				_ = p.cmd.Process.Kill()
+			}
 		} else {
 			c.ready.Store(true)
-			log.Info("containerd ready", "endpoint", c.Endpoint(), "pid", c.Pid(), "took", c.cfg.Clock.Since(began).Round(time.Millisecond))
+			log.Info("containerd ready", "endpoint", c.Endpoint(), "pid", p.cmd.Process.Pid,
+				"took", c.cfg.Clock.Since(began).Round(time.Millisecond), "criAnsweredAfter", answered.Round(time.Millisecond))
 		}
 		select {
 		case <-ctx.Done():
 			c.ready.Store(false)
-			c.stop(exited)
+			c.stop(p)
 			return nil
-		case err := <-exited:
+		case <-p.done:
 			c.ready.Store(false)
 			c.setCmd(nil)
 			if c.cfg.Clock.Since(began) > MaxRestartBackoff {
 				backoff = c.cfg.RestartBackoff
 			}
-			log.Error("containerd exited; restarting", "err", err, "backoff", backoff, "log", c.layout.log)
+			log.Error("containerd exited; restarting", "err", p.err, "backoff", backoff, "log", c.layout.log)
 		}
 		select {
 		case <-ctx.Done():
@@ -130,9 +134,18 @@ func (c *Containerd) Run(ctx context.Context) error {
 	}
 }
 
-// start starts one containerd; exited receives its wait error. An error
-// means containerd cannot be run at all (no binary, no log file).
-func (c *Containerd) start() (exited <-chan error, err error) {
+// proc is one run of containerd.
+type proc struct {
+	cmd *exec.Cmd
+	// done is closed when the process has exited; err is then its wait
+	// error.
+	done chan struct{}
+	err  error
+}
+
+// start starts one containerd. An error means containerd cannot be run
+// at all (no binary, no log file).
+func (c *Containerd) start() (*proc, error) {
 	logFile, err := os.OpenFile(c.layout.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("containerd: open log: %w", err)
@@ -146,8 +159,8 @@ func (c *Containerd) start() (exited <-chan error, err error) {
 	// crashed skiff from leaving it behind. Shims are containerd's own
 	// children in their own groups and outlive both.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
 	started := make(chan error, 1)
-	ch := make(chan error, 1)
 	go func() {
 		// The parent-death signal fires when the starting thread exits,
 		// not the process: keep this goroutine on its thread until
@@ -159,14 +172,15 @@ func (c *Containerd) start() (exited <-chan error, err error) {
 			return
 		}
 		started <- nil
-		ch <- cmd.Wait()
+		p.err = cmd.Wait()
+		close(p.done)
 	}()
 	if err := <-started; err != nil {
 		return nil, fmt.Errorf("containerd: start %s: %w", c.cfg.Binary, err)
 	}
 	_ = os.WriteFile(c.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
 	c.setCmd(cmd)
-	return ch, nil
+	return p, nil
 }
 
 func (c *Containerd) setCmd(cmd *exec.Cmd) {
@@ -201,18 +215,20 @@ func (c *Containerd) killStale() {
 }
 
 // awaitStarted waits until containerd answers CRI Version, then imports
-// the pause image.
-func (c *Containerd) awaitStarted(ctx context.Context, exited <-chan error) error {
+// the pause image; it returns how long the CRI took to answer.
+func (c *Containerd) awaitStarted(ctx context.Context, p *proc) (time.Duration, error) {
+	began := c.cfg.Clock.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
 	defer cancel()
-	if err := waitCRI(ctx, c.Endpoint(), exited); err != nil {
-		return err
+	if err := waitCRI(ctx, c.Endpoint(), p.done); err != nil {
+		return 0, err
 	}
-	return importPause(ctx, c.Address())
+	answered := c.cfg.Clock.Since(began)
+	return answered, importPause(ctx, c.Address())
 }
 
-// waitCRI polls CRI Version until it answers, ctx ends or exited fires.
-func waitCRI(ctx context.Context, endpoint string, exited <-chan error) error {
+// waitCRI polls CRI Version until it answers, ctx ends or exited closes.
+func waitCRI(ctx context.Context, endpoint string, exited <-chan struct{}) error {
 	// gRPC's default reconnect back-off starts at a second; containerd
 	// answers within tens of milliseconds of starting.
 	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -235,8 +251,8 @@ func waitCRI(ctx context.Context, endpoint string, exited <-chan error) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("CRI at %s did not answer: %w (last error: %v)", endpoint, ctx.Err(), err)
-		case werr := <-exited:
-			return fmt.Errorf("containerd exited before answering: %v", werr)
+		case <-exited:
+			return errors.New("containerd exited before answering")
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -244,7 +260,7 @@ func waitCRI(ctx context.Context, endpoint string, exited <-chan error) error {
 
 // stop stops containerd: pods first if configured, then SIGTERM, then
 // SIGKILL after StopTimeout.
-func (c *Containerd) stop(exited <-chan error) {
+func (c *Containerd) stop(p *proc) {
 	log := c.cfg.Logger.With("component", c.Name())
 	if c.cfg.StopPodsOnExit {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.StopTimeout)
@@ -253,19 +269,13 @@ func (c *Containerd) stop(exited <-chan error) {
 		}
 		cancel()
 	}
-	c.mu.Lock()
-	cmd := c.cmd
-	c.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-exited:
+	case <-p.done:
 	case <-c.cfg.Clock.After(c.cfg.StopTimeout):
 		log.Warn("containerd did not stop after SIGTERM; killing it", "timeout", c.cfg.StopTimeout)
-		_ = cmd.Process.Kill()
-		<-exited
+		_ = p.cmd.Process.Kill()
+		<-p.done
 	}
 	c.setCmd(nil)
 	_ = os.Remove(c.pidFile())
