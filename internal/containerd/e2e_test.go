@@ -248,9 +248,11 @@ func TestSupervisedContainerd(t *testing.T) {
 	}
 	t.Logf("sandbox %s: IP %s, cgroup parent %s", sbID[:12], ip, sbCfg.Linux.CgroupParent)
 	pausePid := sandboxPid(ctx, t, rs, sbID)
-	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pausePid)); err != nil || string(cmdline) != "/pause\x00" {
-		t.Errorf("sandbox process %d runs %q (%v), want the shipped /pause", pausePid, cmdline, err)
-	}
+	// runc start returns once runc init is told to exec, maybe before.
+	waitFor(t, 10*time.Second, "the sandbox process to run the shipped /pause", func() bool {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pausePid))
+		return err == nil && string(cmdline) == "/pause\x00"
+	})
 	n.cgroups = append(n.cgroups, "/kubepods/burstable/pod"+uid+"/"+sbID)
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/kubepods/burstable/pod"+uid, sbID)); err != nil {
 		t.Errorf("sandbox cgroup not where cgroupfs puts it: %v", err)
