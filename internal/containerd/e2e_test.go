@@ -263,6 +263,10 @@ func TestSupervisedContainerd(t *testing.T) {
 	if _, err := is.PullImage(ctx, &runtimeapi.ImageSpec{Image: busybox}, nil, sbCfg); err != nil {
 		t.Fatalf("PullImage %s over plain HTTP: %v", busybox, err)
 	}
+	viaLocalhost := strings.Replace(busybox, "127.0.0.1:", "localhost:", 1)
+	if _, err := is.PullImage(ctx, &runtimeapi.ImageSpec{Image: viaLocalhost}, nil, sbCfg); err != nil {
+		t.Fatalf("PullImage %s over plain HTTP: %v", viaLocalhost, err)
+	}
 
 	private := testimage.StartRegistry(t, "puller", "s3cret")
 	privateRef := private.Push(t, "private/busybox:1", testimage.Busybox(t))
