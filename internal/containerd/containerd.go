@@ -95,7 +95,7 @@ func (c *Containerd) Run(ctx context.Context) error {
 		return fmt.Errorf("containerd: %w", err)
 	}
 	c.killStale()
-	backoff := c.cfg.RestartBackoff
+	var wait, backoff time.Duration
 	for {
 		began := c.cfg.Clock.Now()
 		p, err := c.start()
@@ -120,18 +120,26 @@ func (c *Containerd) Run(ctx context.Context) error {
 		case <-p.done:
 			c.ready.Store(false)
 			c.setCmd(nil)
-			if c.cfg.Clock.Since(began) > MaxRestartBackoff {
-				backoff = c.cfg.RestartBackoff
-			}
-			log.Error("containerd exited; restarting", "err", p.err, "backoff", backoff, "log", c.layout.log)
+			wait, backoff = restartBackoff(backoff, c.cfg.RestartBackoff, c.cfg.Clock.Since(began))
+			log.Error("containerd exited; restarting", "err", p.err, "backoff", wait, "log", c.layout.log)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-c.cfg.Clock.After(backoff):
+		case <-c.cfg.Clock.After(wait):
 		}
-		backoff = min(2*backoff, MaxRestartBackoff)
 	}
+}
+
+// restartBackoff is how long to wait before restarting a containerd that
+// ran for uptime, and the back-off to keep for its next exit: it doubles
+// from first up to MaxRestartBackoff and starts over after a run of more
+// than MaxRestartBackoff.
+func restartBackoff(current, first, uptime time.Duration) (wait, next time.Duration) {
+	if uptime > MaxRestartBackoff || current < first {
+		current = first
+	}
+	return current, min(2*current, MaxRestartBackoff)
 }
 
 // proc is one run of containerd.

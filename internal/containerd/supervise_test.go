@@ -84,3 +84,25 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestRestartBackoff(t *testing.T) {
+	const first = time.Second
+	for _, tc := range []struct {
+		name               string
+		current, uptime    time.Duration
+		wantWait, wantNext time.Duration
+	}{
+		{"first exit", 0, time.Second, first, 2 * time.Second},
+		{"doubles", 4 * time.Second, time.Second, 4 * time.Second, 8 * time.Second},
+		{"capped", 40 * time.Second, time.Second, 40 * time.Second, MaxRestartBackoff},
+		{"stays capped", MaxRestartBackoff, time.Second, MaxRestartBackoff, MaxRestartBackoff},
+		{"long run resets", MaxRestartBackoff, 2 * time.Minute, first, 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wait, next := restartBackoff(tc.current, first, tc.uptime)
+			if wait != tc.wantWait || next != tc.wantNext {
+				t.Fatalf("restartBackoff(%v, %v, %v) = %v, %v; want %v, %v", tc.current, first, tc.uptime, wait, next, tc.wantWait, tc.wantNext)
+			}
+		})
+	}
+}
