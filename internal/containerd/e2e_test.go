@@ -521,3 +521,30 @@ func removeCgroup(t *testing.T, path string) {
 		}
 	}
 }
+
+// TestStopPodsOnExit: with the flag, stopping the component stops the pods
+// first; the next start finds the sandbox not ready.
+func TestStopPodsOnExit(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := n.rs.UpdateRuntimeConfig(ctx, &runtimeapi.RuntimeConfig{NetworkConfig: &runtimeapi.NetworkConfig{PodCidr: n.podCIDR}}); err != nil {
+		t.Fatal(err)
+	}
+	uid := randomHex(8)
+	sbID, err := n.rs.RunPodSandbox(ctx, sandboxConfig("drain", uid, "/kubepods/besteffort/pod"+uid, ""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cgroups = append(n.cgroups, "/kubepods/besteffort/pod"+uid+"/"+sbID)
+	n.stop()
+	n.cfg.StopPodsOnExit = true
+	n.start()
+	n.stop()
+	n.cfg.StopPodsOnExit = false
+	n.start()
+	st, err := n.rs.PodSandboxStatus(ctx, sbID, false)
+	if err != nil || st.Status.State != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+		t.Fatalf("sandbox after a stop with StopPodsOnExit: %v, %v", st, err)
+	}
+}
