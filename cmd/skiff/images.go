@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -78,7 +79,7 @@ func newImagesImportCommand() *cobra.Command {
 					return fmt.Errorf("%s: %w", path, err)
 				}
 				for _, n := range names {
-					cmd.Printf("imported %s from %s\n", n, path)
+					fmt.Fprintf(cmd.OutOrStdout(), "imported %s from %s\n", n, path)
 				}
 			}
 			return nil
@@ -92,7 +93,7 @@ func newImagesListCommand() *cobra.Command {
 	var f imagesFlags
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List the images of the node's containerd (namespace k8s.io)",
+		Short: "List the images of the node's containerd (namespace k8s.io; without the CRI's sha256:<id> aliases)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			socket, err := f.socket()
@@ -106,6 +107,9 @@ func newImagesListCommand() *cobra.Command {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "IMAGE\tDIGEST\tSIZE")
 			for _, img := range imgs {
+				if strings.HasPrefix(img.Name, "sha256:") {
+					continue
+				}
 				fmt.Fprintf(w, "%s\t%s\t%d\n", img.Name, img.Digest, img.Size)
 			}
 			return w.Flush()

@@ -150,3 +150,16 @@ server = "http://registry.test:5000"
 		t.Fatalf("hosts.toml:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestRunWithoutBinary(t *testing.T) {
+	c, err := New(Config{DataDir: t.TempDir(), Binary: "/nonexistent/containerd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "/nonexistent/containerd") {
+		t.Fatalf("Run = %v, want an error naming the binary", err)
+	}
+	if c.Ready() {
+		t.Fatal("Ready without a containerd")
+	}
+}

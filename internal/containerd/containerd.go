@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,44 +95,65 @@ func (c *Containerd) Run(ctx context.Context) error {
 		return fmt.Errorf("containerd: %w", err)
 	}
 	c.killStale()
-	backoff := c.cfg.RestartBackoff
+	var wait, backoff time.Duration
 	for {
 		began := c.cfg.Clock.Now()
-		exited, err := c.start(ctx)
+		p, err := c.start()
 		if err != nil {
 			return err
 		}
-		if err := c.awaitStarted(ctx, exited); err != nil {
-			log.Error("containerd did not start", "err", err, "log", c.layout.log)
+		if answered, err := c.awaitStarted(ctx, p); err != nil {
+			if ctx.Err() == nil {
+				log.Error("containerd did not start; killing it", "err", err, "log", c.layout.log)
+				_ = p.cmd.Process.Kill()
+			}
 		} else {
 			c.ready.Store(true)
-			log.Info("containerd ready", "endpoint", c.Endpoint(), "pid", c.Pid(), "took", c.cfg.Clock.Since(began).Round(time.Millisecond))
+			log.Info("containerd ready", "endpoint", c.Endpoint(), "pid", p.cmd.Process.Pid,
+				"took", c.cfg.Clock.Since(began).Round(time.Millisecond), "criAnsweredAfter", answered.Round(time.Millisecond))
 		}
 		select {
 		case <-ctx.Done():
 			c.ready.Store(false)
-			c.stop(exited)
+			c.stop(p)
 			return nil
-		case err := <-exited:
+		case <-p.done:
 			c.ready.Store(false)
 			c.setCmd(nil)
-			if c.cfg.Clock.Since(began) > MaxRestartBackoff {
-				backoff = c.cfg.RestartBackoff
-			}
-			log.Error("containerd exited; restarting", "err", err, "backoff", backoff, "log", c.layout.log)
+			wait, backoff = restartBackoff(backoff, c.cfg.RestartBackoff, c.cfg.Clock.Since(began))
+			log.Error("containerd exited; restarting", "err", p.err, "backoff", wait, "log", c.layout.log)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-c.cfg.Clock.After(backoff):
+		case <-c.cfg.Clock.After(wait):
 		}
-		backoff = min(2*backoff, MaxRestartBackoff)
 	}
 }
 
-// start starts one containerd; exited receives its wait error. An error
-// means containerd cannot be run at all (no binary, no log file).
-func (c *Containerd) start(ctx context.Context) (exited <-chan error, err error) {
+// restartBackoff is how long to wait before restarting a containerd that
+// ran for uptime, and the back-off to keep for its next exit: it doubles
+// from first up to MaxRestartBackoff and starts over after a run of more
+// than MaxRestartBackoff.
+func restartBackoff(current, first, uptime time.Duration) (wait, next time.Duration) {
+	if uptime > MaxRestartBackoff || current < first {
+		current = first
+	}
+	return current, min(2*current, MaxRestartBackoff)
+}
+
+// proc is one run of containerd.
+type proc struct {
+	cmd *exec.Cmd
+	// done is closed when the process has exited; err is then its wait
+	// error.
+	done chan struct{}
+	err  error
+}
+
+// start starts one containerd. An error means containerd cannot be run
+// at all (no binary, no log file).
+func (c *Containerd) start() (*proc, error) {
 	logFile, err := os.OpenFile(c.layout.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("containerd: open log: %w", err)
@@ -145,14 +167,28 @@ func (c *Containerd) start(ctx context.Context) (exited <-chan error, err error)
 	// crashed skiff from leaving it behind. Shims are containerd's own
 	// children in their own groups and outlive both.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		// The parent-death signal fires when the starting thread exits,
+		// not the process: keep this goroutine on its thread until
+		// containerd is gone, so the Go runtime cannot retire it.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
 		return nil, fmt.Errorf("containerd: start %s: %w", c.cfg.Binary, err)
 	}
 	_ = os.WriteFile(c.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
 	c.setCmd(cmd)
-	ch := make(chan error, 1)
-	go func() { ch <- cmd.Wait() }()
-	return ch, nil
+	return p, nil
 }
 
 func (c *Containerd) setCmd(cmd *exec.Cmd) {
@@ -187,18 +223,20 @@ func (c *Containerd) killStale() {
 }
 
 // awaitStarted waits until containerd answers CRI Version, then imports
-// the pause image.
-func (c *Containerd) awaitStarted(ctx context.Context, exited <-chan error) error {
+// the pause image; it returns how long the CRI took to answer.
+func (c *Containerd) awaitStarted(ctx context.Context, p *proc) (time.Duration, error) {
+	began := c.cfg.Clock.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
 	defer cancel()
-	if err := waitCRI(ctx, c.Endpoint(), exited); err != nil {
-		return err
+	if err := waitCRI(ctx, c.Endpoint(), p.done); err != nil {
+		return 0, err
 	}
-	return importPause(ctx, c.Address())
+	answered := c.cfg.Clock.Since(began)
+	return answered, importPause(ctx, c.Address())
 }
 
-// waitCRI polls CRI Version until it answers, ctx ends or exited fires.
-func waitCRI(ctx context.Context, endpoint string, exited <-chan error) error {
+// waitCRI polls CRI Version until it answers, ctx ends or exited closes.
+func waitCRI(ctx context.Context, endpoint string, exited <-chan struct{}) error {
 	// gRPC's default reconnect back-off starts at a second; containerd
 	// answers within tens of milliseconds of starting.
 	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -221,8 +259,8 @@ func waitCRI(ctx context.Context, endpoint string, exited <-chan error) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("CRI at %s did not answer: %w (last error: %v)", endpoint, ctx.Err(), err)
-		case werr := <-exited:
-			return fmt.Errorf("containerd exited before answering: %v", werr)
+		case <-exited:
+			return errors.New("containerd exited before answering")
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -230,7 +268,7 @@ func waitCRI(ctx context.Context, endpoint string, exited <-chan error) error {
 
 // stop stops containerd: pods first if configured, then SIGTERM, then
 // SIGKILL after StopTimeout.
-func (c *Containerd) stop(exited <-chan error) {
+func (c *Containerd) stop(p *proc) {
 	log := c.cfg.Logger.With("component", c.Name())
 	if c.cfg.StopPodsOnExit {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.StopTimeout)
@@ -239,19 +277,13 @@ func (c *Containerd) stop(exited <-chan error) {
 		}
 		cancel()
 	}
-	c.mu.Lock()
-	cmd := c.cmd
-	c.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-exited:
+	case <-p.done:
 	case <-c.cfg.Clock.After(c.cfg.StopTimeout):
 		log.Warn("containerd did not stop after SIGTERM; killing it", "timeout", c.cfg.StopTimeout)
-		_ = cmd.Process.Kill()
-		<-exited
+		_ = p.cmd.Process.Kill()
+		<-p.done
 	}
 	c.setCmd(nil)
 	_ = os.Remove(c.pidFile())

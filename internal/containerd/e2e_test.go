@@ -24,13 +24,17 @@ import (
 
 // node is a supervised containerd started by a test.
 type node struct {
-	c           *Containerd
-	rs          cri.RuntimeService
-	is          cri.ImageManagerService
-	bridge      string
-	podCIDR     string
-	dir         string
-	tookToReady time.Duration
+	t       *testing.T
+	cfg     Config
+	c       *Containerd
+	rs      cri.RuntimeService
+	is      cri.ImageManagerService
+	bridge  string
+	podCIDR string
+	dir     string
+	// cancel and done stop the running component (nil when stopped).
+	cancel context.CancelFunc
+	done   chan error
 	// cgroups are sandbox cgroups to remove, with their pod's, once the
 	// sandboxes are gone.
 	cgroups []string
@@ -63,55 +67,69 @@ func startNode(t *testing.T) *node {
 	r := make([]byte, 3)
 	_, _ = rand.Read(r)
 	n := &node{
+		t:      t,
 		dir:    t.TempDir(),
 		bridge: "skt" + hex.EncodeToString(r),
 		// A /24 in 10.200.0.0/13 picked at random, so that parallel
 		// tests' bridges do not route the same subnet.
 		podCIDR: fmt.Sprintf("10.%d.%d.0/24", 200+int(r[0])%8, r[1]),
 	}
-	c, err := New(Config{
-		DataDir:    n.dir,
-		BridgeName: n.bridge,
-		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	n.cfg = Config{DataDir: n.dir, BridgeName: n.bridge, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+	t.Cleanup(func() {
+		if n.cancel != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			removeAllPods(ctx, t, n.rs)
+			cancel()
+		}
+		for _, cg := range n.cgroups {
+			removeCgroup(t, cg)
+		}
+		n.stop()
+		if out, err := exec.Command("ip", "link", "del", n.bridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
+			t.Logf("ip link del %s: %v: %s", n.bridge, err, out)
+		}
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(n.dir, "containerd.log")); err == nil {
+				t.Logf("containerd log:\n%s", tail(string(b), 4000))
+			}
+		}
 	})
+	n.start()
+	return n
+}
+
+// start runs a new component on the node's data dir and connects the CRI
+// clients once it is ready.
+func (n *node) start() {
+	t := n.t
+	t.Helper()
+	c, err := New(n.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.c = c
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	n.cancel, n.done = cancel, make(chan error, 1)
 	began := time.Now()
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
-		defer ccancel()
-		if n.rs != nil {
-			removeAllPods(cctx, t, n.rs)
-		}
-		for _, cg := range n.cgroups {
-			removeCgroup(t, cg)
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		if out, err := exec.Command("ip", "link", "del", n.bridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
-			t.Logf("ip link del %s: %v: %s", n.bridge, err, out)
-		}
-		if t.Failed() {
-			if b, err := os.ReadFile(c.LogFile()); err == nil {
-				t.Logf("containerd log:\n%s", tail(string(b), 4000))
-			}
-		}
-	})
+	go func() { n.done <- c.Run(ctx) }()
 	waitFor(t, 60*time.Second, "containerd ready", c.Ready)
-	n.tookToReady = time.Since(began)
-	t.Logf("Run to Ready: %v (containerd start, CRI answer, pause image import)", n.tookToReady)
+	t.Logf("Run to Ready: %v (containerd start, CRI answer, pause image import)", time.Since(began))
 	n.rs, n.is, err = NewCRIClient(ctx, c.Endpoint())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+}
+
+// stop ends the component as skiff's shutdown does.
+func (n *node) stop() {
+	if n.cancel == nil {
+		return
+	}
+	n.cancel()
+	if err := <-n.done; err != nil {
+		n.t.Errorf("Run: %v", err)
+	}
+	n.cancel = nil
 }
 
 // removeAllPods stops and removes every sandbox and container the test
@@ -229,6 +247,12 @@ func TestSupervisedContainerd(t *testing.T) {
 		t.Fatalf("sandbox IP %q not in pod CIDR %s", sbStatus.Status.GetNetwork().GetIp(), n.podCIDR)
 	}
 	t.Logf("sandbox %s: IP %s, cgroup parent %s", sbID[:12], ip, sbCfg.Linux.CgroupParent)
+	pausePid := sandboxPid(ctx, t, rs, sbID)
+	// runc start returns once runc init is told to exec, maybe before.
+	waitFor(t, 10*time.Second, "the sandbox process to run the shipped /pause", func() bool {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pausePid))
+		return err == nil && string(cmdline) == "/pause\x00"
+	})
 	n.cgroups = append(n.cgroups, "/kubepods/burstable/pod"+uid+"/"+sbID)
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/kubepods/burstable/pod"+uid, sbID)); err != nil {
 		t.Errorf("sandbox cgroup not where cgroupfs puts it: %v", err)
@@ -238,6 +262,19 @@ func TestSupervisedContainerd(t *testing.T) {
 	busybox := reg.Push(t, "busybox:e2e", testimage.Busybox(t))
 	if _, err := is.PullImage(ctx, &runtimeapi.ImageSpec{Image: busybox}, nil, sbCfg); err != nil {
 		t.Fatalf("PullImage %s over plain HTTP: %v", busybox, err)
+	}
+	viaLocalhost := strings.Replace(busybox, "127.0.0.1:", "localhost:", 1)
+	if _, err := is.PullImage(ctx, &runtimeapi.ImageSpec{Image: viaLocalhost}, nil, sbCfg); err != nil {
+		t.Fatalf("PullImage %s over plain HTTP: %v", viaLocalhost, err)
+	}
+
+	private := testimage.StartRegistry(t, "puller", "s3cret")
+	privateRef := private.Push(t, "private/busybox:1", testimage.Busybox(t))
+	if _, err := is.PullImage(ctx, &runtimeapi.ImageSpec{Image: privateRef}, nil, sbCfg); err == nil {
+		t.Errorf("PullImage %s without credentials succeeded", privateRef)
+	}
+	if _, err := is.PullImage(ctx, &runtimeapi.ImageSpec{Image: privateRef}, &runtimeapi.AuthConfig{Username: "puller", Password: "s3cret"}, sbCfg); err != nil {
+		t.Errorf("PullImage %s with credentials: %v", privateRef, err)
 	}
 
 	echoID := createAndStart(ctx, t, rs, sbID, sbCfg, busybox, "echo", []string{"/bin/sh", "-c", "echo hello"})
@@ -298,6 +335,31 @@ func TestSupervisedContainerd(t *testing.T) {
 	if err != nil || st.Status.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		t.Fatalf("after restart: sleep container %v, %v", st, err)
 	}
+
+	// The same runtime as someone else's (--container-runtime-endpoint):
+	// nothing started, Ready once it answers; StopAllPods stops the pod.
+	ext, err := New(Config{Endpoint: n.c.Endpoint()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extCtx, extCancel := context.WithCancel(ctx)
+	extDone := make(chan error, 1)
+	go func() { extDone <- ext.Run(extCtx) }()
+	waitFor(t, 10*time.Second, "external runtime ready", ext.Ready)
+	if ext.Endpoint() != n.c.Endpoint() || ext.Pid() != 0 {
+		t.Errorf("external runtime: endpoint %s, pid %d", ext.Endpoint(), ext.Pid())
+	}
+	if err := ext.StopAllPods(ctx); err != nil {
+		t.Fatalf("StopAllPods: %v", err)
+	}
+	extCancel()
+	if err := <-extDone; err != nil {
+		t.Errorf("external Run: %v", err)
+	}
+	sbStatus, err = rs.PodSandboxStatus(ctx, sbID, false)
+	if err != nil || sbStatus.Status.State != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+		t.Fatalf("after StopAllPods: sandbox %v, %v", sbStatus, err)
+	}
 }
 
 func testimageConfig() v1Config {
@@ -320,6 +382,59 @@ func createAndStart(ctx context.Context, t *testing.T, rs cri.RuntimeService, sb
 		t.Fatalf("StartContainer %s: %v", name, err)
 	}
 	return id
+}
+
+// TestSkiffRestartKeepsContainers stops the component (skiff's shutdown)
+// and starts a new one on the same data dir: the container started before
+// still runs, is listed, and the network still works for new sandboxes.
+func TestSkiffRestartKeepsContainers(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := n.rs.UpdateRuntimeConfig(ctx, &runtimeapi.RuntimeConfig{NetworkConfig: &runtimeapi.NetworkConfig{PodCidr: n.podCIDR}}); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	testimage.WriteArchive(t, archive, "skiff.test/sleep:1", testimage.WithConfig(t, testimage.Busybox(t), testimageConfig()))
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ImportImages(ctx, n.c.Address(), f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := randomHex(8)
+	sbCfg := sandboxConfig("keep", uid, "/kubepods/besteffort/pod"+uid, t.TempDir())
+	sbID, err := n.rs.RunPodSandbox(ctx, sbCfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cgroups = append(n.cgroups, "/kubepods/besteffort/pod"+uid+"/"+sbID)
+	waitFor(t, 10*time.Second, "image in CRI", func() bool {
+		st, err := n.is.ImageStatus(ctx, &runtimeapi.ImageSpec{Image: "skiff.test/sleep:1"}, false)
+		return err == nil && st.Image != nil
+	})
+	sleepID := createAndStart(ctx, t, n.rs, sbID, sbCfg, "skiff.test/sleep:1", "sleep", nil)
+	before, err := n.rs.ContainerStatus(ctx, sleepID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n.stop()
+	n.start()
+
+	after, err := n.rs.ContainerStatus(ctx, sleepID, true)
+	if err != nil || after.Status.State != runtimeapi.ContainerState_CONTAINER_RUNNING || after.Status.StartedAt != before.Status.StartedAt {
+		t.Fatalf("after restart: %v, %v; want the same container still running", after, err)
+	}
+	uid2 := randomHex(8)
+	sb2, err := n.rs.RunPodSandbox(ctx, sandboxConfig("new", uid2, "/kubepods/besteffort/pod"+uid2, ""), "")
+	if err != nil {
+		t.Fatalf("new sandbox after restart: %v", err)
+	}
+	n.cgroups = append(n.cgroups, "/kubepods/besteffort/pod"+uid2+"/"+sb2)
 }
 
 // TestCgroupParentFormats records where a sandbox's cgroup lands under
@@ -366,8 +481,9 @@ func TestCgroupParentFormats(t *testing.T) {
 	}
 }
 
-// sandboxCgroup is the memory cgroup of a sandbox's pause process.
-func sandboxCgroup(ctx context.Context, t *testing.T, rs cri.RuntimeService, id string) string {
+// sandboxPid is the pid of a sandbox's pause process.
+func sandboxPid(ctx context.Context, t *testing.T, rs cri.RuntimeService, id string) int {
+	t.Helper()
 	st, err := rs.PodSandboxStatus(ctx, id, true)
 	if err != nil {
 		t.Fatal(err)
@@ -376,7 +492,12 @@ func sandboxCgroup(ctx context.Context, t *testing.T, rs cri.RuntimeService, id 
 	if err := json.Unmarshal([]byte(st.Info["info"]), &info); err != nil || info.Pid == 0 {
 		t.Fatalf("sandbox verbose info: %v (%q)", err, st.Info["info"])
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", info.Pid))
+	return info.Pid
+}
+
+// sandboxCgroup is the memory cgroup of a sandbox's pause process.
+func sandboxCgroup(ctx context.Context, t *testing.T, rs cri.RuntimeService, id string) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", sandboxPid(ctx, t, rs, id)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,5 +519,32 @@ func removeCgroup(t *testing.T, path string) {
 		if dir := filepath.Dir(path); strings.HasPrefix(filepath.Base(dir), "pod") {
 			_ = os.Remove(filepath.Join(root, dir))
 		}
+	}
+}
+
+// TestStopPodsOnExit: with the flag, stopping the component stops the pods
+// first; the next start finds the sandbox not ready.
+func TestStopPodsOnExit(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := n.rs.UpdateRuntimeConfig(ctx, &runtimeapi.RuntimeConfig{NetworkConfig: &runtimeapi.NetworkConfig{PodCidr: n.podCIDR}}); err != nil {
+		t.Fatal(err)
+	}
+	uid := randomHex(8)
+	sbID, err := n.rs.RunPodSandbox(ctx, sandboxConfig("drain", uid, "/kubepods/besteffort/pod"+uid, ""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cgroups = append(n.cgroups, "/kubepods/besteffort/pod"+uid+"/"+sbID)
+	n.stop()
+	n.cfg.StopPodsOnExit = true
+	n.start()
+	n.stop()
+	n.cfg.StopPodsOnExit = false
+	n.start()
+	st, err := n.rs.PodSandboxStatus(ctx, sbID, false)
+	if err != nil || st.Status.State != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+		t.Fatalf("sandbox after a stop with StopPodsOnExit: %v, %v", st, err)
 	}
 }

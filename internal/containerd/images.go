@@ -64,7 +64,7 @@ func importImages(ctx context.Context, client *containerd.Client, r io.Reader) (
 	defer done(context.WithoutCancel(ctx))
 	imgs, err := client.Import(ctx, r, containerd.WithAllPlatforms(false))
 	if err != nil {
-		return nil, fmt.Errorf("import: %w", err)
+		return nil, fmt.Errorf("import (is it a docker-archive or OCI-layout tar?): %w", err)
 	}
 	names := make([]string, 0, len(imgs))
 	for _, img := range imgs {
