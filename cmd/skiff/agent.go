@@ -65,7 +65,7 @@ Credentials come from --kubeconfig, or from --token with
 					if err := nf.apply(c); err != nil {
 						tmplErr = err
 					}
-					c.NodeIP = ip // each simulated node keeps its own address
+					c.NodeIP = ip    // each simulated node keeps its own address
 					c.ServerPort = 0 // and opens no listener
 				},
 			})
