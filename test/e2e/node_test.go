@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -108,6 +110,40 @@ func TestRealNode(t *testing.T) {
 		msg := k.ok(t, "get", "events", "--field-selector", "involvedObject.name=test-pod,reason=Pulled", "-o", "jsonpath={.items[*].message}")
 		if !strings.Contains(msg, "Successfully pulled image") || !strings.Contains(msg, " bytes.") {
 			t.Errorf("Pulled event: %q", msg)
+		}
+	})
+
+	t.Run("logs, exec, port-forward, top", func(t *testing.T) {
+		waitFor(t, 10*time.Second, func() (bool, string) {
+			out, _, _ := k.run(t, "logs", "test-pod")
+			return strings.Contains(out, "hello from skiff"), "logs: " + out
+		})
+		if out := k.ok(t, "exec", "test-pod", "--", "sh", "-c", "echo out; echo err >&2"); out != "out\n" {
+			t.Errorf("exec stdout %q", out)
+		}
+		k.ok(t, "exec", "test-pod", "--", "sh", "-c", "mkdir -p /www && echo served > /www/index.html && httpd -p 8080 -h /www")
+		port := freePort(t)
+		pf := k.start(t, "port-forward", "pod/test-pod", fmt.Sprintf("%d:8080", port))
+		pf.waitFor(t, "Forwarding from")
+		waitFor(t, 10*time.Second, func() (bool, string) {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/index.html", port))
+			if err != nil {
+				return false, err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return string(b) == "served\n", string(b)
+		})
+		pf.kill()
+		// Usage is a rate between two scrapes, so the first answer may
+		// take a moment.
+		waitFor(t, 30*time.Second, func() (bool, string) {
+			out, errOut, err := k.run(t, "top", "pod", "test-pod", "--no-headers")
+			return err == nil && strings.HasPrefix(out, "test-pod"), out + errOut
+		})
+		out := k.ok(t, "top", "node", "--no-headers")
+		if !strings.HasPrefix(out, "e2e-node ") {
+			t.Errorf("kubectl top node: %q", out)
 		}
 	})
 
