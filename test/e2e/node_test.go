@@ -147,6 +147,16 @@ func TestRealNode(t *testing.T) {
 		}
 	})
 
+	t.Run("host network", func(t *testing.T) {
+		k.ok(t, "run", "hostnet", "--image="+image, `--overrides={"spec":{"hostNetwork":true,"terminationGracePeriodSeconds":1}}`, "--", "sleep", "3600")
+		k.ok(t, "wait", "--for=condition=Ready", "pod/hostnet", "--timeout=60s")
+		ips := k.ok(t, "get", "pod", "hostnet", "-o", "jsonpath={.status.podIP} {.status.hostIP}")
+		if f := strings.Fields(ips); len(f) != 2 || f[0] != f[1] {
+			t.Errorf("a host-network pod's IP should be its node's: podIP hostIP = %q", ips)
+		}
+		k.ok(t, "delete", "pod", "hostnet")
+	})
+
 	t.Run("liveness failure restarts the container", func(t *testing.T) {
 		k.ok(t, "apply", "-f", writeFile(t, "liveness.yaml", fmt.Sprintf(`apiVersion: v1
 kind: Pod
