@@ -373,7 +373,9 @@ func (k *Kubelet) sandboxConfig(pod *v1.Pod, attempt uint32) *runtimeapi.PodSand
 		hostname = strings.TrimRight(hostname[:63], "-.")
 	}
 	if pod.Spec.HostNetwork {
-		hostname = k.cfg.Hostname
+		// As upstream: the node's UTS namespace keeps its own name (runc
+		// refuses a hostname without a private UTS namespace).
+		hostname = ""
 	}
 	netMode := runtimeapi.NamespaceMode_POD
 	if pod.Spec.HostNetwork {
