@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -26,10 +28,13 @@ import (
 	"google.golang.org/protobuf/proto"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/transport/spdy"
 	cri "k8s.io/cri-api/pkg/apis"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	criclient "k8s.io/cri-client/pkg"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/pki"
@@ -154,8 +159,9 @@ state = %[2]q
 }
 
 // TestKubeletServerExecContainerd runs a pod on containerd through the
-// kubelet and `echo`es through /exec with client-go's SPDY executor, as
-// `kubectl exec` does through the API server.
+// kubelet, `echo`es through /exec with client-go's SPDY executor (as
+// `kubectl exec` does through the API server), reads the log containerd
+// wrote, its stats, and port-forwards to the pod's httpd.
 func TestKubeletServerExecContainerd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts containerd")
@@ -211,7 +217,9 @@ func TestKubeletServerExecContainerd(t *testing.T) {
 		cfg.CertDir, cfg.PodLogsDir = certDir, logsDir
 		cfg.NodeStats = SimulatedNodeReadings(MachineInfo{CPUs: 2, MemoryBytes: 4 << 30, EphemeralStorageBytes: 10 << 30}, clock.RealClock{})
 	})
-	pod := simplePod("sh", v1.Container{Name: "app", Image: image, Command: []string{"/bin/busybox", "sleep", "3600"}})
+	httpPort := testserver.FreePort(t)
+	pod := simplePod("sh", v1.Container{Name: "app", Image: image, Command: []string{"/bin/busybox", "sh", "-c",
+		fmt.Sprintf("echo started; echo oops >&2; exec /bin/busybox httpd -f -p 127.0.0.1:%d -h /", httpPort)}})
 	pod.Spec.HostNetwork = true
 	c.bindPod(t, pod, "node-ctrd")
 	c.waitPod(t, "default", "sh", "running", time.Minute, func(p *v1.Pod) bool { return p.Status.Phase == v1.PodRunning })
@@ -246,6 +254,64 @@ func TestKubeletServerExecContainerd(t *testing.T) {
 	if stdout.String() != "hello\n" {
 		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
 	}
+
+	// The log containerd wrote, in the CRI format, read back.
+	admin := kubeletClient(t, ca, certDir, "kube-apiserver-kubelet-client", "system:masters")
+	waitFor(t, 10*time.Second, "container log", func() (bool, error) {
+		code, body := get(t, admin, rc.Host+"/containerLogs/default/sh/app")
+		return code == http.StatusOK && strings.Contains(body, "started\n") && strings.Contains(body, "oops\n"), fmt.Errorf("%d %q", code, body)
+	})
+
+	// containerd's own stats of the pod and its container.
+	waitFor(t, 10*time.Second, "stats of the pod", func() (bool, error) {
+		code, body := get(t, admin, rc.Host+"/stats/summary")
+		var s statsapi.Summary
+		if err := json.Unmarshal([]byte(body), &s); code != http.StatusOK || err != nil {
+			return false, fmt.Errorf("%d %v", code, err)
+		}
+		for _, p := range s.Pods {
+			if p.PodRef.Name == "sh" && len(p.Containers) == 1 {
+				ct := p.Containers[0]
+				ok := ct.Memory != nil && ct.Memory.WorkingSetBytes != nil && *ct.Memory.WorkingSetBytes > 0 &&
+					ct.CPU != nil && ct.CPU.UsageCoreNanoSeconds != nil && *ct.CPU.UsageCoreNanoSeconds > 0
+				return ok, fmt.Errorf("container stats %+v %+v", ct.CPU, ct.Memory)
+			}
+		}
+		return false, fmt.Errorf("no pod sh in %s", body)
+	})
+
+	// Port-forward to the pod's httpd with client-go's SPDY port-forwarder.
+	transport, upgrader, err := spdy.RoundTripperFor(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfURL, _ := url.Parse(rc.Host + "/portForward/default/sh")
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, "POST", pfURL)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	defer close(stop)
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", httpPort)}, stop, ready, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwErr := make(chan error, 1)
+	go func() { fwErr <- fw.ForwardPorts() }()
+	select {
+	case <-ready:
+	case err := <-fwErr:
+		t.Fatalf("port-forward: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("port-forward not ready")
+	}
+	ports, err := fw.GetPorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[0].Local))
+	if err != nil {
+		t.Fatalf("through the port-forward: %v", err)
+	}
+	// httpd's answer (a listing or a 404 of /) came through the tunnel.
+	_ = resp.Body.Close()
 }
 
 // cgroupfsRuntime moves sandboxes under a cgroupfs parent: the kubelet
