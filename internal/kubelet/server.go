@@ -385,6 +385,21 @@ func (k *Kubelet) runningContainerID(ctx context.Context, uid types.UID, name st
 	return "", fmt.Errorf("container not found (%q)", name)
 }
 
+// streamPod is the pod a streaming request names (its UID too, when the
+// path has one), or false after answering upstream's 404.
+func (k *Kubelet) streamPod(w http.ResponseWriter, r *http.Request) (*v1.Pod, bool) {
+	pod, ok := k.podByName(r.PathValue("ns"), r.PathValue("pod"))
+	if !ok {
+		http.Error(w, "pod does not exist", http.StatusNotFound)
+		return nil, false
+	}
+	if uid := r.PathValue("uid"); uid != "" && types.UID(uid) != pod.UID {
+		http.Error(w, "pod not found", http.StatusNotFound)
+		return nil, false
+	}
+	return pod, true
+}
+
 func (k *Kubelet) serveStream(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -393,13 +408,8 @@ func (k *Kubelet) serveStream(kind string) http.HandlerFunc {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		pod, ok := k.podByName(r.PathValue("ns"), r.PathValue("pod"))
+		pod, ok := k.streamPod(w, r)
 		if !ok {
-			http.Error(w, "pod does not exist", http.StatusNotFound)
-			return
-		}
-		if uid := r.PathValue("uid"); uid != "" && types.UID(uid) != pod.UID {
-			http.Error(w, "pod not found", http.StatusNotFound)
 			return
 		}
 		ctx := r.Context()
@@ -463,13 +473,8 @@ func (k *Kubelet) servePortForward(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	pod, ok := k.podByName(r.PathValue("ns"), r.PathValue("pod"))
+	pod, ok := k.streamPod(w, r)
 	if !ok {
-		http.Error(w, "pod does not exist", http.StatusNotFound)
-		return
-	}
-	if uid := r.PathValue("uid"); uid != "" && types.UID(uid) != pod.UID {
-		http.Error(w, "pod not found", http.StatusNotFound)
 		return
 	}
 	ctx := r.Context()
