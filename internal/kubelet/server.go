@@ -224,12 +224,14 @@ func writeJSON(w http.ResponseWriter, v any) {
 // flushWriter flushes after every write so that a followed log reaches
 // the client line by line.
 type flushWriter struct {
-	w http.ResponseWriter
-	f http.Flusher
+	w       http.ResponseWriter
+	f       http.Flusher
+	written bool
 }
 
-func (fw flushWriter) Write(p []byte) (int, error) {
+func (fw *flushWriter) Write(p []byte) (int, error) {
 	n, err := fw.w.Write(p)
+	fw.written = fw.written || n > 0
 	fw.f.Flush()
 	return n, err
 }
@@ -298,8 +300,13 @@ func (k *Kubelet) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
 		return st.GetStatus().GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING, nil
 	}
 	lo := newLogOptions(opts, k.clock.Now())
-	if err := readLogFile(ctx, path, lo, flushWriter{w, f}, poll, running); err != nil && ctx.Err() == nil {
-		// Nothing written yet is the common case (a missing file).
+	fw := &flushWriter{w: w, f: f}
+	if err := readLogFile(ctx, path, lo, fw, poll, running); err != nil && ctx.Err() == nil {
+		if fw.written {
+			// Too late for a status: the client sees the stream end.
+			k.log.Warn("container log stream failed", "pod", ns+"/"+podName, "container", name, "err", err)
+			return
+		}
 		http.Error(w, err.Error(), http.StatusBadRequest)
 	}
 }
