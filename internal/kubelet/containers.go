@@ -374,10 +374,8 @@ func (k *Kubelet) sandboxConfig(pod *v1.Pod, attempt uint32) *runtimeapi.PodSand
 		hostname = strings.TrimRight(hostname[:63], "-.")
 	}
 	if pod.Spec.HostNetwork {
-		// A host-network pod shares the node's UTS namespace, so it has
-		// the node's hostname already; the runtime may not set one
-		// (runc refuses to without a private UTS namespace), and
-		// upstream leaves it empty too.
+		// As upstream: the node's UTS namespace keeps its own name (runc
+		// refuses a hostname without a private UTS namespace).
 		hostname = ""
 	}
 	netMode := runtimeapi.NamespaceMode_POD

@@ -99,27 +99,8 @@ func utsString(f []int8) string {
 
 // parseMeminfo returns MemTotal and MemAvailable in bytes.
 func parseMeminfo(b []byte) (total, avail int64) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		n, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		if len(f) > 2 && f[2] == "kB" {
-			n *= 1024
-		}
-		switch f[0] {
-		case "MemTotal:":
-			total = n
-		case "MemAvailable:":
-			avail = n
-		}
-	}
-	return total, avail
+	kv := keyValues(b)
+	return int64(kv["MemTotal"]), int64(kv["MemAvailable"])
 }
 
 // parseOSRelease returns PRETTY_NAME, as upstream's nodeInfo.osImage.

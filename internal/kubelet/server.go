@@ -224,12 +224,14 @@ func writeJSON(w http.ResponseWriter, v any) {
 // flushWriter flushes after every write so that a followed log reaches
 // the client line by line.
 type flushWriter struct {
-	w http.ResponseWriter
-	f http.Flusher
+	w       http.ResponseWriter
+	f       http.Flusher
+	written bool
 }
 
-func (fw flushWriter) Write(p []byte) (int, error) {
+func (fw *flushWriter) Write(p []byte) (int, error) {
 	n, err := fw.w.Write(p)
+	fw.written = fw.written || n > 0
 	fw.f.Flush()
 	return n, err
 }
@@ -298,8 +300,13 @@ func (k *Kubelet) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
 		return st.GetStatus().GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING, nil
 	}
 	lo := newLogOptions(opts, k.clock.Now())
-	if err := readLogFile(ctx, path, lo, flushWriter{w, f}, poll, running); err != nil && ctx.Err() == nil {
-		// Nothing written yet is the common case (a missing file).
+	fw := &flushWriter{w: w, f: f}
+	if err := readLogFile(ctx, path, lo, fw, poll, running); err != nil && ctx.Err() == nil {
+		if fw.written {
+			// Too late for a status: the client sees the stream end.
+			k.log.Warn("container log stream failed", "pod", ns+"/"+podName, "container", name, "err", err)
+			return
+		}
 		http.Error(w, err.Error(), http.StatusBadRequest)
 	}
 }
@@ -386,6 +393,21 @@ func (k *Kubelet) runningContainerID(ctx context.Context, uid types.UID, name st
 	return "", fmt.Errorf("container not found (%q)", name)
 }
 
+// streamPod is the pod a streaming request names (its UID too, when the
+// path has one), or false after answering upstream's 404.
+func (k *Kubelet) streamPod(w http.ResponseWriter, r *http.Request) (*v1.Pod, bool) {
+	pod, ok := k.podByName(r.PathValue("ns"), r.PathValue("pod"))
+	if !ok {
+		http.Error(w, "pod does not exist", http.StatusNotFound)
+		return nil, false
+	}
+	if uid := r.PathValue("uid"); uid != "" && types.UID(uid) != pod.UID {
+		http.Error(w, "pod not found", http.StatusNotFound)
+		return nil, false
+	}
+	return pod, true
+}
+
 func (k *Kubelet) serveStream(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -394,13 +416,8 @@ func (k *Kubelet) serveStream(kind string) http.HandlerFunc {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		pod, ok := k.podByName(r.PathValue("ns"), r.PathValue("pod"))
+		pod, ok := k.streamPod(w, r)
 		if !ok {
-			http.Error(w, "pod does not exist", http.StatusNotFound)
-			return
-		}
-		if uid := r.PathValue("uid"); uid != "" && types.UID(uid) != pod.UID {
-			http.Error(w, "pod not found", http.StatusNotFound)
 			return
 		}
 		ctx := r.Context()
@@ -464,13 +481,8 @@ func (k *Kubelet) servePortForward(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	pod, ok := k.podByName(r.PathValue("ns"), r.PathValue("pod"))
+	pod, ok := k.streamPod(w, r)
 	if !ok {
-		http.Error(w, "pod does not exist", http.StatusNotFound)
-		return
-	}
-	if uid := r.PathValue("uid"); uid != "" && types.UID(uid) != pod.UID {
-		http.Error(w, "pod not found", http.StatusNotFound)
 		return
 	}
 	ctx := r.Context()

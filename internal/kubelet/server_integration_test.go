@@ -161,6 +161,32 @@ func TestKubeletServer(t *testing.T) {
 		}
 	})
 
+	t.Run("StreamErrors", func(t *testing.T) {
+		for _, c := range []struct {
+			path string
+			code int
+			body string
+		}{
+			{"/exec/default/logs/app", http.StatusBadRequest, "you must specify at least 1 of stdin, stdout, stderr"},
+			{"/exec/default/ghost/app?stdout=1", http.StatusNotFound, "pod does not exist"},
+			{"/exec/default/logs/not-the-uid/app?stdout=1", http.StatusNotFound, "pod not found"},
+			{"/attach/default/logs/nope?stdout=1", http.StatusInternalServerError, `container not found ("nope")`},
+			// The simulated runtime has no streaming server.
+			{"/exec/default/logs/" + string(pod.UID) + "/app?command=ls&stdout=1", http.StatusInternalServerError, "Unimplemented"},
+			{"/portForward/default/logs", http.StatusInternalServerError, "Unimplemented"},
+		} {
+			resp, err := admin.Post(base+c.path, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != c.code || !strings.Contains(string(b), c.body) {
+				t.Errorf("%s: %d %q, want %d %q", c.path, resp.StatusCode, b, c.code, c.body)
+			}
+		}
+	})
+
 	t.Run("ContainerLogs", func(t *testing.T) {
 		logFile := filepath.Join(logsDir, fmt.Sprintf("default_logs_%s", pod.UID), "app", "0.log")
 		if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {

@@ -96,7 +96,7 @@ func newHostReader(cgroupRoot string) hostReader {
 }
 
 // keyValues parses "key value" lines (memory.stat, cpu.stat, vmstat,
-// /proc/stat); meminfo's "Key:   123 kB" too, in bytes.
+// /proc/stat); /proc/meminfo's "Key:   123 kB" too, in bytes.
 func keyValues(b []byte) map[string]uint64 {
 	out := map[string]uint64{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -324,22 +324,13 @@ func buildSummary(in summaryInput) (statsapi.Summary, map[string]cpuSample) {
 		for _, c := range bySandbox[sb.Id] {
 			cs := statsapi.ContainerStats{Name: c.GetMetadata().GetName(), StartTime: metav1.NewTime(time.Unix(0, c.CreatedAt))}
 			if st := containerStats[c.Id]; st != nil {
-				if cpu := st.GetCpu(); cpu != nil && cpu.GetUsageCoreNanoSeconds() != nil {
-					at := time.Unix(0, cpu.GetTimestamp())
-					cur := cpuSample{at, cpu.GetUsageCoreNanoSeconds().GetValue()}
-					prev, ok := in.Prev[c.Id]
-					next[c.Id] = cur
-					nano := criValue(cpu.GetUsageNanoCores())
-					if nano == nil {
-						nano = nanoCores(prev, ok, cur)
-					}
-					cs.CPU = &statsapi.CPUStats{Time: metav1.NewTime(at), UsageCoreNanoSeconds: u64(cur.usage), UsageNanoCores: nano}
-					sumCPU += cur.usage
+				if cs.CPU = criCPU(st.GetCpu(), c.Id, in.Prev, next); cs.CPU != nil {
+					sumCPU += *cs.CPU.UsageCoreNanoSeconds
 					haveCPU = true
-					if nano != nil {
+					if nano := cs.CPU.UsageNanoCores; nano != nil {
 						sumNano = u64(valueOr(sumNano) + *nano)
 					}
-					latest = later(latest, at)
+					latest = later(latest, cs.CPU.Time.Time)
 				}
 				if mem := st.GetMemory(); mem != nil && mem.GetWorkingSetBytes() != nil {
 					at := time.Unix(0, mem.GetTimestamp())
@@ -366,17 +357,7 @@ func buildSummary(in summaryInput) (statsapi.Summary, map[string]cpuSample) {
 		// The sandbox's own cgroup numbers when the runtime gives them,
 		// else the sum of its containers'.
 		lx := sandboxStats[sb.Id].GetLinux()
-		if cpu := lx.GetCpu(); cpu != nil && cpu.GetUsageCoreNanoSeconds() != nil {
-			at := time.Unix(0, cpu.GetTimestamp())
-			cur := cpuSample{at, cpu.GetUsageCoreNanoSeconds().GetValue()}
-			prev, ok := in.Prev[sb.Id]
-			next[sb.Id] = cur
-			nano := criValue(cpu.GetUsageNanoCores())
-			if nano == nil {
-				nano = nanoCores(prev, ok, cur)
-			}
-			p.CPU = &statsapi.CPUStats{Time: metav1.NewTime(at), UsageCoreNanoSeconds: u64(cur.usage), UsageNanoCores: nano}
-		} else if haveCPU {
+		if p.CPU = criCPU(lx.GetCpu(), sb.Id, in.Prev, next); p.CPU == nil && haveCPU {
 			p.CPU = &statsapi.CPUStats{Time: metav1.NewTime(latest), UsageCoreNanoSeconds: u64(sumCPU), UsageNanoCores: sumNano}
 		}
 		if mem := lx.GetMemory(); mem != nil && mem.GetWorkingSetBytes() != nil {
@@ -407,6 +388,23 @@ func buildSummary(in summaryInput) (statsapi.Summary, map[string]cpuSample) {
 		return a.Name < b.Name
 	})
 	return s, next
+}
+
+// criCPU is a CRI CPU reading of the container or sandbox id, its rate
+// from the runtime or else from the previous sample, which it replaces in
+// next. Nil without a reading.
+func criCPU(cpu *runtimeapi.CpuUsage, id string, prev, next map[string]cpuSample) *statsapi.CPUStats {
+	if cpu == nil || cpu.GetUsageCoreNanoSeconds() == nil {
+		return nil
+	}
+	cur := cpuSample{time.Unix(0, cpu.GetTimestamp()), cpu.GetUsageCoreNanoSeconds().GetValue()}
+	last, ok := prev[id]
+	next[id] = cur
+	nano := criValue(cpu.GetUsageNanoCores())
+	if nano == nil {
+		nano = nanoCores(last, ok, cur)
+	}
+	return &statsapi.CPUStats{Time: metav1.NewTime(cur.at), UsageCoreNanoSeconds: u64(cur.usage), UsageNanoCores: nano}
 }
 
 func valueOr(p *uint64) uint64 {

@@ -134,3 +134,47 @@ func TestPullFailuresAndExec(t *testing.T) {
 		t.Errorf("exec false: %v", err)
 	}
 }
+
+func TestStats(t *testing.T) {
+	ctx := context.Background()
+	clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r, err := New(Config{PodCIDR: "10.42.0.0/24", Images: []string{"pause:3.10"}, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := sandboxConfig("a", nil)
+	sb.LogDirectory = "/var/log/pods/ns_a_a-uid"
+	id, _ := r.RunPodSandbox(ctx, sb, "")
+	cid, err := r.CreateContainer(ctx, id, &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "c"}, Image: &runtimeapi.ImageSpec{Image: "pause:3.10"}, LogPath: "c/0.log",
+	}, sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.ContainerStatus(ctx, cid, false); st.Status.LogPath != "/var/log/pods/ns_a_a-uid/c/0.log" {
+		t.Errorf("log path %q: the sandbox's directory joined, as containerd", st.Status.LogPath)
+	}
+	if s, _ := r.ContainerStats(ctx, cid); s.Cpu.UsageCoreNanoSeconds.Value != 0 || s.Memory.WorkingSetBytes.Value != 0 {
+		t.Errorf("a created container uses nothing: %+v", s)
+	}
+	_ = r.StartContainer(ctx, cid)
+	clk.Step(10 * time.Second)
+	cs, _ := r.ListContainerStats(ctx, nil)
+	if len(cs) != 1 {
+		t.Fatalf("stats %v", cs)
+	}
+	cpu, nano, mem := cs[0].Cpu.UsageCoreNanoSeconds.Value, cs[0].Cpu.UsageNanoCores.Value, cs[0].Memory.WorkingSetBytes.Value
+	// 1-10 millicores for 10 s, 4-35 MiB.
+	if cpu < 10e6 || cpu > 100e6 || cpu != nano*10 || mem < 4<<20 || mem > 35<<20 {
+		t.Errorf("cpu %d nano %d mem %d", cpu, nano, mem)
+	}
+	ps, _ := r.ListPodSandboxStats(ctx, nil)
+	if len(ps) != 1 || ps[0].Attributes.Id != id || ps[0].Linux.Cpu.UsageCoreNanoSeconds.Value != cpu || ps[0].Linux.Memory.WorkingSetBytes.Value != mem {
+		t.Errorf("sandbox stats: %+v", ps)
+	}
+	_ = r.StopContainer(ctx, cid, 0)
+	clk.Step(10 * time.Second)
+	if s, _ := r.ContainerStats(ctx, cid); s.Cpu.UsageCoreNanoSeconds.Value != cpu || s.Memory.WorkingSetBytes.Value != 0 {
+		t.Errorf("an exited container's CPU time stays, its memory is freed: %+v", s)
+	}
+}
