@@ -240,7 +240,7 @@ func TestKubeletServerExecContainerd(t *testing.T) {
 		Host:            fmt.Sprintf("https://127.0.0.1:%d", port),
 		TLSClientConfig: rest.TLSClientConfig{CertData: certPEM, KeyData: keyPEM, CAData: serving},
 	}
-	u, _ := url.Parse(rc.Host + "/exec/default/sh/app?command=/bin/busybox&command=echo&command=hello&stdout=1&stderr=1")
+	u, _ := url.Parse(rc.Host + "/exec/default/sh/app?command=/bin/busybox&command=echo&command=hello&output=1&error=1")
 	execer, err := remotecommand.NewSPDYExecutor(rc, "POST", u)
 	if err != nil {
 		t.Fatal(err)

@@ -168,11 +168,11 @@ func TestKubeletServer(t *testing.T) {
 			body string
 		}{
 			{"/exec/default/logs/app", http.StatusBadRequest, "you must specify at least 1 of stdin, stdout, stderr"},
-			{"/exec/default/ghost/app?stdout=1", http.StatusNotFound, "pod does not exist"},
-			{"/exec/default/logs/not-the-uid/app?stdout=1", http.StatusNotFound, "pod not found"},
-			{"/attach/default/logs/nope?stdout=1", http.StatusInternalServerError, `container not found ("nope")`},
+			{"/exec/default/ghost/app?output=1", http.StatusNotFound, "pod does not exist"},
+			{"/exec/default/logs/not-the-uid/app?output=1", http.StatusNotFound, "pod not found"},
+			{"/attach/default/logs/nope?output=1", http.StatusInternalServerError, `container not found ("nope")`},
 			// The simulated runtime has no streaming server.
-			{"/exec/default/logs/" + string(pod.UID) + "/app?command=ls&stdout=1", http.StatusInternalServerError, "Unimplemented"},
+			{"/exec/default/logs/" + string(pod.UID) + "/app?command=ls&output=1", http.StatusInternalServerError, "Unimplemented"},
 			{"/portForward/default/logs", http.StatusInternalServerError, "Unimplemented"},
 		} {
 			resp, err := admin.Post(base+c.path, "", nil)
