@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -71,6 +72,17 @@ type Config struct {
 	// the node's ephemeral-storage. Default "/var/lib/skiff/kubelet", or
 	// "/" when that does not exist.
 	DataDir string
+	// PodsDir holds each pod's volumes, etc-hosts and termination-message
+	// files under <PodsDir>/<pod UID>, as upstream's <root-dir>/pods.
+	// Directories of pods the kubelet does not know are removed at start,
+	// so two kubelets must never share it. Default <DataDir>/pods, or
+	// <temp dir>/skiff-kubelet-<NodeName>/pods when DataDir is "/".
+	PodsDir string
+	// NoTmpfs keeps memory-backed volumes (emptyDir of medium Memory,
+	// secret and projected volumes) as plain directories, as when the
+	// kubelet is not root (it then logs a warning). Simulated fleets set
+	// it so that they mount nothing.
+	NoTmpfs bool
 	// Capacity overrides entries of the capacity read from the machine
 	// (e.g. cpu "64" for a simulated node); pods is MaxPods.
 	Capacity v1.ResourceList
@@ -159,6 +171,12 @@ func (c *Config) defaultAndValidate() error {
 		c.DataDir = "/var/lib/skiff/kubelet"
 		if _, err := os.Stat(c.DataDir); err != nil {
 			c.DataDir = "/"
+		}
+	}
+	if c.PodsDir == "" {
+		c.PodsDir = filepath.Join(c.DataDir, "pods")
+		if c.DataDir == "/" {
+			c.PodsDir = filepath.Join(os.TempDir(), "skiff-kubelet-"+c.NodeName, "pods")
 		}
 	}
 	if c.Machine == nil {

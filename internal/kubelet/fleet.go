@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +101,9 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 			Client: cfg.Client, EventBroadcaster: f.bcs[i/cfg.NodesPerBroadcaster], NodeName: name, Runtime: rt, Images: rt,
 			Machine: machine, NodeIP: ip, Hostname: name, PodCIDR: cidrs[i], ProbeDialer: rt.DialContext,
 			Logger: cfg.Logger,
+			// Each node its own pods dir (the kubelet removes what it does
+			// not know there), and no tmpfs mounts from a simulation.
+			PodsDir: filepath.Join(os.TempDir(), "skiff-kubelet-"+name, "pods"), NoTmpfs: true,
 		}
 		if cfg.Template != nil {
 			cfg.Template(i, &kc)

@@ -70,6 +70,7 @@ type Kubelet struct {
 	// the ImagePullBackOff message.
 	pullErrors sync.Map
 	prober     *prober
+	volumes    *volumeManager
 
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker
@@ -113,6 +114,7 @@ func New(cfg Config) (*Kubelet, error) {
 		imageBackoff: newBackoff(cfg.ImagePullBackOff, cfg.MaxImagePullBackOff),
 		workers:      map[types.UID]*podWorker{},
 	}
+	k.volumes = newVolumeManager(&k.cfg)
 	k.prober = &prober{
 		exec: func(ctx context.Context, id string, cmd []string, timeout time.Duration) ([]byte, error) {
 			stdout, stderr, err := cfg.Runtime.ExecSync(ctx, id, cmd, timeout)
@@ -189,6 +191,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		k.waitWorkers()
 		return nil
 	}
+	k.cleanupOrphanedPodDirs(ctx)
 	k.synced.Store(true)
 	k.ready.Store(true)
 	k.log.Info("kubelet ready", "runtime", k.runtimeVersion)
