@@ -88,14 +88,14 @@ func TestKubeletVolumes(t *testing.T) {
 		podDir := filepath.Join(podsDir, string(created.UID))
 		vol := func(plugin, name string) string { return filepath.Join(podDir, "volumes", plugin, name) }
 		wantFiles := map[string]string{
-			filepath.Join(vol(pluginConfigMap, "cfg"), "a"):           "1",
-			filepath.Join(vol(pluginConfigMap, "cfg"), "b"):           "2",
-			filepath.Join(vol(pluginSecret, "sec"), "user"):           "admin",
-			filepath.Join(vol(pluginDownwardAPI, "down"), "labels"):   `app="vols"`,
-			filepath.Join(vol(pluginDownwardAPI, "down"), "name"):     "vols",
-			filepath.Join(vol(pluginProjected, "proj"), "config/b"):   "2",
-			filepath.Join(vol(pluginProjected, "proj"), "user"):       "admin",
-			filepath.Join(vol(pluginProjected, "proj"), "ns"):         "default",
+			filepath.Join(vol(pluginConfigMap, "cfg"), "a"):            "1",
+			filepath.Join(vol(pluginConfigMap, "cfg"), "b"):            "2",
+			filepath.Join(vol(pluginSecret, "sec"), "user"):            "admin",
+			filepath.Join(vol(pluginDownwardAPI, "down"), "labels"):    `app="vols"`,
+			filepath.Join(vol(pluginDownwardAPI, "down"), "name"):      "vols",
+			filepath.Join(vol(pluginProjected, "proj"), "config/b"):    "2",
+			filepath.Join(vol(pluginProjected, "proj"), "user"):        "admin",
+			filepath.Join(vol(pluginProjected, "proj"), "ns"):          "default",
 			filepath.Join(vol(pluginEmptyDir, "scratch"), "logs/vols"): "",
 		}
 		for path, want := range wantFiles {
