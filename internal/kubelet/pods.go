@@ -310,6 +310,9 @@ func (k *Kubelet) syncTerminating(ctx context.Context, w *podWorker, pod *v1.Pod
 	}
 	status := k.computeStatus(w, pod, rt, true)
 	k.writeStatus(ctx, w, pod, status)
+	if err := k.volumes.tearDownVolumes(pod.UID); err != nil {
+		k.log.Warn("tearing down the pod's volumes failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
 	if pod.DeletionTimestamp != nil && !w.confirmed {
 		err := k.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 			GracePeriodSeconds: ptr.To(int64(0)),

@@ -279,6 +279,23 @@ func (vm *volumeManager) tearDown(uid types.UID) error {
 	return nil
 }
 
+// tearDownVolumes unmounts and removes the volumes of a pod that has
+// terminated, as upstream (tmpfs memory is given back); the rest of its
+// directory (etc-hosts, termination messages) stays until the pod is gone.
+func (vm *volumeManager) tearDownVolumes(uid types.UID) error {
+	vm.mu.Lock()
+	delete(vm.pods, uid)
+	vm.mu.Unlock()
+	dir := filepath.Join(vm.podDir(uid), "volumes")
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := unmountUnder(dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
 // unmountUnder unmounts every mount at or below dir, deepest first.
 func unmountUnder(dir string) error {
 	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))

@@ -218,11 +218,14 @@ func TestKubeletVolumes(t *testing.T) {
 
 	t.Run("TerminationMessageFromTheFile", func(t *testing.T) {
 		t.Parallel()
-		n := c.startNode(t, "node-vol-term", nil, nil)
-		pod := simplePod("says-bye", v1.Container{Name: "app", Image: "nginx", ImagePullPolicy: v1.PullIfNotPresent})
+		podsDir := t.TempDir()
+		n := c.startNode(t, "node-vol-term", nil, func(cfg *Config) { cfg.PodsDir = podsDir })
+		pod := simplePod("says-bye", v1.Container{Name: "app", Image: "nginx", ImagePullPolicy: v1.PullIfNotPresent,
+			VolumeMounts: []v1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}})
+		pod.Spec.Volumes = []v1.Volume{{Name: "scratch", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{}}}}
 		pod.Spec.RestartPolicy = v1.RestartPolicyNever
 		pod.Annotations = map[string]string{simruntime.AnnotationExitCodePrefix + "app": "3", simruntime.AnnotationExitAfter + "app": "3s"}
-		c.bindPod(t, pod, "node-vol-term")
+		created := c.bindPod(t, pod, "node-vol-term")
 		p := c.waitPod(t, "default", "says-bye", "Running", 20*time.Second, running)
 		cfg := containerConfigOf(t, n, p, "app")
 		var file string
@@ -242,6 +245,15 @@ func TestKubeletVolumes(t *testing.T) {
 		term := p.Status.ContainerStatuses[0].State.Terminated
 		if term == nil || term.ExitCode != 3 || term.Message != "bye: disk full" {
 			t.Errorf("terminated = %+v", term)
+		}
+		// A terminated pod's volumes are torn down; its message stays.
+		volumes := filepath.Join(podsDir, string(created.UID), "volumes")
+		waitFor(t, 10*time.Second, "volumes of the terminated pod removed", func() (bool, error) {
+			_, err := os.Stat(volumes)
+			return os.IsNotExist(err), nil
+		})
+		if _, err := os.Stat(file); err != nil {
+			t.Errorf("termination-log file: %v", err)
 		}
 	})
 
