@@ -13,6 +13,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	informerscorev1 "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
@@ -111,6 +112,10 @@ type Config struct {
 	// controller yet) and passed to the runtime; otherwise the kubelet
 	// waits for the Node's spec.podCIDR and passes that.
 	PodCIDR string
+	// Services, when set, is a shared informer of the cluster's Services
+	// for the service env vars (a fleet shares one); its factory is the
+	// caller's to start. Default: an informer of the kubelet's own.
+	Services informerscorev1.ServiceInformer
 	// ClusterDNS and ClusterDomain configure pods with dnsPolicy
 	// ClusterFirst. Without ClusterDNS, those pods get the host's DNS.
 	ClusterDNS    []string

@@ -254,8 +254,12 @@ func (k *Kubelet) startContainer(ctx context.Context, w *podWorker, pod *v1.Pod,
 		k.recorder.Eventf(ref, v1.EventTypeWarning, "Failed", "Error: %s", reason)
 		return false
 	}
+	svcEnv, err := k.serviceEnv(pod)
+	if err != nil {
+		return fail(reasonCreateContainerConfig, err.Error())
+	}
 	env, err := makeEnvironment(ctx, envContext{
-		Pod: pod, PodIPs: podIPs, HostIPs: []string{k.cfg.NodeIP}, Allocatable: k.allocatable(),
+		Pod: pod, PodIPs: podIPs, HostIPs: []string{k.cfg.NodeIP}, Allocatable: k.allocatable(), ServiceEnv: svcEnv,
 	}, c, k)
 	if err != nil {
 		return fail(reasonCreateContainerConfig, err.Error())

@@ -27,6 +27,10 @@ type envContext struct {
 	HostIPs []string
 	// Allocatable stands in for a resource limit a container does not set.
 	Allocatable v1.ResourceList
+	// ServiceEnv are the service env vars (serviceEnvVars): $(VAR) sees
+	// them, the container's own vars override them, and the rest follow
+	// the container's.
+	ServiceEnv map[string]string
 }
 
 type envList struct {
@@ -47,8 +51,9 @@ func (l *envList) set(k, v string) {
 // makeEnvironment resolves a container's env and envFrom as upstream's
 // kubelet does: envFrom first (each source in order, with its prefix, and
 // as upstream since relaxed names, without checking key names),
-// then env, whose values expand $(VAR) against what came before. The
-// error, if any, is the message the container's waiting state shows.
+// then env, whose values expand $(VAR) against what came before and the
+// service env vars, then the service env vars the container did not set.
+// The error, if any, is the message the container's waiting state shows.
 func makeEnvironment(ctx context.Context, ec envContext, c *v1.Container, src envSources) ([]*runtimeapi.KeyValue, error) {
 	pod := ec.Pod
 	var l envList
@@ -120,7 +125,7 @@ func makeEnvironment(ctx context.Context, ec envContext, c *v1.Container, src en
 		val := e.Value
 		switch {
 		case e.ValueFrom == nil:
-			val = expand(e.Value, l.vals)
+			val = expand(e.Value, withServiceEnv(l.vals, ec.ServiceEnv))
 		case e.ValueFrom.FieldRef != nil:
 			v, err := fieldValue(ec, e.ValueFrom.FieldRef.FieldPath)
 			if err != nil {
@@ -175,11 +180,32 @@ func makeEnvironment(ctx context.Context, ec envContext, c *v1.Container, src en
 		}
 		l.set(e.Name, val)
 	}
+	for _, k := range sortedKeys(ec.ServiceEnv) {
+		if _, set := l.vals[k]; !set {
+			l.set(k, ec.ServiceEnv[k])
+		}
+	}
 	out := make([]*runtimeapi.KeyValue, 0, len(l.order))
 	for _, k := range l.order {
 		out = append(out, &runtimeapi.KeyValue{Key: k, Value: []byte(l.vals[k])})
 	}
 	return out, nil
+}
+
+// withServiceEnv is what $(VAR) in an env value sees: the container's
+// vars so far over the service env vars.
+func withServiceEnv(vals, svc map[string]string) map[string]string {
+	if len(svc) == 0 {
+		return vals
+	}
+	out := make(map[string]string, len(vals)+len(svc))
+	for k, v := range svc {
+		out[k] = v
+	}
+	for k, v := range vals {
+		out[k] = v
+	}
+	return out
 }
 
 // expandArgs expands $(VAR) in a command or its args against the env.

@@ -151,6 +151,18 @@ func TestKubeletVolumes(t *testing.T) {
 				t.Errorf("mount %s = %q, want %q", k, got[k], v)
 			}
 		}
+		// Service env vars: the kubernetes Service is always there.
+		kube, err := c.client.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs := map[string]string{}
+		for _, kv := range cfg.Envs {
+			envs[kv.Key] = string(kv.Value)
+		}
+		if envs["KUBERNETES_SERVICE_HOST"] != kube.Spec.ClusterIP || envs["KUBERNETES_SERVICE_PORT"] != "443" || envs["POD_NAME"] != "vols" {
+			t.Errorf("env = %v", envs)
+		}
 		if tm, ok := got["/dev/termination-log"]; !ok || !strings.HasPrefix(tm, filepath.Join(podDir, "containers", "app")+"/") {
 			t.Errorf("termination-log mount = %q", tm)
 		}
