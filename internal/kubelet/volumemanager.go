@@ -102,9 +102,15 @@ func (k *Kubelet) mountVolumes(ctx context.Context, pod *v1.Pod) (retry time.Dur
 		}
 	}
 	objs := k.volumeObjects(ctx, pod)
+	if ctx.Err() != nil {
+		return time.Second, false // shutting down: not the volumes' fault
+	}
 	blocked := false
 	for i := range pod.Spec.Volumes {
 		vol := &pod.Spec.Volumes[i]
+		if kind, _ := volumeKindOf(vol); st.ready && kind != volumeProjectedFiles {
+			continue // as upstream, only these are set up again to refresh
+		}
 		err := vm.setUpVolume(pod, vol, objs, podDir, now, st)
 		if err == nil {
 			continue
