@@ -227,6 +227,15 @@ func expandArgs(args []string, env []*runtimeapi.KeyValue) []string {
 // expand replaces $(NAME) by NAME's value when it is defined and $$ by $;
 // anything else stays as written, as upstream's expansion does.
 func expand(s string, vals map[string]string) string {
+	return expandWith(s, func(name string) (string, bool) {
+		v, ok := vals[name]
+		return v, ok
+	})
+}
+
+// expandWith is expand with the values from lookup; a name it does not
+// know stays as written.
+func expandWith(s string, lookup func(name string) (string, bool)) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
@@ -247,7 +256,7 @@ func expand(s string, vals map[string]string) string {
 				return b.String()
 			}
 			name := s[i+2 : i+2+end]
-			if v, ok := vals[name]; ok {
+			if v, ok := lookup(name); ok {
 				b.WriteString(v)
 			} else {
 				b.WriteString(s[i : i+3+end])
@@ -274,19 +283,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // fieldValue resolves a downward-API field path for an env var.
 func fieldValue(ec envContext, path string) (string, error) {
 	pod := ec.Pod
-	if key, ok := bracketKey(path, "metadata.labels"); ok {
-		return pod.Labels[key], nil
-	}
-	if key, ok := bracketKey(path, "metadata.annotations"); ok {
-		return pod.Annotations[key], nil
-	}
 	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
 	case "spec.nodeName":
 		return pod.Spec.NodeName, nil
 	case "spec.serviceAccountName":
@@ -300,7 +297,7 @@ func fieldValue(ec envContext, path string) (string, error) {
 	case "status.podIPs":
 		return strings.Join(ec.PodIPs, ","), nil
 	}
-	return "", fmt.Errorf("unsupported fieldPath: %s", path)
+	return podFieldAsString(pod, path)
 }
 
 func first(s []string) string {

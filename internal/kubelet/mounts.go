@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -120,43 +119,16 @@ func expandSubPath(expr string, env []*runtimeapi.KeyValue) (string, error) {
 		vals[kv.Key] = string(kv.Value)
 	}
 	missing := map[string]bool{}
-	var b strings.Builder
-	for i := 0; i < len(expr); i++ {
-		if expr[i] != '$' || i+1 >= len(expr) {
-			b.WriteByte(expr[i])
-			continue
+	out := expandWith(expr, func(name string) (string, bool) {
+		if vals[name] == "" {
+			missing[name] = true
 		}
-		switch expr[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '(':
-			end := strings.IndexByte(expr[i+2:], ')')
-			if end < 0 {
-				b.WriteString(expr[i:])
-				i = len(expr)
-				continue
-			}
-			name := expr[i+2 : i+2+end]
-			if v := vals[name]; v != "" {
-				b.WriteString(v)
-			} else {
-				missing[name] = true
-			}
-			i += 2 + end
-		default:
-			b.WriteByte('$')
-		}
-	}
+		return vals[name], true
+	})
 	if len(missing) > 0 {
-		names := make([]string, 0, len(missing))
-		for n := range missing {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return "", fmt.Errorf("missing value for %s", strings.Join(names, ", "))
+		return "", fmt.Errorf("missing value for %s", strings.Join(sortedKeys(missing), ", "))
 	}
-	return b.String(), nil
+	return out, nil
 }
 
 // podHostnameAndDomain is the pod's hostname (spec.hostname or its name,

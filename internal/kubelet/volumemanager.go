@@ -138,25 +138,27 @@ func (k *Kubelet) volumeObjects(ctx context.Context, pod *v1.Pod) volumeObjects 
 		Allocatable: k.allocatable(),
 	}
 	cms, secrets := referencedObjects(pod)
-	for _, name := range cms {
-		cm, err := k.client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case err == nil:
-			objs.ConfigMaps[name] = cm
-		case !apierrors.IsNotFound(err):
-			objs.Errs["configmap/"+name] = err
-		}
-	}
-	for _, name := range secrets {
-		s, err := k.client.CoreV1().Secrets(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case err == nil:
-			objs.Secrets[name] = s
-		case !apierrors.IsNotFound(err):
-			objs.Errs["secret/"+name] = err
-		}
-	}
+	getAll(cms, "configmap/", objs.ConfigMaps, objs.Errs, func(name string) (*v1.ConfigMap, error) {
+		return k.client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+	})
+	getAll(secrets, "secret/", objs.Secrets, objs.Errs, func(name string) (*v1.Secret, error) {
+		return k.client.CoreV1().Secrets(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+	})
 	return objs
+}
+
+// getAll reads each named object into found; a missing one is left out,
+// another failure goes into errs under prefix+name.
+func getAll[T any](names []string, prefix string, found map[string]T, errs map[string]error, get func(string) (T, error)) {
+	for _, name := range names {
+		obj, err := get(name)
+		switch {
+		case err == nil:
+			found[name] = obj
+		case !apierrors.IsNotFound(err):
+			errs[prefix+name] = err
+		}
+	}
 }
 
 // volumeWasSetUp reports whether a volume was set up before (its files

@@ -157,19 +157,11 @@ func volumeFiles(pod *v1.Pod, vol *v1.Volume, objs volumeObjects) (files map[str
 	switch {
 	case vol.ConfigMap != nil:
 		s := vol.ConfigMap
-		cm, err := objs.configMap(s.Name, optional(s.Optional))
-		if err != nil {
-			return nil, nil, err
-		}
-		files, err := configMapFiles(s.Items, cm, modeOr(s.DefaultMode), optional(s.Optional))
+		files, err := objs.configMapFiles(s.Name, s.Items, modeOr(s.DefaultMode), optional(s.Optional))
 		return files, nil, err
 	case vol.Secret != nil:
 		s := vol.Secret
-		sec, err := objs.secret(s.SecretName, optional(s.Optional))
-		if err != nil {
-			return nil, nil, err
-		}
-		files, err := secretFiles(s.Items, sec, modeOr(s.DefaultMode), optional(s.Optional))
+		files, err := objs.secretFiles(s.SecretName, s.Items, modeOr(s.DefaultMode), optional(s.Optional))
 		return files, nil, err
 	case vol.DownwardAPI != nil:
 		files, err := downwardAPIFiles(vol.DownwardAPI.Items, pod, objs.Allocatable, modeOr(vol.DownwardAPI.DefaultMode))
@@ -214,6 +206,24 @@ func (o volumeObjects) secret(name string, optional bool) (*v1.Secret, error) {
 		return &v1.Secret{}, nil
 	}
 	return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "secret"}, name)
+}
+
+// configMapFiles is the files of the named ConfigMap (see volumeFiles).
+func (o volumeObjects) configMapFiles(name string, items []v1.KeyToPath, defaultMode int32, optional bool) (map[string]fileProjection, error) {
+	cm, err := o.configMap(name, optional)
+	if err != nil {
+		return nil, err
+	}
+	return configMapFiles(items, cm, defaultMode, optional)
+}
+
+// secretFiles is the files of the named Secret (see volumeFiles).
+func (o volumeObjects) secretFiles(name string, items []v1.KeyToPath, defaultMode int32, optional bool) (map[string]fileProjection, error) {
+	s, err := o.secret(name, optional)
+	if err != nil {
+		return nil, err
+	}
+	return secretFiles(items, s, defaultMode, optional)
 }
 
 func configMapFiles(items []v1.KeyToPath, cm *v1.ConfigMap, defaultMode int32, optional bool) (map[string]fileProjection, error) {
@@ -363,52 +373,31 @@ func projectedFiles(pod *v1.Pod, p *v1.ProjectedVolumeSource, objs volumeObjects
 	out := map[string]fileProjection{}
 	var errs []error
 	var notes []string
-	merge := func(files map[string]fileProjection) {
-		for k, v := range files {
-			out[k] = v
-		}
-	}
 	for _, src := range p.Sources {
+		var files map[string]fileProjection
+		var err error
 		switch {
 		case src.ConfigMap != nil:
 			s := src.ConfigMap
-			cm, err := objs.configMap(s.Name, optional(s.Optional))
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			files, err := configMapFiles(s.Items, cm, mode, optional(s.Optional))
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			merge(files)
+			files, err = objs.configMapFiles(s.Name, s.Items, mode, optional(s.Optional))
 		case src.Secret != nil:
 			s := src.Secret
-			sec, err := objs.secret(s.Name, optional(s.Optional))
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			files, err := secretFiles(s.Items, sec, mode, optional(s.Optional))
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			merge(files)
+			files, err = objs.secretFiles(s.Name, s.Items, mode, optional(s.Optional))
 		case src.DownwardAPI != nil:
-			files, err := downwardAPIFiles(src.DownwardAPI.Items, pod, objs.Allocatable, mode)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			merge(files)
+			files, err = downwardAPIFiles(src.DownwardAPI.Items, pod, objs.Allocatable, mode)
 		case src.ServiceAccountToken != nil:
 			notes = append(notes, fmt.Sprintf("serviceAccountToken source for %q skipped: Skiff has no TokenRequest API yet", src.ServiceAccountToken.Path))
 		case src.ClusterTrustBundle != nil:
 			notes = append(notes, fmt.Sprintf("clusterTrustBundle source for %q skipped: not supported", src.ClusterTrustBundle.Path))
 		case src.PodCertificate != nil:
 			notes = append(notes, "podCertificate source skipped: not supported")
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for k, v := range files {
+			out[k] = v
 		}
 	}
 	return out, notes, utilerrors.NewAggregate(errs)
