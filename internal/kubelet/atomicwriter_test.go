@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,5 +144,28 @@ func TestSetUpHostPath(t *testing.T) {
 		if tt.created && !pathExists(tt.path) {
 			t.Errorf("%s was not created", tt.path)
 		}
+	}
+}
+
+func TestSetVolumeOwnership(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing a file's group to any gid needs root")
+	}
+	dir := t.TempDir()
+	if _, err := writeAtomic(dir, map[string]fileProjection{"a": {Data: []byte("1"), Mode: 0o400}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := setVolumeOwnership(dir, 4242, true); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o440 || st.Sys().(*syscall.Stat_t).Gid != 4242 {
+		t.Errorf("file: mode %v gid %d", st.Mode().Perm(), st.Sys().(*syscall.Stat_t).Gid)
+	}
+	if st, _ := os.Stat(dir); st.Mode()&os.ModeSetgid == 0 || st.Sys().(*syscall.Stat_t).Gid != 4242 {
+		t.Errorf("dir: mode %v", st.Mode())
 	}
 }

@@ -195,7 +195,11 @@ func (vm *volumeManager) setUpVolume(pod *v1.Pod, vol *v1.Volume, objs volumeObj
 		if err := makeDirPerm(dir, emptyDirPerm); err != nil {
 			return err
 		}
-		return vm.ensureTmpfs(pod, vol, dir, objs, st)
+		if err := vm.ensureTmpfs(pod, vol, dir, objs, st); err != nil {
+			return err
+		}
+		vm.applyFSGroup(pod, vol.Name, dir, false)
+		return nil
 	case volumeProjectedFiles:
 		files, notes, err := volumeFiles(pod, vol, objs)
 		if err != nil {
@@ -213,10 +217,55 @@ func (vm *volumeManager) setUpVolume(pod *v1.Pod, vol *v1.Volume, objs volumeObj
 		if err := vm.ensureTmpfs(pod, vol, dir, objs, st); err != nil {
 			return err
 		}
-		_, err = writeAtomic(dir, files, now)
+		changed, err := writeAtomic(dir, files, now)
+		if err == nil && changed {
+			vm.applyFSGroup(pod, vol.Name, dir, true)
+		}
 		return err
 	}
 	return fmt.Errorf("volume %q: this volume type is not supported by Skiff's kubelet", vol.Name)
+}
+
+// applyFSGroup gives a volume to the pod's fsGroup, as upstream's
+// SetVolumeOwnership: every file and dir (symlinks aside) gets the group,
+// files group read (and write unless readOnly), dirs group access and
+// setgid so that new files inherit the group. A failure is logged, as
+// upstream does for emptyDir: the container may still manage.
+func (vm *volumeManager) applyFSGroup(pod *v1.Pod, volName, dir string, readOnly bool) {
+	sc := pod.Spec.SecurityContext
+	if sc == nil || sc.FSGroup == nil {
+		return
+	}
+	if err := setVolumeOwnership(dir, int(*sc.FSGroup), readOnly); err != nil {
+		vm.log.Warn("giving the volume to the pod's fsGroup failed", "pod", pod.Namespace+"/"+pod.Name, "volume", volName, "fsGroup", *sc.FSGroup, "err", err)
+	}
+}
+
+func setVolumeOwnership(dir string, gid int, readOnly bool) error {
+	mask := os.FileMode(0o660)
+	if readOnly {
+		mask = 0o440
+	}
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		if err := os.Lchown(path, -1, gid); err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		m := mask
+		if d.IsDir() {
+			m |= os.ModeSetgid | 0o110
+		}
+		return os.Chmod(path, info.Mode()|m)
+	})
 }
 
 // makeDirPerm makes dir with exactly perm, whatever the umask.

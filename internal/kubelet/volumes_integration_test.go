@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,6 +66,7 @@ func TestKubeletVolumes(t *testing.T) {
 		})
 		pod.Labels = map[string]string{"app": "vols"}
 		pod.Spec.HostAliases = []v1.HostAlias{{IP: "10.9.9.9", Hostnames: []string{"db"}}}
+		pod.Spec.SecurityContext = &v1.PodSecurityContext{FSGroup: ptr.To(int64(2000))}
 		pod.Spec.Volumes = []v1.Volume{
 			{Name: "cfg", VolumeSource: v1.VolumeSource{ConfigMap: &v1.ConfigMapVolumeSource{LocalObjectReference: v1.LocalObjectReference{Name: "app-config"}}}},
 			{Name: "sec", VolumeSource: v1.VolumeSource{Secret: &v1.SecretVolumeSource{SecretName: "app-secret", DefaultMode: ptr.To(int32(0o400))}}},
@@ -112,8 +114,21 @@ func TestKubeletVolumes(t *testing.T) {
 		if l, err := os.Readlink(filepath.Join(vol(pluginConfigMap, "cfg"), "a")); err != nil || l != "..data/a" {
 			t.Errorf("configMap key link: %q %v", l, err)
 		}
-		if st, err := os.Stat(filepath.Join(vol(pluginSecret, "sec"), "user")); err != nil || st.Mode().Perm() != 0o400 {
-			t.Errorf("secret file mode: %v %v", st, err)
+		wantMode := os.FileMode(0o400)
+		if os.Geteuid() == 0 {
+			wantMode = 0o440 // and the fsGroup's: only root may give it away
+			st, err := os.Stat(filepath.Join(vol(pluginEmptyDir, "scratch")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Sys().(*syscall.Stat_t).Gid != 2000 || st.Mode()&os.ModeSetgid == 0 {
+				t.Errorf("emptyDir not given to the fsGroup: %v", st.Mode())
+			}
+		}
+		if st, err := os.Stat(filepath.Join(vol(pluginSecret, "sec"), "user")); err != nil {
+			t.Error(err)
+		} else if st.Mode().Perm() != wantMode {
+			t.Errorf("secret file mode: %v, want %v", st.Mode().Perm(), wantMode)
 		}
 		if _, err := os.Lstat(filepath.Join(vol(pluginProjected, "proj"), "token")); !os.IsNotExist(err) {
 			t.Errorf("a serviceAccountToken source cannot be served yet, but token exists (%v)", err)
