@@ -150,10 +150,9 @@ func payloadDiffers(files map[string]fileProjection, oldDir string) (bool, error
 		if err != nil {
 			return false, err
 		}
+		// Content only, as upstream: modes are fixed by the pod spec, and
+		// an fsGroup adds group bits after each write.
 		if !bytes.Equal(cur, f.Data) {
-			return true, nil
-		}
-		if st, err := os.Stat(filepath.Join(oldDir, p)); err == nil && st.Mode().Perm() != os.FileMode(f.Mode).Perm() {
 			return true, nil
 		}
 	}

@@ -169,3 +169,18 @@ func TestSetVolumeOwnership(t *testing.T) {
 		t.Errorf("dir: mode %v", st.Mode())
 	}
 }
+
+func TestWriteAtomicIgnoresModeChanges(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]fileProjection{"a": {Data: []byte("1"), Mode: 0o400}}
+	if _, err := writeAtomic(dir, files, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// What an fsGroup does after a write must not look like a change.
+	if err := os.Chmod(filepath.Join(dir, "a"), 0o440); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := writeAtomic(dir, files, time.Now()); err != nil || changed {
+		t.Errorf("changed=%v err=%v", changed, err)
+	}
+}
