@@ -91,6 +91,7 @@ func BenchmarkPodStartup(b *testing.B) {
 	k, err := New(Config{
 		Client: client, NodeName: "bench-node", Runtime: rt, Images: rt, ProbeDialer: rt.DialContext,
 		Machine: SimulatedMachine(MachineInfo{}), NodeIP: "127.0.0.1", PodCIDR: "10.42.0.0/24",
+		PodsDir: b.TempDir(), NoTmpfs: true,
 	})
 	if err != nil {
 		b.Fatal(err)

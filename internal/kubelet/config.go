@@ -13,6 +13,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	informerscorev1 "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
@@ -76,6 +77,17 @@ type Config struct {
 	// the node's ephemeral-storage. Default "/var/lib/skiff/kubelet", or
 	// "/" when that does not exist.
 	DataDir string
+	// PodsDir holds each pod's volumes, etc-hosts and termination-message
+	// files under <PodsDir>/<pod UID>, as upstream's <root-dir>/pods.
+	// Directories of pods the kubelet does not know are removed at start,
+	// so two kubelets must never share it. Default <DataDir>/pods, or
+	// <temp dir>/skiff-kubelet-<NodeName>/pods when DataDir is "/".
+	PodsDir string
+	// NoTmpfs keeps memory-backed volumes (emptyDir of medium Memory,
+	// secret and projected volumes) as plain directories, as when the
+	// kubelet is not root (it then logs a warning). Simulated fleets set
+	// it so that they mount nothing.
+	NoTmpfs bool
 	// Capacity overrides entries of the capacity read from the machine
 	// (e.g. cpu "64" for a simulated node); pods is MaxPods.
 	Capacity v1.ResourceList
@@ -104,6 +116,10 @@ type Config struct {
 	// controller yet) and passed to the runtime; otherwise the kubelet
 	// waits for the Node's spec.podCIDR and passes that.
 	PodCIDR string
+	// Services, when set, is a shared informer of the cluster's Services
+	// for the service env vars (a fleet shares one); its factory is the
+	// caller's to start. Default: an informer of the kubelet's own.
+	Services informerscorev1.ServiceInformer
 	// ClusterDNS and ClusterDomain configure pods with dnsPolicy
 	// ClusterFirst. Without ClusterDNS, those pods get the host's DNS.
 	ClusterDNS    []string
@@ -200,6 +216,12 @@ func (c *Config) defaultAndValidate() error {
 		c.DataDir = "/var/lib/skiff/kubelet"
 		if _, err := os.Stat(c.DataDir); err != nil {
 			c.DataDir = "/"
+		}
+	}
+	if c.PodsDir == "" {
+		c.PodsDir = filepath.Join(c.DataDir, "pods")
+		if c.DataDir == "/" {
+			c.PodsDir = filepath.Join(os.TempDir(), "skiff-kubelet-"+c.NodeName, "pods")
 		}
 	}
 	if c.Machine == nil {

@@ -252,13 +252,20 @@ func (k *Kubelet) startContainer(ctx context.Context, w *podWorker, pod *v1.Pod,
 		k.recorder.Eventf(ref, v1.EventTypeWarning, "Failed", "Error: %s", reason)
 		return false
 	}
+	svcEnv, err := k.serviceEnv(pod)
+	if err != nil {
+		return fail(reasonCreateContainerConfig, err.Error())
+	}
 	env, err := makeEnvironment(ctx, envContext{
-		Pod: pod, PodIPs: podIPs, HostIPs: []string{k.cfg.NodeIP}, Allocatable: k.allocatable(),
+		Pod: pod, PodIPs: podIPs, HostIPs: []string{k.cfg.NodeIP}, Allocatable: k.allocatable(), ServiceEnv: svcEnv,
 	}, c, k)
 	if err != nil {
 		return fail(reasonCreateContainerConfig, err.Error())
 	}
 	config := k.containerConfig(pod, c, restartCount, imageRef, env)
+	if config.Mounts, err = k.containerMounts(pod, c, podIPs, env); err != nil {
+		return fail(reasonCreateContainerConfig, err.Error())
+	}
 	id, err := k.cfg.Runtime.CreateContainer(ctx, sandboxID, config, sbConfig)
 	if err != nil {
 		return fail(reasonCreateContainerError, errMessage(err))
@@ -346,7 +353,7 @@ func (k *Kubelet) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container,
 	k.pullErrors.Delete(key)
 	k.recorder.Eventf(ref, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
 	start := k.clock.Now()
-	imageRef, err = k.cfg.Images.PullImage(ctx, spec, nil, sb)
+	imageRef, err = k.pullImage(ctx, pod, spec, sb)
 	if err != nil {
 		k.recorder.Eventf(ref, v1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 		k.imageBackoff.Next(key, now, now)

@@ -27,6 +27,10 @@ type envContext struct {
 	HostIPs []string
 	// Allocatable stands in for a resource limit a container does not set.
 	Allocatable v1.ResourceList
+	// ServiceEnv are the service env vars (serviceEnvVars): $(VAR) sees
+	// them, the container's own vars override them, and the rest follow
+	// the container's.
+	ServiceEnv map[string]string
 }
 
 type envList struct {
@@ -47,8 +51,9 @@ func (l *envList) set(k, v string) {
 // makeEnvironment resolves a container's env and envFrom as upstream's
 // kubelet does: envFrom first (each source in order, with its prefix, and
 // as upstream since relaxed names, without checking key names),
-// then env, whose values expand $(VAR) against what came before. The
-// error, if any, is the message the container's waiting state shows.
+// then env, whose values expand $(VAR) against what came before and the
+// service env vars, then the service env vars the container did not set.
+// The error, if any, is the message the container's waiting state shows.
 func makeEnvironment(ctx context.Context, ec envContext, c *v1.Container, src envSources) ([]*runtimeapi.KeyValue, error) {
 	pod := ec.Pod
 	var l envList
@@ -120,7 +125,7 @@ func makeEnvironment(ctx context.Context, ec envContext, c *v1.Container, src en
 		val := e.Value
 		switch {
 		case e.ValueFrom == nil:
-			val = expand(e.Value, l.vals)
+			val = expand(e.Value, withServiceEnv(l.vals, ec.ServiceEnv))
 		case e.ValueFrom.FieldRef != nil:
 			v, err := fieldValue(ec, e.ValueFrom.FieldRef.FieldPath)
 			if err != nil {
@@ -175,11 +180,32 @@ func makeEnvironment(ctx context.Context, ec envContext, c *v1.Container, src en
 		}
 		l.set(e.Name, val)
 	}
+	for _, k := range sortedKeys(ec.ServiceEnv) {
+		if _, set := l.vals[k]; !set {
+			l.set(k, ec.ServiceEnv[k])
+		}
+	}
 	out := make([]*runtimeapi.KeyValue, 0, len(l.order))
 	for _, k := range l.order {
 		out = append(out, &runtimeapi.KeyValue{Key: k, Value: []byte(l.vals[k])})
 	}
 	return out, nil
+}
+
+// withServiceEnv is what $(VAR) in an env value sees: the container's
+// vars so far over the service env vars.
+func withServiceEnv(vals, svc map[string]string) map[string]string {
+	if len(svc) == 0 {
+		return vals
+	}
+	out := make(map[string]string, len(vals)+len(svc))
+	for k, v := range svc {
+		out[k] = v
+	}
+	for k, v := range vals {
+		out[k] = v
+	}
+	return out
 }
 
 // expandArgs expands $(VAR) in a command or its args against the env.
@@ -201,6 +227,15 @@ func expandArgs(args []string, env []*runtimeapi.KeyValue) []string {
 // expand replaces $(NAME) by NAME's value when it is defined and $$ by $;
 // anything else stays as written, as upstream's expansion does.
 func expand(s string, vals map[string]string) string {
+	return expandWith(s, func(name string) (string, bool) {
+		v, ok := vals[name]
+		return v, ok
+	})
+}
+
+// expandWith is expand with the values from lookup; a name it does not
+// know stays as written.
+func expandWith(s string, lookup func(name string) (string, bool)) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
@@ -221,7 +256,7 @@ func expand(s string, vals map[string]string) string {
 				return b.String()
 			}
 			name := s[i+2 : i+2+end]
-			if v, ok := vals[name]; ok {
+			if v, ok := lookup(name); ok {
 				b.WriteString(v)
 			} else {
 				b.WriteString(s[i : i+3+end])
@@ -248,19 +283,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // fieldValue resolves a downward-API field path for an env var.
 func fieldValue(ec envContext, path string) (string, error) {
 	pod := ec.Pod
-	if key, ok := bracketKey(path, "metadata.labels"); ok {
-		return pod.Labels[key], nil
-	}
-	if key, ok := bracketKey(path, "metadata.annotations"); ok {
-		return pod.Annotations[key], nil
-	}
 	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
 	case "spec.nodeName":
 		return pod.Spec.NodeName, nil
 	case "spec.serviceAccountName":
@@ -274,7 +297,7 @@ func fieldValue(ec envContext, path string) (string, error) {
 	case "status.podIPs":
 		return strings.Join(ec.PodIPs, ","), nil
 	}
-	return "", fmt.Errorf("unsupported fieldPath: %s", path)
+	return podFieldAsString(pod, path)
 }
 
 func first(s []string) string {

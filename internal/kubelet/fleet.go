@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -58,6 +61,7 @@ type Fleet struct {
 	ready    atomic.Bool
 	started  atomic.Bool
 	bcs      []record.EventBroadcaster
+	services informers.SharedInformerFactory
 }
 
 // NewFleet validates cfg and builds the kubelets and their runtimes.
@@ -81,7 +85,8 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	if cfg.NodesPerBroadcaster <= 0 {
 		cfg.NodesPerBroadcaster = 16
 	}
-	f := &Fleet{cfg: cfg}
+	f := &Fleet{cfg: cfg, services: informers.NewSharedInformerFactory(cfg.Client, 0)}
+	services := f.services.Core().V1().Services()
 	for i := 0; i < (cfg.Nodes+cfg.NodesPerBroadcaster-1)/cfg.NodesPerBroadcaster; i++ {
 		f.bcs = append(f.bcs, record.NewBroadcaster())
 	}
@@ -99,6 +104,10 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 			Client: cfg.Client, EventBroadcaster: f.bcs[i/cfg.NodesPerBroadcaster], NodeName: name, Runtime: rt, Images: rt,
 			Machine: machine, NodeIP: ip, Hostname: name, PodCIDR: cidrs[i], ProbeDialer: rt.DialContext,
 			Logger: cfg.Logger,
+			// Each node its own pods dir (the kubelet removes what it does
+			// not know there), and no tmpfs mounts from a simulation.
+			PodsDir: filepath.Join(os.TempDir(), "skiff-kubelet-"+name, "pods"), NoTmpfs: true,
+			Services: services, // one Service informer for the whole fleet
 		}
 		if cfg.Template != nil {
 			cfg.Template(i, &kc)
@@ -134,6 +143,8 @@ func (f *Fleet) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	f.services.Start(ctx.Done())
+	defer f.services.Shutdown()
 	var wg sync.WaitGroup
 	var once sync.Once
 	var runErr error

@@ -66,6 +66,7 @@ func (c *cluster) startNode(t *testing.T, name string, rt *simruntime.Runtime, t
 		}
 	}
 	cfg := fastConfig(c, name, rt)
+	cfg.PodsDir = t.TempDir()
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -73,6 +74,10 @@ func (c *cluster) startNode(t *testing.T, name string, rt *simruntime.Runtime, t
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Runs after the node stops (cleanups run last-in first-out): pods
+	// left running keep their tmpfs mounts, which would make removing the
+	// temp dirs fail.
+	t.Cleanup(func() { _ = unmountUnder(k.cfg.PodsDir) })
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &simNode{name: name, kubelet: k, runtime: rt, cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- k.Run(ctx) }()

@@ -297,6 +297,11 @@ func TestKubelet(t *testing.T) {
 		before := c.waitPod(t, "default", "survivor", "Running", 15*time.Second, func(p *v1.Pod) bool {
 			return p.Status.Phase == v1.PodRunning && condition(p, v1.PodReady) == v1.ConditionTrue
 		})
+		// Events are sent in the background; a stop may drop what is
+		// still queued.
+		waitFor(t, 10*time.Second, "Started event", func() (bool, error) {
+			return hasEvent(c.podEvents(t, "default", "survivor"), "Started:"), nil
+		})
 		n.stop()
 		// An orphan left in the runtime while the kubelet is down: a pod
 		// the API server does not know.

@@ -71,6 +71,8 @@ type Kubelet struct {
 	// the ImagePullBackOff message.
 	pullErrors sync.Map
 	prober     *prober
+	volumes    *volumeManager
+	services   serviceSource
 
 	// clientCA signs the server's clients; stats keeps CPU samples
 	// between summaries.
@@ -124,6 +126,8 @@ func New(cfg Config) (*Kubelet, error) {
 		imageBackoff: newBackoff(cfg.ImagePullBackOff, cfg.MaxImagePullBackOff),
 		workers:      map[types.UID]*podWorker{},
 	}
+	k.volumes = newVolumeManager(&k.cfg)
+	k.services = newServiceSource(cfg.Services, client)
 	k.prober = &prober{
 		exec: func(ctx context.Context, id string, cmd []string, timeout time.Duration) ([]byte, error) {
 			stdout, stderr, err := cfg.Runtime.ExecSync(ctx, id, cmd, timeout)
@@ -200,16 +204,21 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	}
 	k.informers.Start(ctx.Done())
 	defer k.informers.Shutdown()
+	if k.services.factory != nil {
+		k.services.factory.Start(ctx.Done())
+		defer k.services.factory.Shutdown()
+	}
 
 	k.wg.Add(2)
 	go func() { defer k.wg.Done(); k.nodeStatusLoop(ctx) }()
 	go func() { defer k.wg.Done(); k.leaseLoop(ctx) }()
 
-	if !toolscache.WaitForCacheSync(ctx.Done(), reg.HasSynced) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), reg.HasSynced, k.services.synced) {
 		k.wg.Wait()
 		k.waitWorkers()
 		return nil
 	}
+	k.cleanupOrphanedPodDirs(ctx)
 	k.synced.Store(true)
 	k.ready.Store(true)
 	k.log.Info("kubelet ready", "runtime", k.runtimeVersion)

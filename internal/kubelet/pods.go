@@ -214,6 +214,9 @@ func (k *Kubelet) syncPod(ctx context.Context, w *podWorker) (time.Duration, boo
 			log.Warn("removing the pod's containers failed", "err", err)
 			return time.Second, false
 		}
+		if err := k.volumes.tearDown(w.uid); err != nil {
+			log.Warn("tearing down the pod's volumes failed", "err", err)
+		}
 		k.crashBackoff.Forget(string(w.uid) + "/")
 		k.imageBackoff.Forget(string(w.uid) + "_")
 		return 0, true
@@ -227,6 +230,11 @@ func (k *Kubelet) syncPod(ctx context.Context, w *podWorker) (time.Duration, boo
 	if reason, msg := k.admit(w, pod, rt); reason != "" {
 		k.reject(ctx, w, pod, reason, msg)
 		return 0, false
+	}
+	if retry, ok := k.mountVolumes(ctx, pod); !ok {
+		// As upstream, nothing starts before every volume is set up once.
+		k.writeStatus(ctx, w, pod, k.computeStatus(w, pod, rt, false))
+		return retry, false
 	}
 	k.ensureProbes(ctx, w, pod)
 	now := k.clock.Now()
@@ -302,6 +310,9 @@ func (k *Kubelet) syncTerminating(ctx context.Context, w *podWorker, pod *v1.Pod
 	}
 	status := k.computeStatus(w, pod, rt, true)
 	k.writeStatus(ctx, w, pod, status)
+	if err := k.volumes.tearDownVolumes(pod.UID); err != nil {
+		k.log.Warn("tearing down the pod's volumes failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
 	if pod.DeletionTimestamp != nil && !w.confirmed {
 		err := k.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 			GracePeriodSeconds: ptr.To(int64(0)),

@@ -258,7 +258,11 @@ func readRuntimePod(ctx context.Context, rt criReader, uid types.UID) (*runtimeP
 		if err != nil {
 			continue // removed meanwhile
 		}
-		p.Containers = append(p.Containers, fromCRIContainer(st.GetStatus(), c.PodSandboxId))
+		cs := fromCRIContainer(st.GetStatus(), c.PodSandboxId)
+		if cs.State == stateExited {
+			cs.Message = withTerminationMessage(cs.Message, terminationMessage(st.GetStatus()))
+		}
+		p.Containers = append(p.Containers, cs)
 		if p.Name == "" {
 			p.Name, p.Namespace = c.GetLabels()[labelPodName], c.GetLabels()[labelPodNamespace]
 		}

@@ -109,7 +109,7 @@ func (r *Runtime) ImageStatus(_ context.Context, spec *runtimeapi.ImageSpec, _ b
 // PullImage "pulls" an image: after PullLatency it is present, unless
 // Config.PullError or the pod's sim.skiff.sh/missing-images annotation
 // fails it with containerd's not-found wording.
-func (r *Runtime) PullImage(ctx context.Context, spec *runtimeapi.ImageSpec, _ *runtimeapi.AuthConfig, sb *runtimeapi.PodSandboxConfig) (string, error) {
+func (r *Runtime) PullImage(ctx context.Context, spec *runtimeapi.ImageSpec, auth *runtimeapi.AuthConfig, sb *runtimeapi.PodSandboxConfig) (string, error) {
 	ref := spec.GetImage()
 	if ref == "" {
 		return "", status.Error(codes.InvalidArgument, "image reference is empty")
@@ -123,6 +123,9 @@ func (r *Runtime) PullImage(ctx context.Context, spec *runtimeapi.ImageSpec, _ *
 				return "", err
 			}
 		}
+	}
+	if err := r.authorize(ref, auth); err != nil {
+		return "", err
 	}
 	if missing(sb.GetAnnotations()[AnnotationMissingImages], ref) {
 		return "", notFound(ref)
@@ -192,4 +195,44 @@ func (r *Runtime) ImageFsInfo(context.Context) (*runtimeapi.ImageFsInfoResponse,
 		Timestamp: now, FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: "/simulated/images"},
 		UsedBytes: &runtimeapi.UInt64Value{Value: used}, InodesUsed: &runtimeapi.UInt64Value{},
 	}}}, nil
+}
+
+// Credential is a registry's username and password.
+type Credential struct {
+	Username string
+	Password string
+}
+
+// Pull is one PullImage call: the image as asked for and the credential
+// it came with (nil: anonymous).
+type Pull struct {
+	Image string
+	Auth  *Credential
+}
+
+// Pulls lists every PullImage call so far, in order.
+func (r *Runtime) Pulls() []Pull {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Pull(nil), r.pulls...)
+}
+
+// authorize records a pull and checks its credential against
+// Config.Registries.
+func (r *Runtime) authorize(ref string, auth *runtimeapi.AuthConfig) error {
+	p := Pull{Image: ref}
+	if auth != nil {
+		p.Auth = &Credential{Username: auth.GetUsername(), Password: auth.GetPassword()}
+	}
+	r.mu.Lock()
+	r.pulls = append(r.pulls, p)
+	r.mu.Unlock()
+	n := Normalize(ref)
+	host, _, _ := strings.Cut(n, "/")
+	want, ok := r.cfg.Registries[host]
+	if !ok || (p.Auth != nil && *p.Auth == want) {
+		return nil
+	}
+	return status.Errorf(codes.Unknown,
+		"failed to pull and unpack image %q: failed to resolve reference %q: pull access denied, repository does not exist or may require authorization: authorization failed: 401 Unauthorized", n, n)
 }

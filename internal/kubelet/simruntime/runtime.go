@@ -15,6 +15,9 @@
 //     sim.skiff.sh/exit-code-<container> is set (the exit code), after
 //     sim.skiff.sh/exit-after-<container> (a Go duration, default 0), or
 //     when Config.Exit decides so.
+//   - A pull from a registry in Config.Registries fails unless its
+//     AuthConfig carries that registry's username and password; Pulls
+//     lists every pull with the credential it came with.
 //   - ExecSync succeeds, except for the command "false" (exit code 1) and
 //     whatever Config.Exec decides.
 //   - DialContext reaches a running container's declared ports: TCP
@@ -92,6 +95,11 @@ type Config struct {
 	// PullError, when set, may fail a pull: a non-nil error is returned
 	// by PullImage as the registry's answer.
 	PullError func(image string) error
+	// Registries, when set, makes pulls from those registry hosts (as in
+	// the normalized reference: "docker.io", "registry.example:5000")
+	// require that credential; a pull without it fails with containerd's
+	// 401 wording. Every pull and its credential are recorded (Pulls).
+	Registries map[string]Credential
 	// Exit, when set, scripts the end of containers the annotations do
 	// not script: ok=false means the container runs until stopped.
 	Exit func(sandbox *runtimeapi.PodSandboxConfig, container *runtimeapi.ContainerConfig) (e Exit, ok bool)
@@ -118,6 +126,7 @@ type Runtime struct {
 	images     map[string]*image // by normalized reference and by ID
 	seq        uint64
 	probe      *probeServer
+	pulls      []Pull
 }
 
 type sandbox struct {
@@ -626,7 +635,7 @@ func (r *Runtime) ContainerStatus(_ context.Context, id string, _ bool) (*runtim
 		ExitCode: c.exitCode, Reason: c.reason,
 		Image: c.image, ImageRef: c.imageRef, ImageId: c.imageID(),
 		Labels: c.config.GetLabels(), Annotations: c.config.GetAnnotations(),
-		LogPath: c.logPath,
+		LogPath: c.logPath, Mounts: c.config.GetMounts(),
 	}}, nil
 }
 
