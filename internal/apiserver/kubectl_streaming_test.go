@@ -100,6 +100,7 @@ func TestKubectlStreaming(t *testing.T) {
 	runPod(t, kc.s, ns, "one", "n1", "app")
 	runPod(t, kc.s, ns, "two", "n1", "a", "b")
 	runPod(t, kc.s, ns, "waits", "n1", "waiting")
+	runPod(t, kc.s, ns, "pending", "", "app")
 	if _, err := kc.c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "metrics"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +142,16 @@ func TestKubectlStreaming(t *testing.T) {
 			var exitErr *exec.ExitError
 			if err == nil || !errorsAs(err, &exitErr) || exitErr.ExitCode() != 3 {
 				t.Errorf("exec exit 3: %v %q", err, errOut)
+			}
+			// (port-forward checks the pod's phase itself.)
+			_, errOut, err = k.run(t, "", "exec", "-n", ns, "pending", "--", "echo")
+			if err == nil || !strings.Contains(errOut, "pod pending does not have a host assigned") {
+				t.Errorf("exec on an unscheduled pod: %v %q", err, errOut)
+			}
+			// The kubelet's refusal reaches the user through either protocol.
+			_, errOut, err = k.run(t, "", "exec", "-n", ns, "waits", "--", "echo")
+			if err == nil || !strings.Contains(errOut, `unable to upgrade connection: container not found ("waiting")`) {
+				t.Errorf("exec into a container the kubelet does not run: %v %q", err, errOut)
 			}
 			if out := k.ok(t, "attached\n", "attach", "-i", "-n", ns, "one"); !strings.Contains(out, "attached\n") {
 				t.Errorf("attach: %q", out)
