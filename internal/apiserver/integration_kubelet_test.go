@@ -381,6 +381,11 @@ func TestMetricsAPI(t *testing.T) {
 	runPod(t, kc.s, "metrics", "web", "n1", "app", "sidecar")
 	runPod(t, kc.s, "metrics", "db", "n1", "db")
 	runPod(t, kc.s, "metrics", "idle", "", "app")
+	// n2's kubelet is gone: metrics-server leaves such nodes out.
+	gone := startFakeKubelet(t, kc.s)
+	gone.srv.Close()
+	registerNode(t, kc.s, "n2", gone)
+	runPod(t, kc.s, "metrics", "lost", "n2", "app")
 
 	groups, err := kc.c.Discovery().ServerGroups()
 	if err != nil {
