@@ -411,7 +411,7 @@ func TestProxySubresources(t *testing.T) {
 	for path, want := range map[string]string{
 		"services/empty/proxy/": `"message":"no endpoints available for service \"empty\""`,
 		// As upstream, a named port must be named.
-		"services/web/proxy/": `"message":"no endpoints available for service \"web\""`,
+		"services/web/proxy/":    `"message":"no endpoints available for service \"web\""`,
 		"services/web:81/proxy/": `"message":"no service port 81 found for service \"web\""`,
 	} {
 		resp = rawDo(t, kc.s.Config, "GET", "/api/v1/namespaces/"+ns+"/"+path, "", nil)
