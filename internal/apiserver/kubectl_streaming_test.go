@@ -180,6 +180,16 @@ func TestKubectlStreaming(t *testing.T) {
 			if !regexp.MustCompile(`(?m)^web\s+(4\d\d|5\d\d)m\s+128Mi\s*$`).MatchString(out) || !regexp.MustCompile(`(?m)^db\s+(2\d\d|3\d\d)m\s+64Mi\s*$`).MatchString(out) {
 				t.Errorf("top pods:\n%s", out)
 			}
+			// metrics-server's Tables; its names (singular "node" for
+			// nodes, none for pods) make these the ways to ask.
+			out = k.ok(t, "", "get", "nodes.metrics.k8s.io")
+			if !regexp.MustCompile(`(?m)^NAME\s+CPU\s+MEMORY\s+WINDOW\s*$`).MatchString(out) || !regexp.MustCompile(`(?m)^n1\s+\d+n\s+512Mi\s+\S+s\s*$`).MatchString(out) {
+				t.Errorf("get nodes.metrics.k8s.io:\n%s", out)
+			}
+			out = k.ok(t, "", "get", "podmetrics", "-n", "metrics", "web")
+			if !regexp.MustCompile(`(?m)^web\s+\d+n\s+128Mi\s+\S+s\s*$`).MatchString(out) {
+				t.Errorf("get podmetrics:\n%s", out)
+			}
 			out = k.ok(t, "", "top", "pods", "-n", "metrics", "--containers", "-l", "app=web")
 			if !regexp.MustCompile(`(?m)^web\s+sidecar\s+(2\d\d|3\d\d)m\s+64Mi\s*$`).MatchString(out) || strings.Contains(out, "db") {
 				t.Errorf("top pods --containers -l app=web:\n%s", out)
