@@ -168,6 +168,17 @@ func TestPodLogs(t *testing.T) {
 		if want := `container "waiting" in pod "waits" is waiting to start: ContainerCreating`; st.Code != 400 || st.Reason != metav1.StatusReasonBadRequest || st.Message != want {
 			t.Errorf("waiting: got %d %s %q, want 400 BadRequest %q", st.Code, st.Reason, st.Message, want)
 		}
+		// A kubelet that cannot be reached: upstream's 500 with the
+		// dial error, and no reason.
+		gone := startFakeKubelet(t, kc.s)
+		gone.srv.Close()
+		registerNode(t, kc.s, "gone", gone)
+		runPod(t, kc.s, ns, "lost", "gone", "app")
+		_, err = c.CoreV1().Pods(ns).GetLogs("lost", &corev1.PodLogOptions{}).Stream(ctx)
+		st = statusOf(t, err)
+		if st.Code != 500 || st.Reason != "" || !strings.HasPrefix(st.Message, fmt.Sprintf(`Get "https://127.0.0.1:%d/containerLogs/%s/lost/app": dial tcp`, gone.port, ns)) {
+			t.Errorf("unreachable kubelet: %d %q %q", st.Code, st.Reason, st.Message)
+		}
 		// A pod on no node has no log yet: 204, nothing written.
 		resp := rawDo(t, kc.s.Config, "GET", "/api/v1/namespaces/"+ns+"/pods/pending/log", "", nil)
 		if resp.code != http.StatusNoContent || len(resp.body) != 0 {
