@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	gwebsocket "github.com/gorilla/websocket"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -137,6 +138,30 @@ func TestPodLogs(t *testing.T) {
 			if want := fmt.Sprintf("app line %d\n", i); line != want {
 				t.Fatalf("line %d = %q, want %q", i, line, want)
 			}
+		}
+	})
+	t.Run("WebSocket", func(t *testing.T) {
+		tlsCfg, err := rest.TLSConfigFor(kc.s.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := gwebsocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"binary.k8s.io"}}
+		u := strings.Replace(kc.s.Config.Host, "https://", "wss://", 1) + "/api/v1/namespaces/" + ns + "/pods/one/log?tailLines=2"
+		conn, _, err := d.Dial(u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var got string
+		for {
+			_, data, err := conn.ReadMessage()
+			if err != nil {
+				break
+			}
+			got += string(data)
+		}
+		if got != "app line 2\napp line 3\n" {
+			t.Errorf("log over a websocket = %q", got)
 		}
 	})
 	t.Run("Errors", func(t *testing.T) {
