@@ -354,8 +354,8 @@ func TestPodPortForward(t *testing.T) {
 				t.Fatal(err)
 			}
 			stop, ready := make(chan struct{}), make(chan struct{})
-			var out, errOut bytes.Buffer
-			pf, err := portforward.New(d, []string{"0:8080"}, stop, ready, &out, &errOut)
+			out, errOut := &lockedBuffer{}, &lockedBuffer{}
+			pf, err := portforward.New(d, []string{"0:8080"}, stop, ready, out, errOut)
 			if err != nil {
 				t.Fatal(err)
 			}
