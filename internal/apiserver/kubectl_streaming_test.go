@@ -101,6 +101,11 @@ func TestKubectlStreaming(t *testing.T) {
 	runPod(t, kc.s, ns, "two", "n1", "a", "b")
 	runPod(t, kc.s, ns, "waits", "n1", "waiting")
 	runPod(t, kc.s, ns, "pending", "", "app")
+	annotated := runPod(t, kc.s, ns, "annotated", "n1", "a", "b")
+	annotated.Annotations = map[string]string{"kubectl.kubernetes.io/default-container": "b"}
+	if _, err := kc.c.CoreV1().Pods(ns).Update(ctx, annotated, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := kc.c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "metrics"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +121,11 @@ func TestKubectlStreaming(t *testing.T) {
 			}
 			if out := k.ok(t, "", "logs", "-n", ns, "two", "-c", "b", "--tail=1"); out != "b line 3\n" {
 				t.Errorf("logs --tail: %q", out)
+			}
+			// kubectl itself resolves the default-container annotation, as
+			// against upstream, whose server does not read it.
+			if out := k.ok(t, "", "logs", "-n", ns, "annotated"); out != "b line 1\nb line 2\nb line 3\n" {
+				t.Errorf("logs of a pod with a default container: %q", out)
 			}
 			_, errOut, err := k.run(t, "", "logs", "-n", ns, "waits")
 			if err == nil || !strings.Contains(errOut, `Error from server (BadRequest): container "waiting" in pod "waits" is waiting to start: ContainerCreating`) {
