@@ -230,6 +230,62 @@ func (s *Server) servePodProxy(w http.ResponseWriter, r *http.Request, info *req
 	return nil
 }
 
+// serveServiceProxy proxies any request under services/{name}/proxy/ to
+// one of the service's ready endpoints ({scheme:}{name}{:port}, the port
+// by name or number).
+func (s *Server) serveServiceProxy(w http.ResponseWriter, r *http.Request, info *requestInfo) error {
+	scheme, name, port, valid := utilnet.SplitSchemeNamePort(info.Name)
+	if !valid {
+		return badRequestf("invalid service request %q", info.Name)
+	}
+	obj, _, err := s.getObject(r.Context(), s.resources.lookup("", "v1", "services"), info.Namespace, name)
+	if err != nil {
+		return err
+	}
+	epsObj, _, err := s.getObject(r.Context(), s.resources.lookup("", "v1", "endpoints"), info.Namespace, name)
+	if err != nil {
+		return err
+	}
+	host, err := serviceEndpoint(obj.(*corev1.Service), epsObj.(*corev1.Endpoints), port)
+	if err != nil {
+		return err
+	}
+	if scheme == "" {
+		scheme = "http"
+	}
+	s.proxyTo(w, r, &url.URL{Scheme: scheme, Host: host}, s.kubelets.plain, info)
+	return nil
+}
+
+// serviceEndpoint picks the first ready address of the endpoints that
+// serves the service port named (or numbered) port, as upstream's service
+// ResourceLocation, which picks one at random.
+func serviceEndpoint(svc *corev1.Service, eps *corev1.Endpoints, port string) (string, error) {
+	if n, err := strconv.ParseInt(port, 10, 64); err == nil {
+		found := false
+		for _, p := range svc.Spec.Ports {
+			if int64(p.Port) == n {
+				port, found = p.Name, true
+				break
+			}
+		}
+		if !found {
+			return "", apierrors.NewServiceUnavailable(fmt.Sprintf("no service port %d found for service %q", n, svc.Name))
+		}
+	}
+	for _, ss := range eps.Subsets {
+		if len(ss.Addresses) == 0 {
+			continue
+		}
+		for _, p := range ss.Ports {
+			if p.Name == port {
+				return net.JoinHostPort(ss.Addresses[0].IP, strconv.Itoa(int(p.Port))), nil
+			}
+		}
+	}
+	return "", apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", svc.Name))
+}
+
 // proxyTo proxies r to base plus the path after .../proxy, keeping a
 // trailing slash.
 func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, base *url.URL, transport http.RoundTripper, info *requestInfo) {

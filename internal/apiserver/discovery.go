@@ -44,6 +44,8 @@ func (r *resource) subresources() []subresource {
 			subresource{Name: "proxy", Kind: gvk("", "v1", "PodProxyOptions"), Verbs: proxyVerbs})
 	case schema.GroupResource{Resource: "nodes"}:
 		out = append(out, subresource{Name: "proxy", Kind: gvk("", "v1", "NodeProxyOptions"), Verbs: proxyVerbs})
+	case schema.GroupResource{Resource: "services"}:
+		out = append(out, subresource{Name: "proxy", Kind: gvk("", "v1", "ServiceProxyOptions"), Verbs: proxyVerbs})
 	case schema.GroupResource{Resource: "namespaces"}:
 		out = append(out, subresource{Name: "finalize", Kind: r.GVK, Verbs: []string{"update"}})
 	}

@@ -182,6 +182,10 @@ func (k *fakeKubelet) exec(w http.ResponseWriter, r *http.Request) {
 			want++
 		}
 	}
+	if strings.HasSuffix(r.URL.Path, "/waiting") {
+		http.Error(w, `container not found ("waiting")`, http.StatusNotFound)
+		return
+	}
 	tty := q.Get("tty") == "1"
 	if tty {
 		want++ // resize

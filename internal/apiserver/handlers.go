@@ -128,8 +128,11 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, res *r
 	case "exec", "attach", "portforward":
 		return s.servePodStream(w, r, info)
 	case "proxy":
-		if res.Plural == "nodes" {
+		switch res.Plural {
+		case "nodes":
 			return s.serveNodeProxy(w, r, info)
+		case "services":
+			return s.serveServiceProxy(w, r, info)
 		}
 		return s.servePodProxy(w, r, info)
 	}

@@ -9,12 +9,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	gwebsocket "github.com/gorilla/websocket"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -138,6 +140,30 @@ func TestPodLogs(t *testing.T) {
 			}
 		}
 	})
+	t.Run("WebSocket", func(t *testing.T) {
+		tlsCfg, err := rest.TLSConfigFor(kc.s.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := gwebsocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"binary.k8s.io"}}
+		u := strings.Replace(kc.s.Config.Host, "https://", "wss://", 1) + "/api/v1/namespaces/" + ns + "/pods/one/log?tailLines=2"
+		conn, _, err := d.Dial(u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var got string
+		for {
+			_, data, err := conn.ReadMessage()
+			if err != nil {
+				break
+			}
+			got += string(data)
+		}
+		if got != "app line 2\napp line 3\n" {
+			t.Errorf("log over a websocket = %q", got)
+		}
+	})
 	t.Run("Errors", func(t *testing.T) {
 		before := kc.kubelet.requestCount()
 		tail := int64(-1)
@@ -166,6 +192,17 @@ func TestPodLogs(t *testing.T) {
 		st := statusOf(t, err)
 		if want := `container "waiting" in pod "waits" is waiting to start: ContainerCreating`; st.Code != 400 || st.Reason != metav1.StatusReasonBadRequest || st.Message != want {
 			t.Errorf("waiting: got %d %s %q, want 400 BadRequest %q", st.Code, st.Reason, st.Message, want)
+		}
+		// A kubelet that cannot be reached: upstream's 500 with the
+		// dial error, and no reason.
+		gone := startFakeKubelet(t, kc.s)
+		gone.srv.Close()
+		registerNode(t, kc.s, "gone", gone)
+		runPod(t, kc.s, ns, "lost", "gone", "app")
+		_, err = c.CoreV1().Pods(ns).GetLogs("lost", &corev1.PodLogOptions{}).Stream(ctx)
+		st = statusOf(t, err)
+		if st.Code != 500 || st.Reason != "" || !strings.HasPrefix(st.Message, fmt.Sprintf(`Get "https://127.0.0.1:%d/containerLogs/%s/lost/app": dial tcp`, gone.port, ns)) {
+			t.Errorf("unreachable kubelet: %d %q %q", st.Code, st.Reason, st.Message)
 		}
 		// A pod on no node has no log yet: 204, nothing written.
 		resp := rawDo(t, kc.s.Config, "GET", "/api/v1/namespaces/"+ns+"/pods/pending/log", "", nil)
@@ -317,8 +354,8 @@ func TestPodPortForward(t *testing.T) {
 				t.Fatal(err)
 			}
 			stop, ready := make(chan struct{}), make(chan struct{})
-			var out, errOut bytes.Buffer
-			pf, err := portforward.New(d, []string{"0:8080"}, stop, ready, &out, &errOut)
+			out, errOut := &lockedBuffer{}, &lockedBuffer{}
+			pf, err := portforward.New(d, []string{"0:8080"}, stop, ready, out, errOut)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -356,7 +393,7 @@ func TestPodPortForward(t *testing.T) {
 	}
 }
 
-func TestNodeProxy(t *testing.T) {
+func TestProxySubresources(t *testing.T) {
 	kc := newKubeletCluster(t)
 	resp := rawDo(t, kc.s.Config, "GET", "/api/v1/nodes/n1/proxy/healthz", "", nil)
 	if resp.code != http.StatusOK || string(resp.body) != "ok" {
@@ -370,6 +407,86 @@ func TestNodeProxy(t *testing.T) {
 	if resp.code != http.StatusNotFound {
 		t.Errorf("unknown node: %d %s", resp.code, resp.body)
 	}
+
+	// A server on the host's own address stands in for a pod (endpoints
+	// and pod proxies refuse loopback addresses).
+	ip := hostIP(t)
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s auth=%q", r.Method, r.URL.RequestURI(), r.Header.Get("Authorization"))
+	}))
+	backend.Listener.Close()
+	backend.Listener = ln
+	backend.Start()
+	defer backend.Close()
+	ctx := context.Background()
+	ns := newNamespace(t, kc.c)
+	for _, name := range []string{"web", "empty"} {
+		if _, err := kc.c.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := backend.Listener.Addr().(*net.TCPAddr).Port
+	if _, err := kc.c.CoreV1().Endpoints(ns).Create(ctx, &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: ip}}, Ports: []corev1.EndpointPort{{Name: "http", Port: int32(port)}}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.c.CoreV1().Endpoints(ns).Create(ctx, &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "empty"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"web:http", "web:80", "http:web:http"} {
+		resp = rawDo(t, kc.s.Config, "GET", "/api/v1/namespaces/"+ns+"/services/"+name+"/proxy/a/b/?x=1", "", nil)
+		if resp.code != http.StatusOK || string(resp.body) != `GET /a/b/?x=1 auth=""` {
+			t.Errorf("service proxy to %s: %d %s", name, resp.code, resp.body)
+		}
+	}
+	for path, want := range map[string]string{
+		"services/empty/proxy/": `"message":"no endpoints available for service \"empty\""`,
+		// As upstream, a named port must be named.
+		"services/web/proxy/":    `"message":"no endpoints available for service \"web\""`,
+		"services/web:81/proxy/": `"message":"no service port 81 found for service \"web\""`,
+	} {
+		resp = rawDo(t, kc.s.Config, "GET", "/api/v1/namespaces/"+ns+"/"+path, "", nil)
+		if resp.code != http.StatusServiceUnavailable || !strings.Contains(string(resp.body), want) {
+			t.Errorf("%s: %d %s", path, resp.code, resp.body)
+		}
+	}
+	// A pod, by its IP; a loopback one is refused, as upstream.
+	for name, podIP := range map[string]string{"pod": ip, "local": "127.0.0.1"} {
+		pod := runPod(t, kc.s, ns, name, "n1", "app")
+		pod.Status.PodIP, pod.Status.PodIPs = podIP, []corev1.PodIP{{IP: podIP}}
+		if _, err := kc.c.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp = rawDo(t, kc.s.Config, "GET", fmt.Sprintf("/api/v1/namespaces/%s/pods/pod:%d/proxy/x", ns, port), "", nil)
+	if resp.code != http.StatusOK || string(resp.body) != `GET /x auth=""` {
+		t.Errorf("pod proxy: %d %s", resp.code, resp.body)
+	}
+	resp = rawDo(t, kc.s.Config, "GET", "/api/v1/namespaces/"+ns+"/pods/local:8080/proxy/", "", nil)
+	if resp.code != http.StatusBadRequest || !strings.Contains(string(resp.body), `"message":"address not allowed"`) {
+		t.Errorf("pod proxy to loopback: %d %s", resp.code, resp.body)
+	}
+}
+
+// hostIP is a global unicast IPv4 address of this host.
+func hostIP(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("no non-loopback IPv4 address on this host")
+	return ""
 }
 
 func TestMetricsAPI(t *testing.T) {
@@ -381,6 +498,11 @@ func TestMetricsAPI(t *testing.T) {
 	runPod(t, kc.s, "metrics", "web", "n1", "app", "sidecar")
 	runPod(t, kc.s, "metrics", "db", "n1", "db")
 	runPod(t, kc.s, "metrics", "idle", "", "app")
+	// n2's kubelet is gone: metrics-server leaves such nodes out.
+	gone := startFakeKubelet(t, kc.s)
+	gone.srv.Close()
+	registerNode(t, kc.s, "n2", gone)
+	runPod(t, kc.s, "metrics", "lost", "n2", "app")
 
 	groups, err := kc.c.Discovery().ServerGroups()
 	if err != nil {

@@ -100,6 +100,12 @@ func TestKubectlStreaming(t *testing.T) {
 	runPod(t, kc.s, ns, "one", "n1", "app")
 	runPod(t, kc.s, ns, "two", "n1", "a", "b")
 	runPod(t, kc.s, ns, "waits", "n1", "waiting")
+	runPod(t, kc.s, ns, "pending", "", "app")
+	annotated := runPod(t, kc.s, ns, "annotated", "n1", "a", "b")
+	annotated.Annotations = map[string]string{"kubectl.kubernetes.io/default-container": "b"}
+	if _, err := kc.c.CoreV1().Pods(ns).Update(ctx, annotated, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := kc.c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "metrics"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +121,11 @@ func TestKubectlStreaming(t *testing.T) {
 			}
 			if out := k.ok(t, "", "logs", "-n", ns, "two", "-c", "b", "--tail=1"); out != "b line 3\n" {
 				t.Errorf("logs --tail: %q", out)
+			}
+			// kubectl itself resolves the default-container annotation, as
+			// against upstream, whose server does not read it.
+			if out := k.ok(t, "", "logs", "-n", ns, "annotated"); out != "b line 1\nb line 2\nb line 3\n" {
+				t.Errorf("logs of a pod with a default container: %q", out)
 			}
 			_, errOut, err := k.run(t, "", "logs", "-n", ns, "waits")
 			if err == nil || !strings.Contains(errOut, `Error from server (BadRequest): container "waiting" in pod "waits" is waiting to start: ContainerCreating`) {
@@ -142,6 +153,16 @@ func TestKubectlStreaming(t *testing.T) {
 			if err == nil || !errorsAs(err, &exitErr) || exitErr.ExitCode() != 3 {
 				t.Errorf("exec exit 3: %v %q", err, errOut)
 			}
+			// (port-forward checks the pod's phase itself.)
+			_, errOut, err = k.run(t, "", "exec", "-n", ns, "pending", "--", "echo")
+			if err == nil || !strings.Contains(errOut, "pod pending does not have a host assigned") {
+				t.Errorf("exec on an unscheduled pod: %v %q", err, errOut)
+			}
+			// The kubelet's refusal reaches the user through either protocol.
+			_, errOut, err = k.run(t, "", "exec", "-n", ns, "waits", "--", "echo")
+			if err == nil || !strings.Contains(errOut, `unable to upgrade connection: container not found ("waiting")`) {
+				t.Errorf("exec into a container the kubelet does not run: %v %q", err, errOut)
+			}
 			if out := k.ok(t, "attached\n", "attach", "-i", "-n", ns, "one"); !strings.Contains(out, "attached\n") {
 				t.Errorf("attach: %q", out)
 			}
@@ -168,6 +189,16 @@ func TestKubectlStreaming(t *testing.T) {
 			out = k.ok(t, "", "top", "pods", "-n", "metrics")
 			if !regexp.MustCompile(`(?m)^web\s+(4\d\d|5\d\d)m\s+128Mi\s*$`).MatchString(out) || !regexp.MustCompile(`(?m)^db\s+(2\d\d|3\d\d)m\s+64Mi\s*$`).MatchString(out) {
 				t.Errorf("top pods:\n%s", out)
+			}
+			// metrics-server's Tables; its names (singular "node" for
+			// nodes, none for pods) make these the ways to ask.
+			out = k.ok(t, "", "get", "nodes.metrics.k8s.io")
+			if !regexp.MustCompile(`(?m)^NAME\s+CPU\s+MEMORY\s+WINDOW\s*$`).MatchString(out) || !regexp.MustCompile(`(?m)^n1\s+\d+n\s+512Mi\s+\S+s\s*$`).MatchString(out) {
+				t.Errorf("get nodes.metrics.k8s.io:\n%s", out)
+			}
+			out = k.ok(t, "", "get", "podmetrics", "-n", "metrics", "web")
+			if !regexp.MustCompile(`(?m)^web\s+\d+n\s+128Mi\s+\S+s\s*$`).MatchString(out) {
+				t.Errorf("get podmetrics:\n%s", out)
 			}
 			out = k.ok(t, "", "top", "pods", "-n", "metrics", "--containers", "-l", "app=web")
 			if !regexp.MustCompile(`(?m)^web\s+sidecar\s+(2\d\d|3\d\d)m\s+64Mi\s*$`).MatchString(out) || strings.Contains(out, "db") {

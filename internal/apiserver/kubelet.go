@@ -44,8 +44,10 @@ func newKubeletClient(cfg *Config) (*kubeletClient, error) {
 	}
 	return &kubeletClient{
 		tls: t,
-		// No Proxy: kubelets are reached directly, whatever the environment says.
-		transport:    &http.Transport{TLSClientConfig: t, MaxIdleConnsPerHost: 4, ForceAttemptHTTP2: false},
+		// No Proxy: kubelets are reached directly, whatever the environment
+		// says; and HTTP/1.1 (a custom TLS config turns HTTP/2 off), which
+		// upgrades need.
+		transport:    &http.Transport{TLSClientConfig: t, MaxIdleConnsPerHost: 4},
 		plain:        &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}}, //nolint:gosec // as upstream's proxy transport
 		addressTypes: cfg.KubeletPreferredAddressTypes,
 		defaultPort:  cfg.KubeletPort,

@@ -53,6 +53,9 @@ type nodeMetricsState struct {
 	mu      sync.Mutex // held while scraping, so one scrape runs per node
 	history metricsHistory
 	scraped time.Time // on the server's clock; zero when never
+	// failed is when the last scrape failed: the node is left out until
+	// the resolution has passed, instead of every request waiting on it.
+	failed time.Time
 }
 
 func newKubeletMetrics(s *Server) *kubeletMetrics {
@@ -100,6 +103,9 @@ func (k *kubeletMetrics) refresh(ctx context.Context, node *corev1.Node) (metric
 	if !st.scraped.IsZero() && now.Sub(st.scraped) < k.resolution {
 		return st.history, true
 	}
+	if !st.failed.IsZero() && now.Sub(st.failed) < k.resolution {
+		return metricsHistory{}, false
+	}
 	// A scrape far older than the resolution would give a rate over a long
 	// window: it is dropped, and two quick scrapes give a current rate.
 	recent := !st.scraped.IsZero() && now.Sub(st.scraped) <= 4*k.resolution
@@ -116,9 +122,11 @@ func (k *kubeletMetrics) refresh(ctx context.Context, node *corev1.Node) (metric
 		}
 		sc, err := k.scrape(ctx, node)
 		if err != nil {
-			k.s.cfg.Logger.Debug("scraping kubelet metrics failed", "node", node.Name, "err", err)
+			k.s.cfg.Logger.Info("scraping kubelet metrics failed", "node", node.Name, "err", err)
+			st.failed = k.s.cfg.Clock.Now()
 			return metricsHistory{}, false
 		}
+		st.failed = time.Time{}
 		st.history = st.history.add(sc, k.resolution)
 		st.scraped = k.s.cfg.Clock.Now()
 		if _, _, _, ok := st.history.nodeUsage(); ok || recent {
@@ -133,7 +141,7 @@ func (k *kubeletMetrics) scrape(ctx context.Context, node *corev1.Node) (nodeScr
 	if err != nil {
 		return nodeScrape{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+hostPort+"/metrics/resource", nil)
 	if err != nil {

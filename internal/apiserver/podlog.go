@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/httpstream/wsstream"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -257,6 +258,13 @@ func (s *Server) servePodLog(w http.ResponseWriter, r *http.Request, info *reque
 		return kubeletResponseError(resp, schema.GroupResource{Resource: "pods/log"}, info.Name)
 	}
 	defer resp.Body.Close()
+	if wsstream.IsWebSocketRequest(r) {
+		// As upstream's StreamObject: the log in websocket messages.
+		if err := wsstream.NewReader(&deferEOF{r: resp.Body}, true, wsstream.NewDefaultReaderProtocols()).Copy(w, r); err != nil {
+			s.cfg.Logger.Debug("streaming a log over a websocket", "pod", info.Namespace+"/"+info.Name, "err", err)
+		}
+		return nil
+	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusOK)
 	var out io.Writer = w
@@ -266,6 +274,26 @@ func (s *Server) servePodLog(w http.ResponseWriter, r *http.Request, info *reque
 	}
 	_, _ = io.Copy(out, resp.Body)
 	return nil
+}
+
+// deferEOF holds back an EOF that comes with data until the next read:
+// wsstream's copy drops the data of a read that also says EOF, and
+// net/http's body says both at once at the end of a sized response.
+type deferEOF struct {
+	r   io.Reader
+	eof bool
+}
+
+func (d *deferEOF) Read(p []byte) (int, error) {
+	if d.eof {
+		return 0, io.EOF
+	}
+	n, err := d.r.Read(p)
+	if err == io.EOF && n > 0 {
+		d.eof = true
+		return n, nil
+	}
+	return n, err
 }
 
 // flushWriter sends every write to the client at once.

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,10 @@ func (s *Server) translateStream(w http.ResponseWriter, r *http.Request, loc *ur
 		return
 	}
 	defer conn.Close()
+	// The exec ends with the client, or when the server shuts down.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(s.watchesDone, cancel)()
 	// An empty first write tells the client the streams are ready.
 	first := rcconst.StreamErr
 	switch {
@@ -98,9 +103,9 @@ func (s *Server) translateStream(w http.ResponseWriter, r *http.Request, loc *ur
 		so.Stderr = streams[rcconst.StreamStdErr]
 	}
 	if opts.TTY {
-		so.TerminalSizeQueue = newResizeQueue(streams[rcconst.StreamResize])
+		so.TerminalSizeQueue = newResizeQueue(ctx, streams[rcconst.StreamResize])
 	}
-	err = executor.StreamWithContext(r.Context(), so)
+	err = executor.StreamWithContext(ctx, so)
 	var statusErr *apierrors.StatusError
 	var exitErr exec.CodeExitError
 	switch {
@@ -131,7 +136,8 @@ type resizeQueue struct {
 	sizes chan remotecommand.TerminalSize
 }
 
-func newResizeQueue(r io.Reader) *resizeQueue {
+// newResizeQueue reads sizes from r until it ends or ctx does.
+func newResizeQueue(ctx context.Context, r io.Reader) *resizeQueue {
 	q := &resizeQueue{sizes: make(chan remotecommand.TerminalSize)}
 	go func() {
 		defer close(q.sizes)
@@ -141,7 +147,11 @@ func newResizeQueue(r io.Reader) *resizeQueue {
 			if err := dec.Decode(&size); err != nil {
 				return
 			}
-			q.sizes <- size
+			select {
+			case q.sizes <- size:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	return q

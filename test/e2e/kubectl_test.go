@@ -513,6 +513,8 @@ stringData:
 			"endpointslices discovery.k8s.io/v1 true EndpointSlice",
 			"events ev events.k8s.io/v1 true Event",
 			"priorityclasses pc scheduling.k8s.io/v1 false PriorityClass",
+			"nodes metrics.k8s.io/v1beta1 false NodeMetrics",
+			"pods metrics.k8s.io/v1beta1 true PodMetrics",
 		} {
 			if !regexp.MustCompile(`(?m)^` + strings.ReplaceAll(regexp.QuoteMeta(want), " ", `\s+`) + `$`).MatchString(out) {
 				t.Errorf("api-resources has no row %q", want)
@@ -543,7 +545,7 @@ stringData:
 		// Upstream also serves autoscaling/v1 (HorizontalPodAutoscaler in
 		// two versions); Skiff serves one version per resource for now.
 		wantLines(t, k.ok(t, "api-versions"), strings.Fields(`apps/v1 autoscaling/v2 batch/v1 coordination.k8s.io/v1
-			discovery.k8s.io/v1 events.k8s.io/v1 scheduling.k8s.io/v1 v1`)...)
+			discovery.k8s.io/v1 events.k8s.io/v1 metrics.k8s.io/v1beta1 scheduling.k8s.io/v1 v1`)...)
 	})
 
 	t.Run("InvalidManifests", func(t *testing.T) {
