@@ -91,7 +91,13 @@ func generatePodStatus(in statusInput) v1.PodStatus {
 		s.HostIP = in.HostIPs[0]
 	}
 	if rt := in.Runtime; rt != nil && len(rt.Sandboxes) > 0 && rt.Sandboxes[0].Ready {
-		for _, ip := range rt.Sandboxes[0].IPs {
+		ips := rt.Sandboxes[0].IPs
+		if pod.Spec.HostNetwork {
+			// The runtime gives a host-network sandbox no IP of its own;
+			// its IPs are the node's, as upstream reports them.
+			ips = in.HostIPs
+		}
+		for _, ip := range ips {
 			s.PodIPs = append(s.PodIPs, v1.PodIP{IP: ip})
 		}
 	}

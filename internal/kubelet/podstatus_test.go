@@ -32,6 +32,12 @@ func TestGeneratePodStatus(t *testing.T) {
 		terminated bool
 	}
 	exit1 := int32(1)
+	hostNetwork := func(p *v1.Pod) *v1.Pod {
+		p.Spec.HostNetwork = true
+		return p
+	}
+	noIP := readySandbox()
+	noIP.IPs, noIP.HostNetwork = nil, true
 	cases := []struct {
 		name string
 		in   statusInput
@@ -51,6 +57,11 @@ func TestGeneratePodStatus(t *testing.T) {
 			name: "running without probes: Running and Ready",
 			in:   statusInput{Pod: podWith(v1.RestartPolicyAlways, "a"), Runtime: rtPod(ready, running("c1", "a"))},
 			want: check{phase: v1.PodRunning, ready: v1.ConditionTrue, init: v1.ConditionTrue, sandbox: v1.ConditionTrue, state: "running", podIP: "10.42.0.5"},
+		},
+		{
+			name: "host network: the sandbox has no IP, the pod has the node's",
+			in:   statusInput{Pod: hostNetwork(podWith(v1.RestartPolicyAlways, "a")), Runtime: rtPod([]sandboxStatus{noIP}, running("c1", "a"))},
+			want: check{phase: v1.PodRunning, ready: v1.ConditionTrue, init: v1.ConditionTrue, sandbox: v1.ConditionTrue, state: "running", podIP: "192.0.2.1"},
 		},
 		{
 			name: "readiness probe not passed yet: not Ready",
