@@ -15,7 +15,7 @@ func TestStreamOptions(t *testing.T) {
 	}{
 		{query: "output=1&error=1", stdout: true, stderr: true},
 		{query: "input=true&output=true&tty=true&error=true", stdin: true, stdout: true, tty: true}, // a tty has no stderr
-		{query: "stdout=1&stderr=1", err: true}, // pods/exec's names, not the kubelet's
+		{query: "stdout=1&stderr=1", err: true},                                                     // pods/exec's names, not the kubelet's
 		{query: "tty=1", err: true},
 		{query: "", err: true},
 	}
