@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 
@@ -77,12 +78,7 @@ figures and the targets.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
-			}
-			if err := res.WriteTable(out); err != nil {
+			if err := writeResults(out, res, asJSON); err != nil || asJSON {
 				return err
 			}
 			if cpuProfile != "" {
@@ -110,4 +106,18 @@ figures and the targets.`,
 	fs.StringVar(&cfg.CPUProfileDir, "cpuprofile-dir", "", "Write one CPU profile per phase into this directory")
 	fs.IntVarP(&verbosity, "v", "v", 0, "Log the control plane's logs at this verbosity (default: discarded)")
 	return cmd
+}
+
+// tableWriter is a benchmark's results, printable for a person.
+type tableWriter interface{ WriteTable(io.Writer) error }
+
+// writeResults prints a benchmark's results as indented JSON or as its
+// table.
+func writeResults(w io.Writer, res tableWriter, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return res.WriteTable(w)
 }

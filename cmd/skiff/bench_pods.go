@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 
 	"github.com/spf13/cobra"
@@ -43,13 +42,7 @@ docs/benchmarks.md has the figures and the target.`,
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
-			}
-			return res.WriteTable(out)
+			return writeResults(cmd.OutOrStdout(), res, asJSON)
 		},
 	}
 	fs := cmd.Flags()

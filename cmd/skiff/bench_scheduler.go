@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-sh/skiff/internal/bench"
@@ -36,13 +34,7 @@ docs/benchmarks.md has the figures and the target.`,
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
-			}
-			return res.WriteTable(out)
+			return writeResults(cmd.OutOrStdout(), res, asJSON)
 		},
 	}
 	fs := cmd.Flags()
