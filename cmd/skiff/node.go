@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/component"
 	"github.com/skiff-sh/skiff/internal/containerd"
@@ -100,6 +101,7 @@ func (n *nodeKubelet) Run(ctx context.Context) error {
 		defer rt.Shutdown()
 		cfg.Runtime, cfg.Images, cfg.ProbeDialer = rt, rt, rt.DialContext
 		cfg.Machine = kubelet.SimulatedMachine(n.spec.flags.simMachine())
+		cfg.NodeStats = kubelet.SimulatedNodeReadings(n.spec.flags.simMachine(), clock.RealClock{})
 		if cfg.NodeIP == "" {
 			// Simulated pods are reached in memory; the node's address
 			// must not send anything to a real network.
