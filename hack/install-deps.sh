@@ -12,8 +12,17 @@ if ! have go && [ ! -x /usr/local/go/bin/go ]; then
 fi
 # Debian's etcd-server: the external-etcd tests run it as a separate cluster.
 have etcd || need+=(etcd-server)
-# iproute2 and iptables: later components (kubelet, proxy) need them.
+# iproute2 and iptables: the pod network (CNI bridge and its NAT rules)
+# and, later, the proxy.
 have ip || need+=(iproute2)
+have iptables || need+=(iptables)
+# The real node: the containerd Skiff supervises, runc under it, and the
+# CNI plugins it runs (bridge, host-local, portmap, loopback).
+have containerd || need+=(containerd)
+have runc || [ -x /usr/sbin/runc ] || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need+=(containernetworking-plugins)
+# busybox-static: the tests build their container images from it.
+[ -x /usr/bin/busybox ] || need+=(busybox-static)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
