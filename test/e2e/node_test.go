@@ -211,6 +211,21 @@ spec:
 		k.ok(t, "delete", "pod", "nosuch", "--grace-period=1")
 	})
 
+	t.Run("image pull secret", func(t *testing.T) {
+		private := testimage.StartRegistry(t, "skiff", "s3cret")
+		image := private.Push(t, "private/busybox:1", testimage.Busybox(t))
+		k.ok(t, "create", "secret", "docker-registry", "regcred", "--docker-server="+private.Host, "--docker-username=skiff", "--docker-password=s3cret")
+		k.ok(t, "run", "private", "--image="+image, `--overrides={"spec":{"imagePullSecrets":[{"name":"regcred"}],"terminationGracePeriodSeconds":1}}`, "--", "sleep", "3600")
+		k.ok(t, "wait", "--for=condition=Ready", "pod/private", "--timeout=60s")
+		// Without the secret the same registry refuses the pull.
+		k.ok(t, "run", "nocred", "--image="+private.Host+"/private/busybox:1", "--image-pull-policy=Always", "--", "sleep", "3600")
+		waitFor(t, 60*time.Second, func() (bool, string) {
+			out := k.ok(t, "get", "pod", "nocred", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}")
+			return out == "ErrImagePull" || out == "ImagePullBackOff", out
+		})
+		k.ok(t, "delete", "pod", "private", "nocred", "--grace-period=1")
+	})
+
 	t.Run("graceful delete", func(t *testing.T) {
 		k.ok(t, "run", "graceful", "--image="+image, "--", "sh", "-c", "trap 'echo bye; exit 0' TERM; while true; do sleep 1; done")
 		k.ok(t, "wait", "--for=condition=Ready", "pod/graceful", "--timeout=60s")
