@@ -121,6 +121,18 @@ func TestRealNode(t *testing.T) {
 		if out := k.ok(t, "exec", "test-pod", "--", "sh", "-c", "echo out; echo err >&2"); out != "out\n" {
 			t.Errorf("exec stdout %q", out)
 		}
+		// kubectl 1.27 and 1.29 exec over SPDY end to end; newer ones over
+		// a websocket the API server translates to SPDY for containerd.
+		for _, v := range []string{"1.27", "1.29", "1.33"} {
+			bin := filepath.Join(olderKubectls, "kubectl."+v)
+			if _, err := os.Stat(bin); err != nil {
+				continue
+			}
+			old := kubectl{bin: bin, c: c}
+			if out := old.ok(t, "exec", "test-pod", "--", "echo", v); out != v+"\n" {
+				t.Errorf("kubectl %s exec: %q", v, out)
+			}
+		}
 		k.ok(t, "exec", "test-pod", "--", "sh", "-c", "mkdir -p /www && echo served > /www/index.html && httpd -p 8080 -h /www")
 		port := freePort(t)
 		pf := k.start(t, "port-forward", "pod/test-pod", fmt.Sprintf("%d:8080", port))
