@@ -1,0 +1,44 @@
+package controller
+
+import (
+	"context"
+	"log/slog"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+)
+
+// Context is what the controller manager hands every controller it
+// starts: one client, one shared informer factory, events, time, logs.
+type Context struct {
+	// Client reaches the API server.
+	Client kubernetes.Interface
+	// Dynamic reaches any served resource (the namespace controller
+	// deletes every kind).
+	Dynamic dynamic.Interface
+	// Informers is the process's one shared informer factory; a
+	// controller asks it for informers while it is built, the manager
+	// starts it afterwards.
+	Informers informers.SharedInformerFactory
+	// Recorder returns an event recorder whose events carry source
+	// component (upstream: "<name>-controller").
+	Recorder func(component string) record.EventRecorder
+	// Clock is the controllers' time.
+	Clock clock.WithTicker
+	// Logger receives the controllers' logs.
+	Logger *slog.Logger
+}
+
+// Runner is a built controller. Run starts its workers and blocks until
+// ctx ends; the manager calls it after the informers have synced, once
+// per term of leadership. ShutDown releases it when the process stops.
+type Runner interface {
+	Run(ctx context.Context, workers int)
+	ShutDown()
+}
+
+// Init builds one controller from the manager's Context.
+type Init func(Context) (Runner, error)
