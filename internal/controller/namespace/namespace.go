@@ -38,6 +38,9 @@ type Controller struct {
 	nsLister corelisters.NamespaceLister
 	clock    clock.PassiveClock
 	queue    *controller.Queue
+	// discover lists the served namespaced resources, preferred
+	// versions only (a test replaces it: the fake discovery has none).
+	discover func() ([]*metav1.APIResourceList, error)
 }
 
 // New builds the controller on the manager's informers.
@@ -45,7 +48,8 @@ func New(c controller.Context) (controller.Runner, error) { return newController
 
 func newController(c controller.Context) (*Controller, error) {
 	inf := c.Informers.Core().V1().Namespaces()
-	nc := &Controller{client: c.Client, dynamic: c.Dynamic, nsLister: inf.Lister(), clock: c.Clock}
+	nc := &Controller{client: c.Client, dynamic: c.Dynamic, nsLister: inf.Lister(), clock: c.Clock,
+		discover: c.Client.Discovery().ServerPreferredNamespacedResources}
 	q, err := controller.New(controller.Config{Name: Name, Sync: nc.sync, Logger: c.Logger, Clock: c.Clock})
 	if err != nil {
 		return nil, err
@@ -137,7 +141,7 @@ func (nc *Controller) deleteIfFinalized(ctx context.Context, ns *v1.Namespace) e
 // the longest grace period of the objects still terminating.
 func (nc *Controller) deleteContent(ctx context.Context, ns string) (Outcome, time.Duration) {
 	out := Outcome{Remaining: map[schema.GroupResource]int{}, Finalizers: map[string]int{}}
-	lists, err := nc.client.Discovery().ServerPreferredNamespacedResources()
+	lists, err := nc.discover()
 	if err != nil {
 		out.DiscoveryErr = err
 		if !discovery.IsGroupDiscoveryFailedError(err) {

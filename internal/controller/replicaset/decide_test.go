@@ -60,7 +60,7 @@ func labelled(kv ...string) func(*v1.Pod) {
 	}
 }
 func phase(ph v1.PodPhase) func(*v1.Pod) { return func(p *v1.Pod) { p.Status.Phase = ph } }
-func onNode(n string) func(*v1.Pod)     { return func(p *v1.Pod) { p.Spec.NodeName = n } }
+func onNode(n string) func(*v1.Pod)      { return func(p *v1.Pod) { p.Spec.NodeName = n } }
 func readyFor(d time.Duration) func(*v1.Pod) {
 	return func(p *v1.Pod) {
 		p.Status.Conditions = []v1.PodCondition{{Type: v1.PodReady, Status: v1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-d))}}

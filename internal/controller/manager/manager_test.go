@@ -1,0 +1,33 @@
+package manager
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestSelectControllers(t *testing.T) {
+	tests := []struct {
+		spec    []string
+		want    []string
+		wantErr bool
+	}{
+		{spec: []string{"*"}, want: KnownControllers()},
+		{spec: []string{"*", "-namespace"}, want: []string{"replicaset", "serviceaccount"}},
+		{spec: []string{"replicaset"}, want: []string{"replicaset"}},
+		{spec: []string{"-replicaset"}, want: nil},
+		{spec: []string{"nosuch"}, wantErr: true},
+		{spec: []string{"*", "-"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := selectControllers(tt.spec)
+		if (err != nil) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("selectControllers(%q) = %v, %v; want %v (error %v)", tt.spec, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := New(Config{}); err == nil {
+		t.Error("a config without a client must be refused")
+	}
+}
