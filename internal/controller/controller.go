@@ -31,7 +31,7 @@ type SyncFunc func(ctx context.Context, key string) error
 
 // Config configures a Queue.
 type Config struct {
-	// Name is the controller's upstream name (e.g. "replicaset"); it
+	// Name is the controller's upstream name (e.g. "replicaset-controller"); it
 	// names the workqueue and the component of the logs. Required.
 	Name string
 	// Sync handles one key. Required.

@@ -48,18 +48,33 @@ const Component = "kube-controller-manager"
 // entry is one row of the controller table.
 type entry struct {
 	init controller.Init
+	// alias is upstream's older name, accepted in --controllers.
+	alias string
 	// workers is upstream's default --concurrent-*-syncs.
 	workers int
 }
 
 // table is every controller the manager knows, by upstream's name.
 var table = map[string]entry{
-	replicaset.Name:     {init: replicaset.New, workers: 5},
-	namespace.Name:      {init: namespace.New, workers: 10},
-	serviceaccount.Name: {init: serviceaccount.New, workers: 1},
+	replicaset.Name:     {init: replicaset.New, alias: replicaset.Alias, workers: 5},
+	namespace.Name:      {init: namespace.New, alias: namespace.Alias, workers: 10},
+	serviceaccount.Name: {init: serviceaccount.New, alias: serviceaccount.Alias, workers: 1},
 }
 
-// KnownControllers lists the controllers' names, sorted.
+// canonical resolves a name or an alias.
+func canonical(name string) (string, bool) {
+	if _, ok := table[name]; ok {
+		return name, true
+	}
+	for n, e := range table {
+		if e.alias == name {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// KnownControllers lists the controllers' canonical names, sorted.
 func KnownControllers() []string {
 	out := make([]string, 0, len(table))
 	for n := range table {
@@ -84,7 +99,9 @@ type Config struct {
 	QPS   float32
 	Burst int
 	// Controllers selects the controllers as upstream's --controllers:
-	// "*" all, "name" one more, "-name" one fewer. Default ["*"].
+	// "*" all, "name" one more, "-name" one fewer; a name is upstream's
+	// canonical one (replicaset-controller) or its alias (replicaset).
+	// Default ["*"].
 	Controllers []string
 	// LeaderElection, when Enabled, runs the controllers only while this
 	// replica holds the Lease (default kube-system/kube-controller-manager).
@@ -137,7 +154,8 @@ func selectControllers(spec []string) ([]string, error) {
 		case name == "":
 			return nil, errors.New("controller-manager: empty controller name in --controllers")
 		}
-		if _, ok := table[name]; !ok {
+		name, ok := canonical(name)
+		if !ok {
 			return nil, fmt.Errorf("controller-manager: unknown controller %q (known: %s)", name, strings.Join(KnownControllers(), ", "))
 		}
 		if strings.HasPrefix(s, "-") {

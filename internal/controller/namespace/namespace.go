@@ -28,8 +28,12 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller"
 )
 
-// Name is the controller's name in --controllers.
-const Name = "namespace"
+// Name is the controller's canonical name in --controllers (upstream's);
+// Alias is its older name, accepted too.
+const (
+	Name  = "namespace-controller"
+	Alias = "namespace"
+)
 
 // Controller is the namespace lifecycle controller.
 type Controller struct {

@@ -26,8 +26,12 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller"
 )
 
-// Name is the controller's name in --controllers.
-const Name = "replicaset"
+// Name is the controller's canonical name in --controllers (upstream's);
+// Alias is its older name, accepted too.
+const (
+	Name  = "replicaset-controller"
+	Alias = "replicaset"
+)
 
 // Upstream's event reasons and the source component.
 const (

@@ -17,8 +17,12 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller"
 )
 
-// Name is the controller's name in --controllers.
-const Name = "serviceaccount"
+// Name is the controller's canonical name in --controllers (upstream's);
+// Alias is its older name, accepted too.
+const (
+	Name  = "serviceaccount-controller"
+	Alias = "serviceaccount"
+)
 
 // DefaultName is the service account every namespace gets.
 const DefaultName = "default"
