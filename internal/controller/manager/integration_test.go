@@ -12,6 +12,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -274,6 +275,51 @@ func TestControllerManager(t *testing.T) {
 			return metav1.GetControllerOf(got) == nil, fmt.Sprint(got.OwnerReferences)
 		})
 		c.settled("adopt-test", "solo", 1)
+	})
+
+	t.Run("a service's endpoints follow its pods", func(t *testing.T) {
+		ns := "ep-test"
+		c.namespace(ns)
+		rs := replicaSet(ns, "api", 2)
+		rs.Spec.Template.Spec.Containers[0].Ports = []v1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: v1.ProtocolTCP}}
+		if _, err := c.client.AppsV1().ReplicaSets(ns).Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		svc := &v1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns},
+			Spec: v1.ServiceSpec{Selector: map[string]string{"app": "api"},
+				Ports: []v1.ServicePort{{Name: "web", Port: 80, TargetPort: intstr.FromString("http"), Protocol: v1.ProtocolTCP}}},
+		}
+		if _, err := c.client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.settled(ns, "api", 2)
+		endpointsAre := func(ready int) {
+			c.eventually(30*time.Second, fmt.Sprintf("%d ready endpoints", ready), func() (bool, string) {
+				ep, err := c.client.CoreV1().Endpoints(ns).Get(ctx, "api", metav1.GetOptions{})
+				if err != nil {
+					return false, err.Error()
+				}
+				n := 0
+				for _, s := range ep.Subsets {
+					n += len(s.Addresses)
+					if len(s.Ports) != 1 || s.Ports[0].Port != 8080 || s.Ports[0].Name != "web" {
+						return false, fmt.Sprintf("ports %+v", s.Ports)
+					}
+				}
+				pods := c.activePods(ns, "api")
+				for _, p := range pods {
+					if p.Status.PodIP == "" {
+						return false, "a pod without IP"
+					}
+				}
+				return n == ready && len(pods) == ready, fmt.Sprintf("%d addresses, subsets %+v", n, ep.Subsets)
+			})
+		}
+		endpointsAre(2)
+		c.scale(ns, "api", 3)
+		c.settled(ns, "api", 3)
+		endpointsAre(3)
 	})
 
 	t.Run("a deleted namespace is emptied and goes away", func(t *testing.T) {

@@ -32,6 +32,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/endpoints"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
@@ -59,6 +60,7 @@ var table = map[string]entry{
 	replicaset.Name:     {init: replicaset.New, alias: replicaset.Alias, workers: 5},
 	namespace.Name:      {init: namespace.New, alias: namespace.Alias, workers: 10},
 	serviceaccount.Name: {init: serviceaccount.New, alias: serviceaccount.Alias, workers: 1},
+	endpoints.Name:      {init: endpoints.New, alias: endpoints.Alias, workers: 5},
 }
 
 // canonical resolves a name or an alias.
