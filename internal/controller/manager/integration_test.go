@@ -316,10 +316,29 @@ func TestControllerManager(t *testing.T) {
 				return n == ready && len(pods) == ready, fmt.Sprintf("%d addresses, subsets %+v", n, ep.Subsets)
 			})
 		}
+		slicesAre := func(ready int) {
+			c.eventually(30*time.Second, fmt.Sprintf("%d ready slice endpoints", ready), func() (bool, string) {
+				list, err := c.client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=api"})
+				if err != nil {
+					return false, err.Error()
+				}
+				n := 0
+				for _, s := range list.Items {
+					for _, e := range s.Endpoints {
+						if e.Conditions.Ready != nil && *e.Conditions.Ready {
+							n++
+						}
+					}
+				}
+				return len(list.Items) == 1 && n == ready, fmt.Sprintf("%d slices, %d ready", len(list.Items), n)
+			})
+		}
 		endpointsAre(2)
+		slicesAre(2)
 		c.scale(ns, "api", 3)
 		c.settled(ns, "api", 3)
 		endpointsAre(3)
+		slicesAre(3)
 	})
 
 	t.Run("a deleted namespace is emptied and goes away", func(t *testing.T) {

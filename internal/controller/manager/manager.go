@@ -33,6 +33,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/controller"
 	"github.com/skiff-sh/skiff/internal/controller/endpoints"
+	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
@@ -61,6 +62,7 @@ var table = map[string]entry{
 	namespace.Name:      {init: namespace.New, alias: namespace.Alias, workers: 10},
 	serviceaccount.Name: {init: serviceaccount.New, alias: serviceaccount.Alias, workers: 1},
 	endpoints.Name:      {init: endpoints.New, alias: endpoints.Alias, workers: 5},
+	endpointslice.Name:  {init: endpointslice.New, alias: endpointslice.Alias, workers: 5},
 }
 
 // canonical resolves a name or an alias.
