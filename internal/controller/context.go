@@ -17,7 +17,7 @@ type Context struct {
 	// Client reaches the API server.
 	Client kubernetes.Interface
 	// Dynamic reaches any served resource (the namespace controller
-	// deletes every kind).
+	// deletes every kind, the garbage collector watches every kind).
 	Dynamic dynamic.Interface
 	// Informers is the process's one shared informer factory; a
 	// controller asks it for informers while it is built, the manager

@@ -3,6 +3,8 @@ package manager_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -63,8 +65,13 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	run("fleet", fleet.Run)
+	var logger *slog.Logger
+	if os.Getenv("SKIFF_TEST_LOGS") == "1" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	m, err := manager.New(manager.Config{
 		RESTConfig: srv.Config,
+		Logger:     logger,
 		LeaderElection: leaderelect.Config{Enabled: true, LeaseDuration: 3 * time.Second,
 			RenewDeadline: 2 * time.Second, RetryPeriod: 500 * time.Millisecond},
 	})
@@ -339,6 +346,84 @@ func TestControllerManager(t *testing.T) {
 		c.settled(ns, "api", 3)
 		endpointsAre(3)
 		slicesAre(3)
+	})
+
+	t.Run("cascading deletion: background, orphan, foreground", func(t *testing.T) {
+		ns := "gc-test"
+		c.namespace(ns)
+		for _, name := range []string{"bg", "orphan", "fg"} {
+			if _, err := c.client.AppsV1().ReplicaSets(ns).Create(ctx, replicaSet(ns, name, 2), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, name := range []string{"bg", "orphan", "fg"} {
+			c.settled(ns, name, 2)
+		}
+		rsGone := func(name string) {
+			c.eventually(time.Minute, "replicaset "+name+" gone", func() (bool, string) {
+				rs, err := c.client.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					return true, ""
+				}
+				return false, fmt.Sprintf("%v %v", err, rs.Finalizers)
+			})
+		}
+		del := func(name string, p metav1.DeletionPropagation) {
+			if err := c.client.AppsV1().ReplicaSets(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		podsLeft := func(app string) int {
+			list, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(list.Items)
+		}
+
+		start := time.Now()
+		del("bg", metav1.DeletePropagationBackground)
+		rsGone("bg")
+		c.eventually(time.Minute, "background: pods collected", func() (bool, string) {
+			n := podsLeft("bg")
+			return n == 0, fmt.Sprintf("%d pods", n)
+		})
+
+		t.Logf("background: %v", time.Since(start))
+		start = time.Now()
+		del("orphan", metav1.DeletePropagationOrphan)
+		rsGone("orphan")
+		c.eventually(10*time.Second, "orphan: pods kept without owner", func() (bool, string) {
+			pods := c.activePods(ns, "orphan")
+			for _, p := range pods {
+				if len(p.OwnerReferences) != 0 {
+					return false, fmt.Sprintf("%s owners %v", p.Name, p.OwnerReferences)
+				}
+			}
+			return len(pods) == 2, fmt.Sprintf("%d pods", len(pods))
+		})
+
+		t.Logf("orphan: %v", time.Since(start))
+		start = time.Now()
+		del("fg", metav1.DeletePropagationForeground)
+		// The owner stays, with its finalizer, while its pods exist.
+		c.eventually(time.Minute, "foreground: pods gone, then the owner", func() (bool, string) {
+			rs, err := c.client.AppsV1().ReplicaSets(ns).Get(ctx, "fg", metav1.GetOptions{})
+			n := podsLeft("fg")
+			if apierrors.IsNotFound(err) {
+				if n != 0 {
+					t.Errorf("the owner went before its %d pods", n)
+				}
+				return true, ""
+			}
+			if err == nil && rs.DeletionTimestamp == nil {
+				return false, "not marked"
+			}
+			return false, fmt.Sprintf("%d pods left", n)
+		})
+		if n := len(c.activePods(ns, "orphan")); n != 2 {
+			t.Errorf("%d orphaned pods left, want 2: orphans must stay", n)
+		}
 	})
 
 	t.Run("a deleted namespace is emptied and goes away", func(t *testing.T) {

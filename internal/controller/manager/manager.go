@@ -34,6 +34,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller"
 	"github.com/skiff-sh/skiff/internal/controller/endpoints"
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
+	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
@@ -58,11 +59,12 @@ type entry struct {
 
 // table is every controller the manager knows, by upstream's name.
 var table = map[string]entry{
-	replicaset.Name:     {init: replicaset.New, alias: replicaset.Alias, workers: 5},
-	namespace.Name:      {init: namespace.New, alias: namespace.Alias, workers: 10},
-	serviceaccount.Name: {init: serviceaccount.New, alias: serviceaccount.Alias, workers: 1},
-	endpoints.Name:      {init: endpoints.New, alias: endpoints.Alias, workers: 5},
-	endpointslice.Name:  {init: endpointslice.New, alias: endpointslice.Alias, workers: 5},
+	replicaset.Name:       {init: replicaset.New, alias: replicaset.Alias, workers: 5},
+	namespace.Name:        {init: namespace.New, alias: namespace.Alias, workers: 10},
+	serviceaccount.Name:   {init: serviceaccount.New, alias: serviceaccount.Alias, workers: 1},
+	endpoints.Name:        {init: endpoints.New, alias: endpoints.Alias, workers: 5},
+	endpointslice.Name:    {init: endpointslice.New, alias: endpointslice.Alias, workers: 5},
+	garbagecollector.Name: {init: garbagecollector.New, alias: garbagecollector.Alias, workers: 20},
 }
 
 // canonical resolves a name or an alias.
