@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +31,9 @@ import (
 // controller manager, shared by the scenarios of one test.
 type cluster struct {
 	t      *testing.T
+	srv    *testserver.Server
 	client kubernetes.Interface
+	stops  map[string]func()
 }
 
 func startCluster(t *testing.T) *cluster {
@@ -65,25 +68,60 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	run("fleet", fleet.Run)
+	c := &cluster{t: t, srv: srv, client: client, stops: map[string]func(){}}
+	c.eventually(time.Minute, "scheduler and nodes ready", func() (bool, string) {
+		return sched.Ready() && fleet.Ready(), fmt.Sprintf("scheduler %v fleet %v", sched.Ready(), fleet.Ready())
+	})
+	c.startManager("a")
+	return c
+}
+
+// startManager runs a controller manager replica (leader-elected, with
+// short leases) until the test ends or stop is called, and waits until
+// its informers have synced.
+func (c *cluster) startManager(identity string) (m *manager.Manager, stop func()) {
+	c.t.Helper()
 	var logger *slog.Logger
 	if os.Getenv("SKIFF_TEST_LOGS") == "1" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("replica", identity)
 	}
 	m, err := manager.New(manager.Config{
-		RESTConfig: srv.Config,
+		RESTConfig: c.srv.Config,
 		Logger:     logger,
 		LeaderElection: leaderelect.Config{Enabled: true, LeaseDuration: 3 * time.Second,
-			RenewDeadline: 2 * time.Second, RetryPeriod: 500 * time.Millisecond},
+			RenewDeadline: 2 * time.Second, RetryPeriod: 500 * time.Millisecond, Identity: identity},
 	})
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
-	run("controller-manager", m.Run)
-	c := &cluster{t: t, client: client}
-	c.eventually(time.Minute, "components ready", func() (bool, string) {
-		return sched.Ready() && fleet.Ready() && m.Ready(), fmt.Sprintf("scheduler %v fleet %v manager %v", sched.Ready(), fleet.Ready(), m.Ready())
-	})
-	return c
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				c.t.Errorf("controller manager %s: %v", identity, err)
+			}
+		})
+	}
+	c.t.Cleanup(stop)
+	c.stops[identity] = stop
+	c.eventually(time.Minute, "controller manager "+identity+" ready", func() (bool, string) { return m.Ready(), "" })
+	return m, stop
+}
+
+// stopManager stops the replica started with identity.
+func (c *cluster) stopManager(identity string) { c.stops[identity]() }
+
+// holder is the leader Lease's holder.
+func (c *cluster) holder() string {
+	l, err := c.client.CoordinationV1().Leases("kube-system").Get(context.Background(), manager.LeaseName, metav1.GetOptions{})
+	if err != nil || l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
 }
 
 // eventually polls cond until it holds or the time is up; cond's string
@@ -381,7 +419,6 @@ func TestControllerManager(t *testing.T) {
 			return len(list.Items)
 		}
 
-		start := time.Now()
 		del("bg", metav1.DeletePropagationBackground)
 		rsGone("bg")
 		c.eventually(time.Minute, "background: pods collected", func() (bool, string) {
@@ -389,8 +426,6 @@ func TestControllerManager(t *testing.T) {
 			return n == 0, fmt.Sprintf("%d pods", n)
 		})
 
-		t.Logf("background: %v", time.Since(start))
-		start = time.Now()
 		del("orphan", metav1.DeletePropagationOrphan)
 		rsGone("orphan")
 		c.eventually(10*time.Second, "orphan: pods kept without owner", func() (bool, string) {
@@ -403,8 +438,6 @@ func TestControllerManager(t *testing.T) {
 			return len(pods) == 2, fmt.Sprintf("%d pods", len(pods))
 		})
 
-		t.Logf("orphan: %v", time.Since(start))
-		start = time.Now()
 		del("fg", metav1.DeletePropagationForeground)
 		// The owner stays, with its finalizer, while its pods exist.
 		c.eventually(time.Minute, "foreground: pods gone, then the owner", func() (bool, string) {
@@ -457,4 +490,30 @@ func TestControllerManager(t *testing.T) {
 			t.Errorf("pods left: %v %v", pods, err)
 		}
 	})
+}
+
+func TestLeaderFailover(t *testing.T) {
+	c := startCluster(t)
+	ctx := context.Background()
+	c.eventually(10*time.Second, "a leads", func() (bool, string) { return c.holder() == "a", c.holder() })
+	_, stopB := c.startManager("b")
+	defer stopB()
+	c.namespace("failover")
+	if _, err := c.client.AppsV1().ReplicaSets("failover").Create(ctx, replicaSet("failover", "web", 3), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.settled("failover", "web", 3)
+	if c.holder() != "a" {
+		t.Fatalf("holder %q, want a", c.holder())
+	}
+	// Stop a: it releases the Lease; b takes over and carries on.
+	c.stopManager("a")
+	c.eventually(15*time.Second, "b leads", func() (bool, string) { return c.holder() == "b", c.holder() })
+	c.scale("failover", "web", 5)
+	c.settled("failover", "web", 5)
+	// Exactly five: no replica created on top of the other's work.
+	list, err := c.client.CoreV1().Pods("failover").List(ctx, metav1.ListOptions{})
+	if err != nil || len(list.Items) != 5 {
+		t.Errorf("%d pods, want 5 (%v)", len(list.Items), err)
+	}
 }
