@@ -160,10 +160,11 @@ func selectControllers(spec []string) ([]string, error) {
 		case name == "":
 			return nil, errors.New("controller-manager: empty controller name in --controllers")
 		}
-		name, ok := canonical(name)
+		canon, ok := canonical(name)
 		if !ok {
 			return nil, fmt.Errorf("controller-manager: unknown controller %q (known: %s)", name, strings.Join(KnownControllers(), ", "))
 		}
+		name = canon
 		if strings.HasPrefix(s, "-") {
 			off[name] = true
 		} else {

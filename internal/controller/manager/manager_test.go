@@ -2,6 +2,7 @@ package manager
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,13 @@ func TestSelectControllers(t *testing.T) {
 		if (err != nil) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("selectControllers(%q) = %v, %v; want %v (error %v)", tt.spec, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+func TestUnknownControllerIsNamed(t *testing.T) {
+	_, err := selectControllers([]string{"-nosuch"})
+	if err == nil || !strings.Contains(err.Error(), `"nosuch"`) {
+		t.Errorf("err = %v", err)
 	}
 }
 
