@@ -36,6 +36,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/leaderelect"
@@ -65,6 +66,7 @@ var table = map[string]entry{
 	endpoints.Name:        {init: endpoints.New, alias: endpoints.Alias, workers: 5},
 	endpointslice.Name:    {init: endpointslice.New, alias: endpointslice.Alias, workers: 5},
 	garbagecollector.Name: {init: garbagecollector.New, alias: garbagecollector.Alias, workers: 20},
+	podgc.Name:            {init: podgc.New, alias: podgc.Alias, workers: 1},
 }
 
 // canonical resolves a name or an alias.
