@@ -35,6 +35,8 @@ const (
 	Alias = "namespace"
 )
 
+var podsResource = schema.GroupResource{Resource: "pods"}
+
 // Controller is the namespace lifecycle controller.
 type Controller struct {
 	client   kubernetes.Interface
@@ -168,7 +170,15 @@ func (nc *Controller) deleteContent(ctx context.Context, ns string) (Outcome, ti
 	for gvr := range canCollect {
 		gvrs = append(gvrs, gvr)
 	}
-	sort.Slice(gvrs, func(i, j int) bool { return gvrs[i].String() < gvrs[j].String() })
+	// Pods first, and nothing else while any remain (upstream's
+	// OrderedNamespaceDeletion): a pod keeps using its namespace's
+	// secrets, configmaps and service accounts until it has stopped.
+	sort.Slice(gvrs, func(i, j int) bool {
+		if pi, pj := gvrs[i].GroupResource() == podsResource, gvrs[j].GroupResource() == podsResource; pi != pj {
+			return pi
+		}
+		return gvrs[i].String() < gvrs[j].String()
+	})
 	var estimate time.Duration
 	background := metav1.DeletePropagationBackground
 	opts := metav1.DeleteOptions{PropagationPolicy: &background}
@@ -193,6 +203,9 @@ func (nc *Controller) deleteContent(ctx context.Context, ns string) (Outcome, ti
 			if g := item.GetDeletionGracePeriodSeconds(); g != nil {
 				estimate = max(estimate, time.Duration(*g)*time.Second)
 			}
+		}
+		if gvr.GroupResource() == podsResource && out.Remaining[podsResource] > 0 {
+			break
 		}
 	}
 	return out, estimate

@@ -132,6 +132,40 @@ func TestSyncDeletesContentThenFinalizes(t *testing.T) {
 	}
 }
 
+func TestSyncDeletesPodsFirst(t *testing.T) {
+	ns := &v1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{Name: "doomed", UID: "ns-uid", DeletionTimestamp: ptr.To(metav1.NewTime(now))},
+		Spec:       v1.NamespaceSpec{Finalizers: []v1.FinalizerName{v1.FinalizerKubernetes}},
+	}
+	// A pod in its grace period: deleting does not remove it.
+	pod := &v1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "doomed",
+		DeletionTimestamp: ptr.To(metav1.NewTime(now)), DeletionGracePeriodSeconds: ptr.To[int64](30)}}
+	cm := &v1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "doomed"}}
+	client := fake.NewClientset(ns)
+	dyn := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), toUnstructured(t, pod), toUnstructured(t, cm))
+	inf := informers.NewSharedInformerFactory(client, 0)
+	c, err := newController(controller.Context{Client: client, Dynamic: dyn, Informers: inf, Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.discover = func() ([]*metav1.APIResourceList, error) {
+		return []*metav1.APIResourceList{{GroupVersion: "v1", APIResources: []metav1.APIResource{
+			{Name: "configmaps", Namespaced: true, Kind: "ConfigMap", Verbs: []string{"list", "delete"}},
+			{Name: "pods", Namespaced: true, Kind: "Pod", Verbs: []string{"list", "delete"}},
+		}}}, nil
+	}
+	_ = inf.Core().V1().Namespaces().Informer().GetIndexer().Add(ns)
+	err = c.sync(context.Background(), "doomed")
+	if err == nil || err.Error() != "requeue after 16s" {
+		t.Errorf("err = %v; want a requeue after half the grace period plus a second", err)
+	}
+	for _, a := range dyn.Actions() {
+		if a.GetResource().Resource == "configmaps" {
+			t.Errorf("touched configmaps while a pod remains: %v", a)
+		}
+	}
+}
+
 func TestSyncLeavesLiveNamespacesAlone(t *testing.T) {
 	ns := &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "live"}}
 	client := fake.NewClientset(ns)
