@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -65,6 +66,7 @@ kube-system/kube-controller-manager reconciles. Known controllers: ` + strings.J
 	fs.DurationVar(&cfg.LeaderElection.RetryPeriod, "leader-elect-retry-period", leaderelect.DefaultRetryPeriod, "Interval between attempts to acquire or renew the Lease")
 	fs.StringVar(&cfg.LeaderElection.Namespace, "leader-elect-resource-namespace", leaderelect.DefaultNamespace, "Namespace of the leader Lease")
 	fs.StringVar(&cfg.LeaderElection.Name, "leader-elect-resource-name", manager.LeaseName, "Name of the leader Lease")
+	fs.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 50*time.Second, "How long a kubelet may be silent (no Lease renewal, no status) before its node is marked unreachable")
 	fs.Float32Var(&cfg.QPS, "kube-api-qps", 20, "Requests per second to the API server (upstream's default)")
 	fs.IntVar(&cfg.Burst, "kube-api-burst", 30, "Burst of requests to the API server")
 	fs.IntVar(&healthzPort, "healthz-port", 0, "HTTP port of /healthz (0: off)")

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
@@ -30,6 +31,10 @@ type Context struct {
 	Clock clock.WithTicker
 	// Logger receives the controllers' logs.
 	Logger *slog.Logger
+	// NodeMonitorGracePeriod is how long a node's kubelet may be silent
+	// before the node lifecycle controller calls it unreachable (upstream's
+	// --node-monitor-grace-period); 0 is upstream's 50 s.
+	NodeMonitorGracePeriod time.Duration
 }
 
 // Runner is a built controller. Run starts its workers and blocks until

@@ -36,6 +36,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
@@ -67,6 +68,7 @@ var table = map[string]entry{
 	endpointslice.Name:    {init: endpointslice.New, alias: endpointslice.Alias, workers: 5},
 	garbagecollector.Name: {init: garbagecollector.New, alias: garbagecollector.Alias, workers: 20},
 	podgc.Name:            {init: podgc.New, alias: podgc.Alias, workers: 1},
+	nodelifecycle.Name:    {init: nodelifecycle.New, alias: nodelifecycle.Alias, workers: 5},
 }
 
 // canonical resolves a name or an alias.
@@ -116,6 +118,10 @@ type Config struct {
 	// LeaderElection, when Enabled, runs the controllers only while this
 	// replica holds the Lease (default kube-system/kube-controller-manager).
 	LeaderElection leaderelect.Config
+	// NodeMonitorGracePeriod is how long a kubelet may be silent before
+	// its node is marked unreachable (--node-monitor-grace-period).
+	// Default 50 s, as upstream.
+	NodeMonitorGracePeriod time.Duration
 	// Clock is the controllers' time. Default the real clock.
 	Clock clock.WithTicker
 	// Logger receives structured logs with component=kube-controller-manager
@@ -238,8 +244,9 @@ func New(cfg Config) (*Manager, error) {
 			Recorder: func(source string) record.EventRecorder {
 				return m.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: source})
 			},
-			Clock:  cfg.Clock,
-			Logger: cfg.Logger,
+			Clock:                  cfg.Clock,
+			Logger:                 cfg.Logger,
+			NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("controller-manager: %s: %w", name, err)
