@@ -65,23 +65,27 @@ func StaleConditions(node *v1.Node, now time.Time) (out []v1.NodeCondition, chan
 	return out, changed
 }
 
-// readyStatus is the node's Ready condition status (Unknown if absent).
+// readyStatus is the node's Ready condition status ("" if absent).
 func readyStatus(node *v1.Node) v1.ConditionStatus {
 	for _, c := range node.Status.Conditions {
 		if c.Type == v1.NodeReady {
 			return c.Status
 		}
 	}
-	return v1.ConditionUnknown
+	return ""
 }
 
 // Taints returns the node's taints with the NoExecute taint its Ready
 // condition calls for: node.kubernetes.io/not-ready for False,
 // node.kubernetes.io/unreachable for Unknown, neither for True. A taint
-// already present keeps its timeAdded (evictions count from it).
+// already present keeps its timeAdded (evictions count from it). A node
+// without a Ready condition yet (just registered) is left alone until the
+// grace period makes it Unknown.
 func Taints(node *v1.Node, now time.Time) (out []v1.Taint, changed bool) {
 	want := ""
 	switch readyStatus(node) {
+	case "":
+		return node.Spec.Taints, false
 	case v1.ConditionFalse:
 		want = v1.TaintNodeNotReady
 	case v1.ConditionUnknown:

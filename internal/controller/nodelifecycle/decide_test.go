@@ -75,6 +75,7 @@ func TestTaints(t *testing.T) {
 		{"unknown, already tainted: kept", node(v1.ConditionUnknown, t0, unreachable), []string{v1.TaintNodeUnreachable}, false},
 		{"ready again: removed", node(v1.ConditionTrue, t0, unreachable, other), []string{"dedicated"}, true},
 		{"false after unknown: swapped", node(v1.ConditionFalse, t0, unreachable), []string{v1.TaintNodeNotReady}, true},
+		{"no Ready condition yet: untouched", node("", t0, other), []string{"dedicated"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
