@@ -32,7 +32,7 @@ func newRootCommand() *cobra.Command {
 		newUpCommand(),
 		newServerCommand(),
 		newAPIServerCommand(),
-		newSchedulerCommand(),
+		newSchedulerCommand(), newControllerManagerCommand(),
 		newKubeletCommand(),
 		newAgentCommand(),
 		newKubeconfigCommand(),

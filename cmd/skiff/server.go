@@ -104,7 +104,7 @@ func (f *controlPlaneFlags) config() (*controlplane.Config, error) {
 // order.
 func controlPlaneComponents(cfg *controlplane.Config) []component.Component {
 	return append(apiServerComponents(cfg),
-		newServerScheduler(cfg),
+		newServerScheduler(cfg), newServerControllerManager(cfg),
 	)
 }
 

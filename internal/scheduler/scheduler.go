@@ -28,7 +28,6 @@ import (
 	"github.com/go-logr/logr"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -39,9 +38,9 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
+	"github.com/skiff-sh/skiff/internal/leaderelect"
 	"github.com/skiff-sh/skiff/internal/scheduler/cache"
 	"github.com/skiff-sh/skiff/internal/scheduler/core"
 	"github.com/skiff-sh/skiff/internal/scheduler/framework"
@@ -274,44 +273,10 @@ func (s *Scheduler) pdbs() []*policyv1.PodDisruptionBudget {
 // bindings in flight, and campaigns again; it returns when ctx ends.
 func (s *Scheduler) runLeaderElection(ctx context.Context) error {
 	le := s.cfg.LeaderElection
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
-		Client:     s.client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: le.Identity},
-	}
-	for ctx.Err() == nil {
-		leading := make(chan context.Context, 1)
-		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock:            lock,
-			LeaseDuration:   le.LeaseDuration,
-			RenewDeadline:   le.RenewDeadline,
-			RetryPeriod:     le.RetryPeriod,
-			ReleaseOnCancel: true,
-			Name:            le.Name,
-			WatchDog:        s.watchdog,
-			Callbacks: leaderelection.LeaderCallbacks{
-				// The elector cancels lctx when the Lease is lost or ctx ends.
-				OnStartedLeading: func(lctx context.Context) { leading <- lctx },
-				OnStoppedLeading: func() {},
-			},
-		})
-		if err != nil {
-			return fmt.Errorf("scheduler: leader election: %w", err)
-		}
-		done := make(chan struct{})
-		go func() { defer close(done); elector.Run(ctx) }()
-		select {
-		case lctx := <-leading:
-			s.logger.Info("leading: scheduling", "lease", le.Namespace+"/"+le.Name, "identity", le.Identity)
-			s.scheduleLoop(lctx)
-			<-done
-		case <-done:
-		}
-		if ctx.Err() == nil {
-			s.logger.Warn("lost the lease: stopped scheduling; campaigning again", "lease", le.Namespace+"/"+le.Name)
-		}
-	}
-	return nil
+	return leaderelect.Run(ctx, leaderelect.Config{
+		Enabled: true, LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
+		Namespace: le.Namespace, Name: le.Name, Identity: le.Identity,
+	}, s.client, s.watchdog, s.logger, s.scheduleLoop)
 }
 
 // scheduleLoop places pods one at a time until ctx ends, then waits for

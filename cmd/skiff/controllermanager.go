@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/controller/manager"
+	"github.com/skiff-sh/skiff/internal/controlplane"
+	"github.com/skiff-sh/skiff/internal/leaderelect"
+)
+
+func newControllerManagerCommand() *cobra.Command {
+	var (
+		kubeconfigPath, bindAddress string
+		healthzPort, verbosity      int
+		cfg                         = manager.Config{QPS: 20, Burst: 30}
+	)
+	cmd := &cobra.Command{
+		Use:   "controller-manager",
+		Short: "Run the controller manager alone: the control loops that reconcile the cluster",
+		Long: `Runs the controllers named by --controllers (upstream's names; "*" is all,
+"-name" leaves one out) against an API server. With --leader-elect (the
+default) several replicas may run: only the holder of the Lease
+kube-system/kube-controller-manager reconciles. Known controllers: ` + strings.Join(manager.KnownControllers(), ", ") + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if kubeconfigPath == "" {
+				return errors.New("--kubeconfig is required")
+			}
+			rc, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+			if err != nil {
+				return fmt.Errorf("--kubeconfig: %w", err)
+			}
+			cfg.RESTConfig = rc
+			cfg.Logger = newLogger(verbosity)
+			if healthzPort > 0 {
+				addr := net.JoinHostPort(bindAddress, strconv.Itoa(healthzPort))
+				if cfg.HealthzListener, err = net.Listen("tcp", addr); err != nil {
+					return fmt.Errorf("--healthz-port: %w", err)
+				}
+			}
+			m, err := manager.New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			return m.Run(ctx)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&kubeconfigPath, "kubeconfig", "", "Kubeconfig of the API server to reconcile (required)")
+	fs.StringSliceVar(&cfg.Controllers, "controllers", []string{"*"}, `Controllers to run: "*" all, "name" one, "-name" all but one`)
+	fs.BoolVar(&cfg.LeaderElection.Enabled, "leader-elect", true, "Reconcile only while holding the leader Lease, so that several replicas can run")
+	fs.DurationVar(&cfg.LeaderElection.LeaseDuration, "leader-elect-lease-duration", leaderelect.DefaultLeaseDuration, "How long other replicas wait after the leader's last renewal before taking over")
+	fs.DurationVar(&cfg.LeaderElection.RenewDeadline, "leader-elect-renew-deadline", leaderelect.DefaultRenewDeadline, "How long the leader tries to renew before it stops reconciling")
+	fs.DurationVar(&cfg.LeaderElection.RetryPeriod, "leader-elect-retry-period", leaderelect.DefaultRetryPeriod, "Interval between attempts to acquire or renew the Lease")
+	fs.StringVar(&cfg.LeaderElection.Namespace, "leader-elect-resource-namespace", leaderelect.DefaultNamespace, "Namespace of the leader Lease")
+	fs.StringVar(&cfg.LeaderElection.Name, "leader-elect-resource-name", manager.LeaseName, "Name of the leader Lease")
+	fs.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 50*time.Second, "How long a kubelet may be silent (no Lease renewal, no status) before its node is marked unreachable")
+	fs.Float32Var(&cfg.QPS, "kube-api-qps", 20, "Requests per second to the API server (upstream's default)")
+	fs.IntVar(&cfg.Burst, "kube-api-burst", 30, "Burst of requests to the API server")
+	fs.IntVar(&healthzPort, "healthz-port", 0, "HTTP port of /healthz (0: off)")
+	fs.StringVar(&bindAddress, "bind-address", "0.0.0.0", "Address the healthz port listens on")
+	fs.IntVarP(&verbosity, "v", "v", 0, "Log verbosity; 4 and above logs debug")
+	return cmd
+}
+
+// serverControllerManager is the controller manager inside `skiff server`
+// and `skiff up`: a client of its own process's API server, as user
+// system:kube-controller-manager with a certificate issued when it starts.
+type serverControllerManager struct {
+	cfg *controlplane.Config
+	m   atomic.Pointer[manager.Manager]
+}
+
+func newServerControllerManager(cfg *controlplane.Config) *serverControllerManager {
+	return &serverControllerManager{cfg: cfg}
+}
+
+func (c *serverControllerManager) Name() string { return manager.Component }
+
+func (c *serverControllerManager) Ready() bool {
+	m := c.m.Load()
+	return m != nil && m.Ready()
+}
+
+func (c *serverControllerManager) Run(ctx context.Context) error {
+	// RBAC is not served yet: system:masters for now.
+	path, err := controlplane.ComponentKubeconfig(c.cfg, "controller-manager", "system:kube-controller-manager", []string{"system:masters"})
+	if err != nil {
+		return err
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return err
+	}
+	m, err := manager.New(manager.Config{
+		RESTConfig:     rc,
+		LeaderElection: leaderelect.Config{Enabled: true},
+		Logger:         c.cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	c.m.Store(m)
+	return m.Run(ctx)
+}

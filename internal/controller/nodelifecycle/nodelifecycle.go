@@ -1,0 +1,242 @@
+// Package nodelifecycle is the node lifecycle controller with upstream's
+// taint eviction: a node whose kubelet has been silent (no Lease renewal,
+// no status heartbeat) for the grace period gets its conditions set to
+// Unknown, its pods marked not ready, and the NoExecute taint its Ready
+// condition calls for (unreachable for Unknown, not-ready for False); the
+// pods on a node with NoExecute taints are deleted once their
+// tolerations run out.
+package nodelifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	coordinationlisters "k8s.io/client-go/listers/coordination/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/controller"
+)
+
+// Name is the controller's canonical name in --controllers (upstream's);
+// Alias is its older name, accepted too.
+const (
+	Name  = "node-lifecycle-controller"
+	Alias = "nodelifecycle"
+)
+
+// EventSource is the source of the events, as upstream.
+const EventSource = "node-controller"
+
+// Controller is the node lifecycle controller. Its keys are node names.
+type Controller struct {
+	client      kubernetes.Interface
+	nodeLister  corelisters.NodeLister
+	leaseLister coordinationlisters.LeaseLister
+	podLister   corelisters.PodLister
+	recorder    record.EventRecorder
+	clock       clock.PassiveClock
+	grace       time.Duration
+	queue       *controller.Queue
+}
+
+// New builds the controller on the manager's informers.
+func New(c controller.Context) (controller.Runner, error) { return newController(c) }
+
+func newController(c controller.Context) (*Controller, error) {
+	nodeInf := c.Informers.Core().V1().Nodes()
+	leaseInf := c.Informers.Coordination().V1().Leases()
+	podInf := c.Informers.Core().V1().Pods()
+	nc := &Controller{
+		client: c.Client, nodeLister: nodeInf.Lister(), leaseLister: leaseInf.Lister(), podLister: podInf.Lister(),
+		recorder: c.Recorder(EventSource), clock: c.Clock, grace: c.NodeMonitorGracePeriod,
+	}
+	if nc.grace <= 0 {
+		nc.grace = DefaultGracePeriod
+	}
+	q, err := controller.New(controller.Config{Name: Name, Sync: nc.sync, Logger: c.Logger, Clock: c.Clock})
+	if err != nil {
+		return nil, err
+	}
+	nc.queue = q
+	if _, err := nodeInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    q.Enqueue,
+		UpdateFunc: func(_, cur any) { q.Enqueue(cur) },
+	}); err != nil {
+		return nil, err
+	}
+	// A pod bound to a tainted node may have to go.
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if p, ok := obj.(*v1.Pod); ok && p.Spec.NodeName != "" {
+				q.Add(p.Spec.NodeName)
+			}
+		},
+		UpdateFunc: func(old, cur any) {
+			o, c := old.(*v1.Pod), cur.(*v1.Pod)
+			if c.Spec.NodeName != "" && (o.Spec.NodeName != c.Spec.NodeName || len(o.Spec.Tolerations) != len(c.Spec.Tolerations)) {
+				q.Add(c.Spec.NodeName)
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	leaseInf.Informer()
+	return nc, nil
+}
+
+// Run watches nodes with workers goroutines until ctx ends.
+func (nc *Controller) Run(ctx context.Context, workers int) { nc.queue.Run(ctx, workers) }
+
+// ShutDown stops the controller's queue for good.
+func (nc *Controller) ShutDown() { nc.queue.ShutDown() }
+
+func (nc *Controller) sync(ctx context.Context, name string) error {
+	node, err := nc.nodeLister.Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	lease, err := nc.leaseLister.Leases(v1.NamespaceNodeLease).Get(name)
+	if err != nil {
+		lease = nil
+	}
+	now := nc.clock.Now()
+	log := nc.queue.Logger().With("node", name)
+	silent := now.Sub(LastSeen(node, lease))
+	if silent > nc.grace {
+		if conds, changed := StaleConditions(node, now); changed {
+			next := node.DeepCopy()
+			next.Status.Conditions = conds
+			updated, err := nc.client.CoreV1().Nodes().UpdateStatus(ctx, next, metav1.UpdateOptions{})
+			if err != nil {
+				return fmt.Errorf("set node %s conditions unknown: %w", name, err)
+			}
+			log.Warn("kubelet stopped posting node status", "silentFor", silent.Round(time.Second))
+			nc.recorder.Eventf(&v1.ObjectReference{Kind: "Node", Name: name, UID: node.UID}, v1.EventTypeNormal, "NodeNotReady",
+				"Node %s status is now: NodeNotReady", name)
+			if err := nc.markPodsNotReady(ctx, name); err != nil {
+				return err
+			}
+			node = updated
+		}
+	}
+	if taints, changed := Taints(node, now); changed {
+		next := node.DeepCopy()
+		next.Spec.Taints = taints
+		updated, err := nc.client.CoreV1().Nodes().Update(ctx, next, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("taint node %s: %w", name, err)
+		}
+		node = updated
+	}
+	next, err := nc.evict(ctx, node, now)
+	if err != nil {
+		return err
+	}
+	// Look again when the grace period of silence would run out, or when
+	// the next toleration does, whichever is sooner.
+	wait := min(MonitorPeriod, max(nc.grace-silent, time.Second))
+	if !next.IsZero() {
+		wait = min(wait, max(next.Sub(now), 100*time.Millisecond))
+	}
+	return controller.RequeueAfter(wait)
+}
+
+func (nc *Controller) podsOn(node string) ([]*v1.Pod, error) {
+	all, err := nc.podLister.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	var out []*v1.Pod
+	for _, p := range all {
+		if p.Spec.NodeName == node {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// markPodsNotReady sets Ready=False on the pods of a silent node: their
+// readiness is no longer known.
+func (nc *Controller) markPodsNotReady(ctx context.Context, node string) error {
+	pods, err := nc.podsOn(node)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range pods {
+		next := p.DeepCopy()
+		changed := false
+		for i := range next.Status.Conditions {
+			c := &next.Status.Conditions[i]
+			if c.Type == v1.PodReady && c.Status != v1.ConditionFalse {
+				c.Status, c.LastTransitionTime = v1.ConditionFalse, metav1.NewTime(nc.clock.Now())
+				changed = true
+			}
+		}
+		if !changed {
+			continue
+		}
+		if _, err := nc.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("mark pod %s/%s not ready: %w", p.Namespace, p.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// evict deletes the pods whose tolerations of the node's NoExecute taints
+// have run out and returns when the next one's will.
+func (nc *Controller) evict(ctx context.Context, node *v1.Node, now time.Time) (time.Time, error) {
+	var next time.Time
+	if !hasNoExecute(node.Spec.Taints) {
+		return next, nil
+	}
+	pods, err := nc.podsOn(node.Name)
+	if err != nil {
+		return next, err
+	}
+	var errs []error
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		at, evict := EvictAt(p, node.Spec.Taints)
+		if !evict {
+			continue
+		}
+		if at.After(now) {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
+			continue
+		}
+		nc.queue.Logger().Info("evicting pod from a tainted node", "pod", p.Namespace+"/"+p.Name, "node", node.Name)
+		nc.recorder.Eventf(p, v1.EventTypeNormal, "TaintManagerEviction", "Marking for deletion Pod %s/%s", p.Namespace, p.Name)
+		err := nc.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			errs = append(errs, fmt.Errorf("evict pod %s/%s: %w", p.Namespace, p.Name, err))
+		}
+	}
+	return next, errors.Join(errs...)
+}
+
+func hasNoExecute(taints []v1.Taint) bool {
+	for _, t := range taints {
+		if t.Effect == v1.TaintEffectNoExecute {
+			return true
+		}
+	}
+	return false
+}

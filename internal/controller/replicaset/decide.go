@@ -1,0 +1,346 @@
+package replicaset
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// BurstReplicas caps the pods one sync creates or deletes, as upstream's
+// replicaset controller (500).
+const BurstReplicas = 500
+
+// SlowStartInitialBatchSize is the first batch of creations; each batch
+// that fully succeeds doubles the next (upstream's slow start), so a
+// failing template costs one request, not hundreds.
+const SlowStartInitialBatchSize = 1
+
+// PodDeletionCostAnnotation lets users rank pods for scale-down: lower
+// costs go first.
+const PodDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
+
+// Input is the state one ReplicaSet sync decides from.
+type Input struct {
+	// RS is the ReplicaSet.
+	RS *appsv1.ReplicaSet
+	// Selector is RS's spec.selector, parsed.
+	Selector labels.Selector
+	// Pods are the pods of RS's namespace, active or not.
+	Pods []*v1.Pod
+	// CanManage is false while the ReplicaSet's own creations or deletions
+	// are still in flight: claims and status go on, but no new creates or
+	// deletes.
+	CanManage bool
+	// Now is the current time (availability, scale-down ranking).
+	Now time.Time
+}
+
+// Plan is what a sync does.
+type Plan struct {
+	// Adopt are orphans that match the selector: they get RS as their
+	// controller.
+	Adopt []*v1.Pod
+	// Release are pods RS controls that no longer match: RS's
+	// ownerReference is removed.
+	Release []*v1.Pod
+	// Owned are the active pods RS controls after adoption and release.
+	Owned []*v1.Pod
+	// Create is how many pods to create (at most BurstReplicas).
+	Create int
+	// Delete are the pods to delete, in upstream's preference order.
+	Delete []*v1.Pod
+}
+
+// Decide claims pods for in.RS and says how many to create or which to
+// delete so that exactly spec.replicas active pods match.
+func Decide(in Input) Plan {
+	var p Plan
+	rs := in.RS
+	deleting := rs.DeletionTimestamp != nil
+	for _, pod := range in.Pods {
+		if !IsActive(pod) {
+			continue
+		}
+		ref := metav1.GetControllerOfNoCopy(pod)
+		matches := in.Selector.Matches(labels.Set(pod.Labels))
+		switch {
+		case ref != nil && ref.UID != rs.UID:
+			// Another controller's.
+		case ref != nil && matches:
+			p.Owned = append(p.Owned, pod)
+		case ref != nil:
+			if !deleting {
+				p.Release = append(p.Release, pod)
+			}
+		case matches && !deleting:
+			p.Adopt = append(p.Adopt, pod)
+			p.Owned = append(p.Owned, pod)
+		}
+	}
+	if !in.CanManage || deleting {
+		return p
+	}
+	diff := len(p.Owned) - int(replicas(rs))
+	switch {
+	case diff < 0:
+		p.Create = min(-diff, BurstReplicas)
+	case diff > 0:
+		p.Delete = PodsToDelete(p.Owned, min(diff, BurstReplicas), in.Now)
+	}
+	return p
+}
+
+func replicas(rs *appsv1.ReplicaSet) int32 {
+	if rs.Spec.Replicas == nil {
+		return 1
+	}
+	return *rs.Spec.Replicas
+}
+
+// IsActive reports whether a pod counts toward replicas: not terminal and
+// not being deleted (upstream's FilterActivePods).
+func IsActive(p *v1.Pod) bool {
+	return p.Status.Phase != v1.PodSucceeded && p.Status.Phase != v1.PodFailed && p.DeletionTimestamp == nil
+}
+
+// PodsToDelete returns the n pods of pods to delete first, in upstream's
+// order: unassigned before assigned; Pending before Unknown before
+// Running; not ready before ready; lower pod-deletion-cost first; more
+// sibling pods on the same node first; ready for less time first
+// (logarithmic buckets); more container restarts first; newer first
+// (logarithmic buckets).
+func PodsToDelete(pods []*v1.Pod, n int, now time.Time) []*v1.Pod {
+	if n >= len(pods) {
+		return append([]*v1.Pod(nil), pods...)
+	}
+	onNode := map[string]int{}
+	for _, p := range pods {
+		if p.Spec.NodeName != "" {
+			onNode[p.Spec.NodeName]++
+		}
+	}
+	ranked := make([]rankedPod, len(pods))
+	for i, p := range pods {
+		ranked[i] = rankedPod{pod: p, rank: onNode[p.Spec.NodeName], cost: deletionCost(p)}
+		if p.Spec.NodeName == "" {
+			ranked[i].rank = 0
+		}
+	}
+	sort.SliceStable(ranked, func(i, j int) bool { return deleteBefore(ranked[i], ranked[j], now) })
+	out := make([]*v1.Pod, n)
+	for i := range out {
+		out[i] = ranked[i].pod
+	}
+	return out
+}
+
+type rankedPod struct {
+	pod  *v1.Pod
+	rank int
+	cost int32
+}
+
+var phaseOrder = map[v1.PodPhase]int{v1.PodPending: 0, v1.PodUnknown: 1, v1.PodRunning: 2}
+
+func deleteBefore(a, b rankedPod, now time.Time) bool {
+	pa, pb := a.pod, b.pod
+	if (pa.Spec.NodeName == "") != (pb.Spec.NodeName == "") {
+		return pa.Spec.NodeName == ""
+	}
+	if oa, ob := phaseOrder[pa.Status.Phase], phaseOrder[pb.Status.Phase]; oa != ob {
+		return oa < ob
+	}
+	ra, rb := IsReady(pa), IsReady(pb)
+	if ra != rb {
+		return !ra
+	}
+	if a.cost != b.cost {
+		return a.cost < b.cost
+	}
+	if a.rank != b.rank {
+		return a.rank > b.rank
+	}
+	if ra && rb {
+		ta, tb := readySince(pa), readySince(pb)
+		if !ta.Equal(tb) {
+			if less, decided := newerFirst(ta, tb, now, pa, pb); decided {
+				return less
+			}
+		}
+	}
+	if xa, xb := maxRestarts(pa), maxRestarts(pb); xa != xb {
+		return xa > xb
+	}
+	ca, cb := pa.CreationTimestamp.Time, pb.CreationTimestamp.Time
+	if !ca.Equal(cb) {
+		less, _ := newerFirst(ca, cb, now, pa, pb)
+		return less
+	}
+	return false
+}
+
+// newerFirst orders two distinct times newest first, a zero time before
+// any other; times in the same power-of-two bucket of age tie and are
+// ordered by UID (upstream's LogarithmicScaleDown, on by default).
+func newerFirst(ta, tb, now time.Time, pa, pb *v1.Pod) (bool, bool) {
+	if now.IsZero() || ta.IsZero() || tb.IsZero() {
+		if ta.IsZero() || tb.IsZero() {
+			return ta.IsZero(), true
+		}
+		return ta.After(tb), true
+	}
+	if d := ageBucket(now.Sub(ta)) - ageBucket(now.Sub(tb)); d != 0 {
+		return d < 0, true
+	}
+	return pa.UID < pb.UID, true
+}
+
+func ageBucket(d time.Duration) int64 {
+	if d <= 0 {
+		return -1
+	}
+	return int64(math.Log2(float64(d)))
+}
+
+func deletionCost(p *v1.Pod) int32 {
+	v, ok := p.Annotations[PodDeletionCostAnnotation]
+	if !ok {
+		return 0
+	}
+	c, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		return 0
+	}
+	return int32(c)
+}
+
+func maxRestarts(p *v1.Pod) int32 {
+	var m int32
+	for _, c := range p.Status.ContainerStatuses {
+		m = max(m, c.RestartCount)
+	}
+	return m
+}
+
+func readyCondition(p *v1.Pod) *v1.PodCondition {
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == v1.PodReady {
+			return &p.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// IsReady reports the pod's Ready condition.
+func IsReady(p *v1.Pod) bool {
+	c := readyCondition(p)
+	return c != nil && c.Status == v1.ConditionTrue
+}
+
+func readySince(p *v1.Pod) time.Time {
+	if c := readyCondition(p); c != nil && c.Status == v1.ConditionTrue {
+		return c.LastTransitionTime.Time
+	}
+	return time.Time{}
+}
+
+// IsAvailable reports whether a pod has been ready for minReadySeconds
+// (upstream's IsPodAvailable).
+func IsAvailable(p *v1.Pod, minReadySeconds int32, now time.Time) bool {
+	if !IsReady(p) {
+		return false
+	}
+	if minReadySeconds == 0 {
+		return true
+	}
+	t := readySince(p)
+	return !t.IsZero() && t.Add(time.Duration(minReadySeconds)*time.Second).Before(now)
+}
+
+// Status is the status RS reports for its owned active pods; manageErr is
+// the error of the last creations or deletions (the ReplicaFailure
+// condition), and scaleUp says which of the two failed.
+func Status(rs *appsv1.ReplicaSet, owned []*v1.Pod, manageErr error, scaleUp bool, now time.Time) appsv1.ReplicaSetStatus {
+	st := *rs.Status.DeepCopy()
+	template := labels.SelectorFromSet(rs.Spec.Template.Labels)
+	var full, ready, avail int32
+	for _, p := range owned {
+		if template.Matches(labels.Set(p.Labels)) {
+			full++
+		}
+		if IsReady(p) {
+			ready++
+			if IsAvailable(p, rs.Spec.MinReadySeconds, now) {
+				avail++
+			}
+		}
+	}
+	st.Replicas = int32(len(owned))
+	st.FullyLabeledReplicas = full
+	st.ReadyReplicas = ready
+	st.AvailableReplicas = avail
+	st.ObservedGeneration = rs.Generation
+	idx := -1
+	for i, c := range st.Conditions {
+		if c.Type == appsv1.ReplicaSetReplicaFailure {
+			idx = i
+		}
+	}
+	switch {
+	case manageErr != nil && idx < 0:
+		reason := "FailedDelete"
+		if scaleUp {
+			reason = "FailedCreate"
+		}
+		st.Conditions = append(st.Conditions, appsv1.ReplicaSetCondition{
+			Type: appsv1.ReplicaSetReplicaFailure, Status: v1.ConditionTrue,
+			LastTransitionTime: metav1.NewTime(now), Reason: reason, Message: manageErr.Error(),
+		})
+	case manageErr == nil && idx >= 0:
+		st.Conditions = append(st.Conditions[:idx], st.Conditions[idx+1:]...)
+	}
+	return st
+}
+
+// SlowStartBatches splits n creations into upstream's slow-start
+// batches: 1, 2, 4, ... and the rest.
+func SlowStartBatches(n int) []int {
+	var out []int
+	for size := SlowStartInitialBatchSize; n > 0; size *= 2 {
+		b := min(size, n)
+		out = append(out, b)
+		n -= b
+	}
+	return out
+}
+
+// PodFromTemplate is the pod RS creates: its template with generateName
+// <rs>-, RS as controller, and blockOwnerDeletion.
+func PodFromTemplate(rs *appsv1.ReplicaSet) *v1.Pod {
+	t := rs.Spec.Template.DeepCopy()
+	return &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName:    rs.Name + "-",
+			Namespace:       rs.Namespace,
+			Labels:          t.Labels,
+			Annotations:     t.Annotations,
+			Finalizers:      t.Finalizers,
+			OwnerReferences: []metav1.OwnerReference{*ControllerRef(rs)},
+		},
+		Spec: t.Spec,
+	}
+}
+
+// ControllerRef is the ownerReference RS puts on the pods it controls.
+func ControllerRef(rs *appsv1.ReplicaSet) *metav1.OwnerReference {
+	return metav1.NewControllerRef(rs, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+}
+
+func podKey(p *v1.Pod) string { return fmt.Sprintf("%s/%s", p.Namespace, p.Name) }

@@ -1,0 +1,379 @@
+// Package replicaset is the ReplicaSet controller: it keeps exactly
+// spec.replicas active pods matching each ReplicaSet's selector.
+package replicaset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/controller"
+)
+
+// Name is the controller's canonical name in --controllers (upstream's);
+// Alias is its older name, accepted too.
+const (
+	Name  = "replicaset-controller"
+	Alias = "replicaset"
+)
+
+// Upstream's event reasons and the source component.
+const (
+	EventSource            = "replicaset-controller"
+	ReasonSuccessfulCreate = "SuccessfulCreate"
+	ReasonFailedCreate     = "FailedCreate"
+	ReasonSuccessfulDelete = "SuccessfulDelete"
+	ReasonFailedDelete     = "FailedDelete"
+)
+
+// Controller is the ReplicaSet controller.
+type Controller struct {
+	client       kubernetes.Interface
+	rsLister     appslisters.ReplicaSetLister
+	podLister    corelisters.PodLister
+	recorder     record.EventRecorder
+	clock        clock.PassiveClock
+	expectations *controller.Expectations
+	queue        *controller.Queue
+}
+
+// New builds the controller on the manager's informers.
+func New(c controller.Context) (controller.Runner, error) { return newController(c) }
+
+func newController(c controller.Context) (*Controller, error) {
+	rsInf := c.Informers.Apps().V1().ReplicaSets()
+	podInf := c.Informers.Core().V1().Pods()
+	rc := &Controller{
+		client:       c.Client,
+		rsLister:     rsInf.Lister(),
+		podLister:    podInf.Lister(),
+		recorder:     c.Recorder(EventSource),
+		clock:        c.Clock,
+		expectations: controller.NewExpectations(c.Clock),
+	}
+	q, err := controller.New(controller.Config{Name: Name, Sync: rc.sync, Logger: c.Logger, Clock: c.Clock})
+	if err != nil {
+		return nil, err
+	}
+	rc.queue = q
+	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    q.Enqueue,
+		UpdateFunc: func(_, cur any) { q.Enqueue(cur) },
+		DeleteFunc: q.Enqueue,
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    rc.addPod,
+		UpdateFunc: rc.updatePod,
+		DeleteFunc: rc.deletePod,
+	}); err != nil {
+		return nil, err
+	}
+	return rc, nil
+}
+
+// Run syncs ReplicaSets with workers goroutines until ctx ends.
+func (rc *Controller) Run(ctx context.Context, workers int) { rc.queue.Run(ctx, workers) }
+
+// ShutDown stops the controller's queue for good.
+func (rc *Controller) ShutDown() { rc.queue.ShutDown() }
+
+// ownerKey returns the key of the ReplicaSet controlling pod, if any.
+func ownerKey(pod *v1.Pod) (string, bool) {
+	ref := metav1.GetControllerOfNoCopy(pod)
+	if ref == nil || ref.Kind != "ReplicaSet" || ref.APIVersion != appsv1.SchemeGroupVersion.String() {
+		return "", false
+	}
+	return pod.Namespace + "/" + ref.Name, true
+}
+
+func (rc *Controller) addPod(obj any) {
+	pod := obj.(*v1.Pod)
+	if pod.DeletionTimestamp != nil {
+		rc.deletePod(pod)
+		return
+	}
+	if key, ok := ownerKey(pod); ok {
+		rc.expectations.CreationObserved(key)
+		rc.queue.Add(key)
+		return
+	}
+	rc.enqueueMatching(pod)
+}
+
+func (rc *Controller) updatePod(old, cur any) {
+	o, c := old.(*v1.Pod), cur.(*v1.Pod)
+	if o.ResourceVersion == c.ResourceVersion {
+		return
+	}
+	if c.DeletionTimestamp != nil {
+		rc.deletePod(c)
+		if !equality.Semantic.DeepEqual(o.Labels, c.Labels) {
+			if key, ok := ownerKey(o); ok {
+				rc.queue.Add(key)
+			}
+		}
+		return
+	}
+	ok1, oldOwned := ownerKey(o)
+	key, owned := ownerKey(c)
+	if oldOwned && ok1 != key {
+		rc.queue.Add(ok1)
+	}
+	if owned {
+		rc.queue.Add(key)
+		// Becoming ready is what availability waits for.
+		if !IsReady(o) && IsReady(c) {
+			if rs, err := rc.rsLister.ReplicaSets(c.Namespace).Get(metav1.GetControllerOfNoCopy(c).Name); err == nil && rs.Spec.MinReadySeconds > 0 {
+				rc.queue.AddAfter(key, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
+			}
+		}
+		return
+	}
+	if !equality.Semantic.DeepEqual(o.Labels, c.Labels) || oldOwned {
+		rc.enqueueMatching(c)
+	}
+}
+
+func (rc *Controller) deletePod(obj any) {
+	pod, ok := obj.(*v1.Pod)
+	if !ok {
+		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
+		if !ok {
+			return
+		}
+		if pod, ok = tomb.Obj.(*v1.Pod); !ok {
+			return
+		}
+	}
+	key, ok := ownerKey(pod)
+	if !ok {
+		return
+	}
+	rc.expectations.DeletionObserved(key, podKey(pod))
+	rc.queue.Add(key)
+}
+
+// enqueueMatching enqueues the ReplicaSets that could adopt an orphan.
+func (rc *Controller) enqueueMatching(pod *v1.Pod) {
+	if len(pod.Labels) == 0 {
+		return
+	}
+	list, err := rc.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, rs := range list {
+		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		rc.queue.Add(rs.Namespace + "/" + rs.Name)
+	}
+}
+
+func (rc *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return controller.Permanent(err)
+	}
+	cached, err := rc.rsLister.ReplicaSets(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		rc.expectations.Delete(key)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(cached.Spec.Selector)
+	if err != nil {
+		return controller.Permanent(fmt.Errorf("replicaset %s: selector: %w", key, err))
+	}
+	pods, err := rc.podLister.Pods(ns).List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	log := rc.queue.Logger().With("replicaset", key)
+	now := rc.clock.Now()
+	plan := Decide(Input{RS: cached, Selector: sel, Pods: pods, CanManage: rc.expectations.Satisfied(key), Now: now})
+	owned, err := rc.claim(ctx, cached, plan)
+	if err != nil {
+		return err
+	}
+	var manageErr error
+	if plan.Create > 0 {
+		manageErr = rc.create(ctx, cached, key, plan.Create)
+	} else if len(plan.Delete) > 0 {
+		manageErr = rc.delete(ctx, cached, key, plan.Delete)
+	}
+	if manageErr != nil {
+		log.Info("could not reach the replica count", "err", manageErr)
+	}
+	status := Status(cached, owned, manageErr, plan.Create > 0, now)
+	updated, err := rc.updateStatus(ctx, cached, status)
+	if err != nil {
+		return errors.Join(manageErr, err)
+	}
+	if manageErr != nil {
+		return manageErr
+	}
+	want := replicas(updated)
+	if updated.Spec.MinReadySeconds > 0 && updated.Status.ReadyReplicas == want && updated.Status.AvailableReplicas != want {
+		return controller.RequeueAfter(time.Duration(updated.Spec.MinReadySeconds) * time.Second)
+	}
+	return nil
+}
+
+// claim writes the plan's adoptions and releases and returns the owned
+// pods that survived them. Adoption first re-reads the ReplicaSet from
+// the API server: a ReplicaSet being deleted must not adopt (upstream's
+// RecheckDeletionTimestamp).
+func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Plan) ([]*v1.Pod, error) {
+	lost := map[types.UID]bool{}
+	if len(plan.Adopt) > 0 {
+		fresh, err := rc.client.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("recheck before adoption: %w", err)
+		}
+		if fresh.UID != rs.UID || fresh.DeletionTimestamp != nil {
+			return nil, fmt.Errorf("replicaset %s/%s is gone or being deleted: not adopting", rs.Namespace, rs.Name)
+		}
+		ref := ControllerRef(rs)
+		for _, pod := range plan.Adopt {
+			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":%q,"kind":%q,"name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"uid":%q}}`,
+				ref.APIVersion, ref.Kind, ref.Name, ref.UID, pod.UID)
+			_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+			if apierrors.IsNotFound(err) {
+				lost[pod.UID] = true
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("adopt pod %s: %w", podKey(pod), err)
+			}
+		}
+	}
+	for _, pod := range plan.Release {
+		patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, rs.UID, pod.UID)
+		_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
+			return nil, fmt.Errorf("release pod %s: %w", podKey(pod), err)
+		}
+	}
+	var owned []*v1.Pod
+	for _, p := range plan.Owned {
+		if !lost[p.UID] {
+			owned = append(owned, p)
+		}
+	}
+	return owned, nil
+}
+
+// create makes n pods in slow-start batches, stopping at the first batch
+// with a failure; the creations never sent are taken off the
+// expectations so that the next sync retries them.
+func (rc *Controller) create(ctx context.Context, rs *appsv1.ReplicaSet, key string, n int) error {
+	rc.expectations.ExpectCreations(key, n)
+	sent := 0
+	for _, batch := range SlowStartBatches(n) {
+		errs := make([]error, batch)
+		var wg sync.WaitGroup
+		for i := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = rc.createPod(ctx, rs, key)
+			}()
+		}
+		wg.Wait()
+		sent += batch
+		if err := errors.Join(errs...); err != nil {
+			for range n - sent {
+				rc.expectations.CreationObserved(key)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (rc *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, key string) error {
+	pod, err := rc.client.CoreV1().Pods(rs.Namespace).Create(ctx, PodFromTemplate(rs), metav1.CreateOptions{})
+	if err != nil {
+		// The pod will never be observed.
+		rc.expectations.CreationObserved(key)
+		if apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause) {
+			// Creations in a terminating namespace fail until it is gone.
+			return nil
+		}
+		rc.recorder.Eventf(rs, v1.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
+		return err
+	}
+	rc.recorder.Eventf(rs, v1.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %v", pod.Name)
+	return nil
+}
+
+func (rc *Controller) delete(ctx context.Context, rs *appsv1.ReplicaSet, key string, pods []*v1.Pod) error {
+	keys := make([]string, len(pods))
+	for i, p := range pods {
+		keys[i] = podKey(p)
+	}
+	rc.expectations.ExpectDeletions(key, keys)
+	errs := make([]error, len(pods))
+	var wg sync.WaitGroup
+	for i, pod := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := rc.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+				Preconditions: &metav1.Preconditions{UID: &pod.UID},
+			})
+			switch {
+			case err == nil:
+				rc.recorder.Eventf(rs, v1.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %v", pod.Name)
+			case apierrors.IsNotFound(err):
+				rc.expectations.DeletionObserved(key, podKey(pod))
+			default:
+				rc.expectations.DeletionObserved(key, podKey(pod))
+				rc.recorder.Eventf(rs, v1.EventTypeWarning, ReasonFailedDelete, "Error deleting: %v", err)
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// updateStatus writes status when it changed and returns the ReplicaSet
+// as stored.
+func (rc *Controller) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, status appsv1.ReplicaSetStatus) (*appsv1.ReplicaSet, error) {
+	if equality.Semantic.DeepEqual(rs.Status, status) {
+		return rs, nil
+	}
+	next := rs.DeepCopy()
+	next.Status = status
+	out, err := rc.client.AppsV1().ReplicaSets(rs.Namespace).UpdateStatus(ctx, next, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return next, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update status of replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
+	}
+	return out, nil
+}

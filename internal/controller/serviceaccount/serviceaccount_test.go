@@ -1,0 +1,71 @@
+package serviceaccount
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+
+	"github.com/skiff-sh/skiff/internal/controller"
+)
+
+func TestNeedsDefault(t *testing.T) {
+	active := &v1.Namespace{Status: v1.NamespaceStatus{Phase: v1.NamespaceActive}}
+	terminating := &v1.Namespace{Status: v1.NamespaceStatus{Phase: v1.NamespaceTerminating}}
+	deleted := &v1.Namespace{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: ptr.To(metav1.Now())}}
+	sa := &v1.ServiceAccount{}
+	tests := []struct {
+		name string
+		ns   *v1.Namespace
+		sa   *v1.ServiceAccount
+		want bool
+	}{
+		{"active without one", active, nil, true},
+		{"active with one", active, sa, false},
+		{"terminating", terminating, nil, false},
+		{"deleted, phase not yet written", deleted, nil, false},
+	}
+	for _, tt := range tests {
+		if got := NeedsDefault(tt.ns, tt.sa); got != tt.want {
+			t.Errorf("%s: NeedsDefault = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestSync(t *testing.T) {
+	objs := []runtime.Object{
+		&v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bare"}},
+		&v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "done"}},
+		&v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: DefaultName, Namespace: "done"}},
+	}
+	client := fake.NewClientset(objs...)
+	inf := informers.NewSharedInformerFactory(client, 0)
+	c, err := newController(controller.Context{Client: client, Informers: inf, Clock: clocktesting.NewFakeClock(time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *v1.Namespace:
+			_ = inf.Core().V1().Namespaces().Informer().GetIndexer().Add(o)
+		case *v1.ServiceAccount:
+			_ = inf.Core().V1().ServiceAccounts().Informer().GetIndexer().Add(o)
+		}
+	}
+	client.ClearActions()
+	for _, key := range []string{"bare", "done", "gone"} {
+		if err := c.sync(context.Background(), key); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+	}
+	if len(client.Actions()) != 1 || client.Actions()[0].GetVerb() != "create" || client.Actions()[0].GetNamespace() != "bare" {
+		t.Errorf("actions = %v; want one create in bare", client.Actions())
+	}
+}
