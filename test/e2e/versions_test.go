@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKubectlSkew runs a core subset with the oldest and newest kubectl
@@ -53,14 +54,17 @@ func TestKubectlSkew(t *testing.T) {
 				`^namespaces\s+ns\s+v1\s+false\s+Namespace$`, `^services\s+svc\s+v1\s+true\s+Service$`)
 
 			wantMatch(t, k.ok(t, "delete", "-n", ns, "pod", "p1", "--grace-period=0", "--force"), `^pod "p1" force deleted`)
-			// The namespace goes last and without waiting: no namespace
-			// controller empties it yet.
+			// The namespace goes last and without waiting; the namespace
+			// controller then empties it and removes it.
 			out = k.ok(t, "delete", "-f", f2, "--wait=false")
 			wantMatch(t, out, deleted("namespace", ns), deleted("configmap", "web-config"), deleted("secret", "web-secret"),
 				deleted("deployment.apps", "web"), deleted("service", "web"))
 			_, errOut, _ := k.run(t, "get", "-n", ns, "deploy,svc,cm,secret")
 			wantLines(t, errOut, "No resources found in "+ns+" namespace.")
-			wantMatch(t, k.ok(t, "get", "ns", ns), "^"+ns+`\s+Terminating\s+\S+$`)
+			waitFor(t, 30*time.Second, func() (bool, string) {
+				out, errOut, _ := k.run(t, "get", "ns", ns)
+				return strings.Contains(errOut, `namespaces "`+ns+`" not found`), out + errOut
+			})
 		})
 	}
 }
