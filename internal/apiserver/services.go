@@ -200,6 +200,11 @@ func heldPorts(svc *corev1.Service) map[int32]bool {
 // create.
 func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Service) (allocation, error) {
 	var auto []func()
+	// picked holds the claim keys of values picked here: they were free a
+	// moment ago, and if a concurrent write claims one first the store's
+	// transaction fails with ErrClaimed and the create picks again. Only
+	// values the client provided are checked (and refused) up front.
+	picked := map[string]bool{}
 	alloc := allocation{undo: func() {
 		for _, u := range auto {
 			u()
@@ -224,6 +229,7 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 			}
 			svc.Spec.ClusterIP = ip
 			svc.Spec.ClusterIPs = []string{ip}
+			picked[ipClaimPrefix+ip] = true
 			auto = append(auto, func() { svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "", nil })
 		}
 		if svc.Spec.ClusterIP != "" && len(svc.Spec.ClusterIPs) == 0 {
@@ -244,6 +250,7 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 				return alloc, err
 			}
 			svc.Spec.HealthCheckNodePort = p
+			picked[portClaimPrefix+strconv.Itoa(int(p))] = true
 			auto = append(auto, func() { svc.Spec.HealthCheckNodePort = 0 })
 		}
 		if !needsHealthCheckPort(svc) {
@@ -263,6 +270,7 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 				}
 				taken[p] = true
 				svc.Spec.Ports[i].NodePort = p
+				picked[portClaimPrefix+strconv.Itoa(int(p))] = true
 				idx := i
 				auto = append(auto, func() { svc.Spec.Ports[idx].NodePort = 0 })
 			}
@@ -283,9 +291,12 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 			errs = append(errs, field.Invalid(p, svc.Spec.ClusterIPs, fmt.Sprintf("failed to allocate IP %s: provided IP is not in the valid range. The range of valid IPs is %s", ip, a.cidr)))
 			continue
 		}
-		used, err := a.claimed(ctx, ipClaimPrefix+ip)
-		if err != nil {
-			return alloc, err
+		used := false
+		if !picked[ipClaimPrefix+ip] {
+			var err error
+			if used, err = a.claimed(ctx, ipClaimPrefix+ip); err != nil {
+				return alloc, err
+			}
 		}
 		if used {
 			errs = append(errs, field.Invalid(p, svc.Spec.ClusterIPs, fmt.Sprintf("failed to allocate IP %s: provided IP is already allocated", ip)))
@@ -305,9 +316,12 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 			errs = append(errs, field.Invalid(p, port, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", a.portBase, a.portBase+a.portSize-1)))
 			continue
 		}
-		used, err := a.claimed(ctx, portClaimPrefix+strconv.Itoa(int(port)))
-		if err != nil {
-			return alloc, err
+		used := false
+		if key := portClaimPrefix + strconv.Itoa(int(port)); !picked[key] {
+			var err error
+			if used, err = a.claimed(ctx, key); err != nil {
+				return alloc, err
+			}
 		}
 		if used {
 			errs = append(errs, field.Invalid(p, port, "provided port is already allocated"))
