@@ -9,9 +9,11 @@ import (
 	"sync/atomic"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/controlplane"
+	"github.com/skiff-sh/skiff/internal/leaderelect"
 	"github.com/skiff-sh/skiff/internal/scheduler"
 )
 
@@ -62,12 +64,7 @@ served over HTTP on --metrics-port (0 turns them off).`,
 	fs := cmd.Flags()
 	fs.StringVar(&kubeconfigPath, "kubeconfig", "", "Kubeconfig of the API server to schedule for (required)")
 	fs.StringVar(&cfg.SchedulerName, "scheduler-name", "default-scheduler", "Schedule the pods whose spec.schedulerName is this")
-	fs.BoolVar(&cfg.LeaderElection.Enabled, "leader-elect", true, "Schedule only while holding the leader Lease, so that several replicas can run")
-	fs.DurationVar(&cfg.LeaderElection.LeaseDuration, "leader-elect-lease-duration", scheduler.DefaultLeaseDuration, "How long other replicas wait after the leader's last renewal before taking over")
-	fs.DurationVar(&cfg.LeaderElection.RenewDeadline, "leader-elect-renew-deadline", scheduler.DefaultRenewDeadline, "How long the leader tries to renew before it stops scheduling")
-	fs.DurationVar(&cfg.LeaderElection.RetryPeriod, "leader-elect-retry-period", scheduler.DefaultRetryPeriod, "Interval between attempts to acquire or renew the Lease")
-	fs.StringVar(&cfg.LeaderElection.Namespace, "leader-elect-resource-namespace", scheduler.DefaultLeaseNS, "Namespace of the leader Lease")
-	fs.StringVar(&cfg.LeaderElection.Name, "leader-elect-resource-name", scheduler.DefaultLeaseName, "Name of the leader Lease")
+	registerLeaderElectionFlags(fs, &cfg.LeaderElection, scheduler.DefaultLeaseName, "schedules")
 	fs.Float32Var(&cfg.QPS, "kube-api-qps", 50, "Requests per second to the API server (0: unlimited)")
 	fs.IntVar(&cfg.Burst, "kube-api-burst", 100, "Burst of requests to the API server")
 	fs.Int32Var(&cfg.PercentageOfNodesToScore, "percentage-of-nodes-to-score", 0, "Stop filtering once this share of nodes is feasible (0: adaptive, as upstream)")
@@ -115,7 +112,7 @@ func (c *serverScheduler) Run(ctx context.Context) error {
 	}
 	s, err := scheduler.New(scheduler.Config{
 		RESTConfig:      rc,
-		LeaderElection:  scheduler.LeaderElectionConfig{Enabled: true},
+		LeaderElection:  leaderelect.Config{Enabled: true},
 		Logger:          c.cfg.Logger,
 		MetricsListener: l,
 	})
@@ -127,4 +124,15 @@ func (c *serverScheduler) Run(ctx context.Context) error {
 	}
 	c.s.Store(s)
 	return s.Run(ctx)
+}
+
+// registerLeaderElectionFlags adds upstream's --leader-elect-* flags of a
+// leader-elected component; work says what only the leader does.
+func registerLeaderElectionFlags(fs *pflag.FlagSet, le *leaderelect.Config, leaseName, work string) {
+	fs.BoolVar(&le.Enabled, "leader-elect", true, "Work only while holding the leader Lease, so that several replicas can run (only the holder "+work+")")
+	fs.DurationVar(&le.LeaseDuration, "leader-elect-lease-duration", leaderelect.DefaultLeaseDuration, "How long other replicas wait after the leader's last renewal before taking over")
+	fs.DurationVar(&le.RenewDeadline, "leader-elect-renew-deadline", leaderelect.DefaultRenewDeadline, "How long the leader tries to renew before it stops")
+	fs.DurationVar(&le.RetryPeriod, "leader-elect-retry-period", leaderelect.DefaultRetryPeriod, "Interval between attempts to acquire or renew the Lease")
+	fs.StringVar(&le.Namespace, "leader-elect-resource-namespace", leaderelect.DefaultNamespace, "Namespace of the leader Lease")
+	fs.StringVar(&le.Name, "leader-elect-resource-name", leaseName, "Name of the leader Lease")
 }

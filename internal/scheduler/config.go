@@ -6,27 +6,21 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
+	"github.com/skiff-sh/skiff/internal/leaderelect"
 	"github.com/skiff-sh/skiff/internal/scheduler/queue"
 )
 
-// Upstream's leader election defaults (kube-scheduler --leader-elect-*).
-const (
-	DefaultLeaseDuration = 15 * time.Second
-	DefaultRenewDeadline = 10 * time.Second
-	DefaultRetryPeriod   = 2 * time.Second
-	DefaultLeaseName     = "kube-scheduler"
-	DefaultLeaseNS       = "kube-system"
-)
+// DefaultLeaseName is the scheduler's leader Lease in kube-system, as
+// upstream's (leaderelect has the other --leader-elect-* defaults).
+const DefaultLeaseName = "kube-scheduler"
 
 // Config configures a Scheduler. New validates it and fills the defaults
 // noted on each field.
@@ -54,7 +48,7 @@ type Config struct {
 	// LeaderElection, when Enabled, makes the scheduler place pods only
 	// while it holds a coordination.k8s.io Lease, so that several replicas
 	// can run and exactly one schedules.
-	LeaderElection LeaderElectionConfig
+	LeaderElection leaderelect.Config
 
 	// PercentageOfNodesToScore is upstream's knob: filtering stops once
 	// this share of the nodes is found feasible (never fewer than 100).
@@ -89,26 +83,6 @@ type Config struct {
 	MetricsListener net.Listener
 }
 
-// LeaderElectionConfig is the Lease a scheduler replica must hold to
-// schedule.
-type LeaderElectionConfig struct {
-	// Enabled turns leader election on.
-	Enabled bool
-	// LeaseDuration is how long non-leaders wait after the last renewal
-	// before taking over; RenewDeadline how long the leader keeps trying
-	// to renew before it stops scheduling; RetryPeriod the interval of
-	// attempts. Defaults 15 s, 10 s, 2 s as upstream.
-	LeaseDuration time.Duration
-	RenewDeadline time.Duration
-	RetryPeriod   time.Duration
-	// Namespace and Name name the Lease: default kube-system/kube-scheduler.
-	Namespace string
-	Name      string
-	// Identity is this replica's holder identity. Default
-	// <hostname>_<uuid>, as upstream.
-	Identity string
-}
-
 func (c *Config) defaultAndValidate() error {
 	if c.Client == nil && c.RESTConfig == nil {
 		return errors.New("scheduler: a RESTConfig or a Client is required")
@@ -138,32 +112,8 @@ func (c *Config) defaultAndValidate() error {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c.Logger = c.Logger.With("component", "kube-scheduler")
-	le := &c.LeaderElection
-	if le.LeaseDuration == 0 {
-		le.LeaseDuration = DefaultLeaseDuration
-	}
-	if le.RenewDeadline == 0 {
-		le.RenewDeadline = DefaultRenewDeadline
-	}
-	if le.RetryPeriod == 0 {
-		le.RetryPeriod = DefaultRetryPeriod
-	}
-	if le.Namespace == "" {
-		le.Namespace = DefaultLeaseNS
-	}
-	if le.Name == "" {
-		le.Name = DefaultLeaseName
-	}
-	if le.Identity == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("scheduler: leader election identity: %w", err)
-		}
-		le.Identity = host + "_" + string(uuid.NewUUID())
-	}
-	if le.Enabled && !(le.LeaseDuration > le.RenewDeadline && le.RenewDeadline > le.RetryPeriod && le.RetryPeriod > 0) {
-		return fmt.Errorf("scheduler: leader election needs leaseDuration (%v) > renewDeadline (%v) > retryPeriod (%v) > 0",
-			le.LeaseDuration, le.RenewDeadline, le.RetryPeriod)
+	if err := c.LeaderElection.Default(DefaultLeaseName); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
 	}
 	return nil
 }

@@ -272,11 +272,7 @@ func (s *Scheduler) pdbs() []*policyv1.PodDisruptionBudget {
 // it. A replica that loses the Lease stops scheduling, waits for its
 // bindings in flight, and campaigns again; it returns when ctx ends.
 func (s *Scheduler) runLeaderElection(ctx context.Context) error {
-	le := s.cfg.LeaderElection
-	return leaderelect.Run(ctx, leaderelect.Config{
-		Enabled: true, LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
-		Namespace: le.Namespace, Name: le.Name, Identity: le.Identity,
-	}, s.client, s.watchdog, s.logger, s.scheduleLoop)
+	return leaderelect.Run(ctx, s.cfg.LeaderElection, s.client, s.watchdog, s.logger, s.scheduleLoop)
 }
 
 // scheduleLoop places pods one at a time until ctx ends, then waits for

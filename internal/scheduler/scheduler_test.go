@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-sh/skiff/internal/leaderelect"
 	"github.com/skiff-sh/skiff/internal/scheduler"
 	st "github.com/skiff-sh/skiff/internal/scheduler/schedtest"
 	"github.com/skiff-sh/skiff/internal/testserver"
@@ -650,7 +651,7 @@ func TestLeaderElection(t *testing.T) {
 		rc.Wrap(counters[i].wrap)
 		scheds[i], stops[i] = e.startScheduler(func(c *scheduler.Config) {
 			c.RESTConfig = rc
-			c.LeaderElection = scheduler.LeaderElectionConfig{
+			c.LeaderElection = leaderelect.Config{
 				Enabled: true, Identity: fmt.Sprintf("replica-%d", i),
 				LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond,
 			}
