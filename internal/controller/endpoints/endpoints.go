@@ -80,22 +80,33 @@ func (ec *Controller) Run(ctx context.Context, workers int) { ec.queue.Run(ctx, 
 func (ec *Controller) ShutDown() { ec.queue.ShutDown() }
 
 func (ec *Controller) enqueueServicesOf(obj any) {
+	for _, key := range ServicesSelecting(ec.svcLister, obj) {
+		ec.queue.Add(key)
+	}
+}
+
+// ServicesSelecting is the keys of the services with a selector that
+// selects the pod obj (a *v1.Pod or its deletion tombstone): the services
+// whose endpoints a change of that pod may change.
+func ServicesSelecting(lister corelisters.ServiceLister, obj any) []string {
 	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = tomb.Obj
 	}
 	pod, ok := obj.(*v1.Pod)
 	if !ok {
-		return
+		return nil
 	}
-	svcs, err := ec.svcLister.Services(pod.Namespace).List(labels.Everything())
+	svcs, err := lister.Services(pod.Namespace).List(labels.Everything())
 	if err != nil {
-		return
+		return nil
 	}
+	var keys []string
 	for _, svc := range svcs {
 		if Selects(svc) && labels.Set(svc.Spec.Selector).AsSelectorPreValidated().Matches(labels.Set(pod.Labels)) {
-			ec.queue.Add(svc.Namespace + "/" + svc.Name)
+			keys = append(keys, svc.Namespace+"/"+svc.Name)
 		}
 	}
+	return keys
 }
 
 func (ec *Controller) sync(ctx context.Context, key string) error {

@@ -110,21 +110,8 @@ func (sc *Controller) Run(ctx context.Context, workers int) { sc.queue.Run(ctx, 
 func (sc *Controller) ShutDown() { sc.queue.ShutDown() }
 
 func (sc *Controller) enqueueServicesOf(obj any) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	pod, ok := obj.(*v1.Pod)
-	if !ok {
-		return
-	}
-	svcs, err := sc.svcLister.Services(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, svc := range svcs {
-		if endpoints.Selects(svc) && labels.Set(svc.Spec.Selector).AsSelectorPreValidated().Matches(labels.Set(pod.Labels)) {
-			sc.queue.Add(svc.Namespace + "/" + svc.Name)
-		}
+	for _, key := range endpoints.ServicesSelecting(sc.svcLister, obj) {
+		sc.queue.Add(key)
 	}
 }
 
