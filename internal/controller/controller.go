@@ -98,6 +98,16 @@ func (q *Queue) Enqueue(obj any) {
 	q.queue.Add(key)
 }
 
+// Handler is the informer handler of a controller's own kind: every add,
+// update and delete enqueues the object's key.
+func (q *Queue) Handler() cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    q.Enqueue,
+		UpdateFunc: func(_, cur any) { q.Enqueue(cur) },
+		DeleteFunc: q.Enqueue,
+	}
+}
+
 // Len is the number of keys waiting (not those being synced).
 func (q *Queue) Len() int { return q.queue.Len() }
 

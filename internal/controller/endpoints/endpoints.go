@@ -49,11 +49,7 @@ func newController(c controller.Context) (*Controller, error) {
 		return nil, err
 	}
 	ec.queue = q
-	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    q.Enqueue,
-		UpdateFunc: func(_, cur any) { q.Enqueue(cur) },
-		DeleteFunc: q.Enqueue,
-	}); err != nil {
+	if _, err := svcInf.Informer().AddEventHandler(q.Handler()); err != nil {
 		return nil, err
 	}
 	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

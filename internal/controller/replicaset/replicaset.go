@@ -72,11 +72,7 @@ func newController(c controller.Context) (*Controller, error) {
 		return nil, err
 	}
 	rc.queue = q
-	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    q.Enqueue,
-		UpdateFunc: func(_, cur any) { q.Enqueue(cur) },
-		DeleteFunc: q.Enqueue,
-	}); err != nil {
+	if _, err := rsInf.Informer().AddEventHandler(q.Handler()); err != nil {
 		return nil, err
 	}
 	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
