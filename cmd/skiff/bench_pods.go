@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/bench"
 	"github.com/skiff-sh/skiff/internal/containerd"
@@ -27,10 +24,7 @@ pause image every Skiff node imports at start.
 docs/benchmarks.md has the figures and the target.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if kubeconfigPath == "" {
-				return errors.New("--kubeconfig is required")
-			}
-			rc, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+			rc, err := requiredKubeconfig(kubeconfigPath)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -33,12 +32,9 @@ default) several replicas may run: only the holder of the Lease
 kube-system/kube-controller-manager reconciles. Known controllers: ` + strings.Join(manager.KnownControllers(), ", ") + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if kubeconfigPath == "" {
-				return errors.New("--kubeconfig is required")
-			}
-			rc, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+			rc, err := requiredKubeconfig(kubeconfigPath)
 			if err != nil {
-				return fmt.Errorf("--kubeconfig: %w", err)
+				return err
 			}
 			cfg.RESTConfig = rc
 			cfg.Logger = newLogger(verbosity)

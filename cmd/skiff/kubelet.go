@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/kubelet/simruntime"
@@ -144,12 +142,9 @@ sandboxes get IPs from --pod-cidr, containers run without processes (see the
 simruntime package for the annotations that make them exit or fail).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if kubeconfigPath == "" {
-				return errors.New("--kubeconfig is required")
-			}
-			rc, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+			rc, err := requiredKubeconfig(kubeconfigPath)
 			if err != nil {
-				return fmt.Errorf("--kubeconfig: %w", err)
+				return err
 			}
 			return runNode(rc, nodeName, dataDir, &nf)
 		},

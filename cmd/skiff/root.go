@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -9,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Version is the Kubernetes version Skiff speaks; gitVersion carries
@@ -64,4 +68,17 @@ func newVersionCommand() *cobra.Command {
 			cmd.Printf("skiff %s (Kubernetes %s.%s)\n", skiffVersion.GitVersion, skiffVersion.Major, skiffVersion.Minor)
 		},
 	}
+}
+
+// requiredKubeconfig loads the client config of a component's required
+// --kubeconfig flag.
+func requiredKubeconfig(path string) (*rest.Config, error) {
+	if path == "" {
+		return nil, errors.New("--kubeconfig is required")
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("--kubeconfig: %w", err)
+	}
+	return rc, nil
 }

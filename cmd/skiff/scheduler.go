@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -37,12 +36,9 @@ kube-system/kube-scheduler schedules. /metrics, /healthz and /readyz are
 served over HTTP on --metrics-port (0 turns them off).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if kubeconfigPath == "" {
-				return errors.New("--kubeconfig is required")
-			}
-			rc, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+			rc, err := requiredKubeconfig(kubeconfigPath)
 			if err != nil {
-				return fmt.Errorf("--kubeconfig: %w", err)
+				return err
 			}
 			cfg.RESTConfig = rc
 			cfg.Logger = newLogger(verbosity)
