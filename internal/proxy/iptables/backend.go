@@ -1,0 +1,143 @@
+package iptables
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"slices"
+
+	"github.com/skiff-sh/skiff/internal/proxy/model"
+)
+
+// Runner runs one command with stdin and returns its standard output.
+// The default runs it on this host; tests run it in a network namespace.
+type Runner func(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error)
+
+// HostRunner runs commands with os/exec.
+func HostRunner(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("%s %v: %w: %s", name, args, err, bytes.TrimSpace(errb.Bytes()))
+	}
+	return out.Bytes(), nil
+}
+
+// Backend keeps the kernel's iptables rules equal to Render's. It is not
+// safe for concurrent use: the proxy syncs from one goroutine.
+type Backend struct {
+	opt     Options
+	run     Runner
+	applied Applied // nil until a full sync succeeded
+}
+
+// NewBackend returns a backend; run nil means HostRunner.
+func NewBackend(opt Options, run Runner) *Backend {
+	if run == nil {
+		run = HostRunner
+	}
+	return &Backend{opt: opt, run: run}
+}
+
+// Name is "iptables".
+func (b *Backend) Name() string { return "iptables" }
+
+// Result says what one Sync did.
+type Result struct {
+	Full             bool
+	Written, Deleted int
+	Rules            int
+}
+
+// Sync makes the kernel implement snap. A full sync (or the first, or
+// the first after a failure) rewrites every chain, removes the proxy's
+// chains the snapshot no longer needs wherever they came from, and
+// restores the jump rules in built-in chains; otherwise only chains whose
+// rules changed since the last sync are rewritten.
+func (b *Backend) Sync(ctx context.Context, snap *model.Snapshot, full bool) (Result, error) {
+	want := Render(snap, b.opt)
+	full = full || b.applied == nil
+	var existing []ChainKey
+	var prev Applied
+	if full {
+		for _, t := range []Table{Filter, NAT} {
+			out, err := b.run(ctx, nil, "iptables-save", "-t", string(t))
+			if err != nil {
+				b.applied = nil
+				return Result{}, err
+			}
+			existing = append(existing, ParseChains(t, out)...)
+		}
+	} else {
+		prev = b.applied
+		for k := range prev {
+			existing = append(existing, k)
+		}
+	}
+	plan := PlanRestore(want, prev, existing)
+	res := Result{Full: full, Written: plan.Written, Deleted: plan.Deleted}
+	for _, c := range want.Chains {
+		res.Rules += len(c.Rules)
+	}
+	if len(plan.Input) > 0 {
+		if _, err := b.run(ctx, plan.Input, "iptables-restore", "-w", "--noflush"); err != nil {
+			b.applied = nil
+			return res, err
+		}
+	}
+	b.applied = plan.After
+	if full {
+		for _, j := range JumpRules() {
+			if err := b.ensureJump(ctx, j); err != nil {
+				b.applied = nil
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+func (b *Backend) ensureJump(ctx context.Context, j JumpRule) error {
+	args := append([]string{"-w", "-t", string(j.Table), "-C", j.Chain}, j.Args...)
+	if _, err := b.run(ctx, nil, "iptables", args...); err == nil {
+		return nil
+	}
+	args = append([]string{"-w", "-t", string(j.Table), "-I", j.Chain, "1"}, j.Args...)
+	_, err := b.run(ctx, nil, "iptables", args...)
+	return err
+}
+
+// Cleanup removes every rule and chain the proxy made: the jump rules in
+// built-in chains, then its chains.
+func (b *Backend) Cleanup(ctx context.Context) error {
+	var errs []error
+	for _, j := range JumpRules() {
+		for range 10 { // a rule inserted twice (two proxies) goes too
+			args := append([]string{"-w", "-t", string(j.Table), "-D", j.Chain}, j.Args...)
+			if _, err := b.run(ctx, nil, "iptables", args...); err != nil {
+				break
+			}
+		}
+	}
+	var existing []ChainKey
+	for _, t := range []Table{Filter, NAT} {
+		out, err := b.run(ctx, nil, "iptables-save", "-t", string(t))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		existing = append(existing, ParseChains(t, out)...)
+	}
+	existing = slices.DeleteFunc(existing, func(k ChainKey) bool { return !OwnedChain(k.Name) })
+	if plan := PlanRestore(&Ruleset{}, nil, existing); len(plan.Input) > 0 {
+		if _, err := b.run(ctx, plan.Input, "iptables-restore", "-w", "--noflush"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	b.applied = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,212 @@
+// Package model is what a proxy implements: every proxied service port
+// with its endpoints, computed purely from Services and EndpointSlices.
+package model
+
+import (
+	"net/netip"
+	"sort"
+	"strconv"
+
+	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+// ServicePortName names one port of one Service, as upstream kube-proxy
+// prints it in rule comments: "ns/name:port", or "ns/name" for an
+// unnamed port.
+type ServicePortName struct {
+	Namespace, Name, Port string
+	Protocol              v1.Protocol
+}
+
+func (n ServicePortName) String() string {
+	s := n.Namespace + "/" + n.Name
+	if n.Port != "" {
+		s += ":" + n.Port
+	}
+	return s
+}
+
+// Endpoint is one backend of a service port.
+type Endpoint struct {
+	IP   netip.Addr
+	Port int32
+	// Ready, Serving and Terminating are the EndpointSlice conditions,
+	// with upstream's defaults (nil ready is ready; nil serving follows
+	// ready).
+	Ready, Serving, Terminating bool
+	// Local is true for an endpoint on this proxy's node.
+	Local bool
+}
+
+// String is "ip:port".
+func (e Endpoint) String() string {
+	return netip.AddrPortFrom(e.IP, uint16(e.Port)).String()
+}
+
+// ServicePort is everything a proxy needs to implement one port of one
+// Service.
+type ServicePort struct {
+	Name      ServicePortName
+	ClusterIP netip.Addr
+	Port      int32
+	// NodePort is 0 unless the Service is NodePort or LoadBalancer.
+	NodePort    int32
+	ExternalIPs []netip.Addr
+	// AffinitySeconds is > 0 for sessionAffinity ClientIP.
+	AffinitySeconds int32
+	// InternalLocal and ExternalLocal are the Local traffic policies.
+	InternalLocal, ExternalLocal bool
+	// Endpoints are every known backend, sorted by address.
+	Endpoints []Endpoint
+}
+
+// UsableEndpoints are the endpoints traffic goes to: the ready ones, or,
+// when none is ready, the serving ones that are terminating (upstream's
+// terminating-endpoint fallback). local keeps only this node's.
+func (sp *ServicePort) UsableEndpoints(local bool) []Endpoint {
+	var ready, terminating []Endpoint
+	for _, e := range sp.Endpoints {
+		if local && !e.Local {
+			continue
+		}
+		switch {
+		case e.Ready:
+			ready = append(ready, e)
+		case e.Serving && e.Terminating:
+			terminating = append(terminating, e)
+		}
+	}
+	if len(ready) > 0 {
+		return ready
+	}
+	return terminating
+}
+
+// Snapshot is the desired state of every proxied service port, sorted by
+// name so that rules render deterministically.
+type Snapshot struct {
+	Ports []*ServicePort
+}
+
+// Build computes the service ports that a proxy on nodeName
+// implements from the cluster's Services and EndpointSlices. Services
+// without a cluster IP (headless, ExternalName) are not proxied; only IPv4
+// is (Skiff's clusters are single-stack IPv4).
+func Build(services []*v1.Service, slices []*discoveryv1.EndpointSlice, nodeName string) *Snapshot {
+	bySvc := map[[2]string][]*discoveryv1.EndpointSlice{}
+	for _, s := range slices {
+		svc := s.Labels[discoveryv1.LabelServiceName]
+		if svc == "" || s.AddressType != discoveryv1.AddressTypeIPv4 {
+			continue
+		}
+		k := [2]string{s.Namespace, svc}
+		bySvc[k] = append(bySvc[k], s)
+	}
+	snap := &Snapshot{}
+	for _, svc := range services {
+		ip, err := netip.ParseAddr(svc.Spec.ClusterIP)
+		if svc.Spec.Type == v1.ServiceTypeExternalName || err != nil || !ip.Is4() {
+			continue
+		}
+		var extIPs []netip.Addr
+		for _, s := range svc.Spec.ExternalIPs {
+			if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
+				extIPs = append(extIPs, a)
+			}
+		}
+		affinity := int32(0)
+		if svc.Spec.SessionAffinity == v1.ServiceAffinityClientIP {
+			affinity = v1.DefaultClientIPServiceAffinitySeconds
+			if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+				affinity = *c.ClientIP.TimeoutSeconds
+			}
+		}
+		externalLocal := svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal &&
+			(svc.Spec.Type == v1.ServiceTypeNodePort || svc.Spec.Type == v1.ServiceTypeLoadBalancer)
+		internalLocal := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == v1.ServiceInternalTrafficPolicyLocal
+		for _, p := range svc.Spec.Ports {
+			proto := p.Protocol
+			if proto == "" {
+				proto = v1.ProtocolTCP
+			}
+			sp := &ServicePort{
+				Name:            ServicePortName{Namespace: svc.Namespace, Name: svc.Name, Port: p.Name, Protocol: proto},
+				ClusterIP:       ip,
+				Port:            p.Port,
+				ExternalIPs:     extIPs,
+				AffinitySeconds: affinity,
+				InternalLocal:   internalLocal,
+				ExternalLocal:   externalLocal,
+			}
+			if svc.Spec.Type == v1.ServiceTypeNodePort || svc.Spec.Type == v1.ServiceTypeLoadBalancer {
+				sp.NodePort = p.NodePort
+			}
+			sp.Endpoints = endpointsFor(bySvc[[2]string{svc.Namespace, svc.Name}], p.Name, proto, nodeName)
+			snap.Ports = append(snap.Ports, sp)
+		}
+	}
+	sort.Slice(snap.Ports, func(i, j int) bool {
+		a, b := snap.Ports[i].Name, snap.Ports[j].Name
+		if a.String() != b.String() {
+			return a.String() < b.String()
+		}
+		return a.Protocol < b.Protocol
+	})
+	return snap
+}
+
+// endpointsFor collects the endpoints of one service port from its
+// slices: the slice port with the same name and protocol gives the port;
+// an address listed by two slices counts once.
+func endpointsFor(slices []*discoveryv1.EndpointSlice, portName string, proto v1.Protocol, nodeName string) []Endpoint {
+	seen := map[string]bool{}
+	var out []Endpoint
+	for _, s := range slices {
+		port := int32(-1)
+		for _, p := range s.Ports {
+			pn, pp := "", v1.ProtocolTCP
+			if p.Name != nil {
+				pn = *p.Name
+			}
+			if p.Protocol != nil {
+				pp = *p.Protocol
+			}
+			if pn == portName && pp == proto && p.Port != nil {
+				port = *p.Port
+				break
+			}
+		}
+		if port < 0 {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			ready := e.Conditions.Ready == nil || *e.Conditions.Ready
+			serving := ready
+			if e.Conditions.Serving != nil {
+				serving = *e.Conditions.Serving
+			}
+			terminating := e.Conditions.Terminating != nil && *e.Conditions.Terminating
+			local := e.NodeName != nil && *e.NodeName == nodeName
+			for _, a := range e.Addresses {
+				ip, err := netip.ParseAddr(a)
+				if err != nil || !ip.Is4() {
+					continue
+				}
+				key := ip.String() + ":" + strconv.Itoa(int(port))
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				out = append(out, Endpoint{IP: ip, Port: port, Ready: ready, Serving: serving, Terminating: terminating, Local: local})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if c := out[i].IP.Compare(out[j].IP); c != 0 {
+			return c < 0
+		}
+		return out[i].Port < out[j].Port
+	})
+	return out
+}
