@@ -46,19 +46,12 @@ func NewBackend(opt Options, run Runner) *Backend {
 // Name is "iptables".
 func (b *Backend) Name() string { return "iptables" }
 
-// Result says what one Sync did.
-type Result struct {
-	Full             bool
-	Written, Deleted int
-	Rules            int
-}
-
 // Sync makes the kernel implement snap. A full sync (or the first, or
 // the first after a failure) rewrites every chain, removes the proxy's
 // chains the snapshot no longer needs wherever they came from, and
 // restores the jump rules in built-in chains; otherwise only chains whose
 // rules changed since the last sync are rewritten.
-func (b *Backend) Sync(ctx context.Context, snap *model.Snapshot, full bool) (Result, error) {
+func (b *Backend) Sync(ctx context.Context, snap *model.Snapshot, full bool) (model.SyncResult, error) {
 	want := Render(snap, b.opt)
 	full = full || b.applied == nil
 	var existing []ChainKey
@@ -68,7 +61,7 @@ func (b *Backend) Sync(ctx context.Context, snap *model.Snapshot, full bool) (Re
 			out, err := b.run(ctx, nil, "iptables-save", "-t", string(t))
 			if err != nil {
 				b.applied = nil
-				return Result{}, err
+				return model.SyncResult{}, err
 			}
 			existing = append(existing, ParseChains(t, out)...)
 		}
@@ -79,7 +72,7 @@ func (b *Backend) Sync(ctx context.Context, snap *model.Snapshot, full bool) (Re
 		}
 	}
 	plan := PlanRestore(want, prev, existing)
-	res := Result{Full: full, Written: plan.Written, Deleted: plan.Deleted}
+	res := model.SyncResult{Full: full, Written: plan.Written, Deleted: plan.Deleted}
 	for _, c := range want.Chains {
 		res.Rules += len(c.Rules)
 	}

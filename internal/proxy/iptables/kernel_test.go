@@ -5,86 +5,25 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/skiff-sh/skiff/internal/proxy/model"
+	"github.com/skiff-sh/skiff/internal/testnetns"
 )
 
-// netns is a network namespace of its own for one test, so that the
-// rules it writes never touch the host's.
-func netns(t *testing.T) Runner {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("writes iptables rules in a network namespace")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+func TestKernelRules(t *testing.T) {
+	ns := testnetns.New(t)
 	if _, err := exec.LookPath("iptables-restore"); err != nil {
 		t.Skip("iptables is not installed")
 	}
-	name := fmt.Sprintf("skiff-ipt-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "delete", name).Run() })
-	run := func(ctx context.Context, stdin []byte, cmd string, args ...string) ([]byte, error) {
-		return HostRunner(ctx, stdin, "ip", append([]string{"netns", "exec", name, cmd}, args...)...)
-	}
-	ctx := context.Background()
-	for _, c := range [][]string{
-		{"ip", "link", "set", "lo", "up"},
-		{"ip", "addr", "add", "10.42.0.5/32", "dev", "lo"},
-		{"ip", "addr", "add", "10.42.0.6/32", "dev", "lo"},
-		// A veth pair gives the namespace a default route (the nat
-		// OUTPUT chain runs after routing: a cluster IP needs a route).
-		{"ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"},
-		{"ip", "link", "set", "v0", "up"},
-		{"ip", "link", "set", "v1", "up"},
-		{"ip", "addr", "add", "192.0.2.50/24", "dev", "v0"},
-		{"ip", "route", "add", "default", "via", "192.0.2.1", "dev", "v0", "onlink"},
-	} {
-		if _, err := run(ctx, nil, c[0], c[1:]...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return run
-}
-
-// serve runs busybox httpd in the namespace on addr, answering body.
-func serve(t *testing.T, run Runner, addr, body string) {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(dir+"/index.html", []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { run(ctx, nil, "busybox", "httpd", "-f", "-p", addr, "-h", dir); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-}
-
-// get fetches url from inside the namespace.
-func get(run Runner, url string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	// (busybox wget -T crashes when the connection fails: the context
-	// bounds it instead.)
-	out, err := run(ctx, nil, "busybox", "wget", "-q", "-O", "-", url)
-	return string(bytes.TrimSpace(out)), err
-}
-
-func TestKernelRules(t *testing.T) {
-	run := netns(t)
-	if _, err := exec.LookPath("busybox"); err != nil {
-		t.Skip("busybox is not installed")
-	}
-	serve(t, run, "10.42.0.5:8080", "five")
-	serve(t, run, "10.42.0.6:8080", "six")
+	ns.MustRun(t, "ip addr add 10.42.0.5/32 dev lo", "ip addr add 10.42.0.6/32 dev lo")
+	ns.Serve(t, "10.42.0.5:8080", "five")
+	ns.Serve(t, "10.42.0.6:8080", "six")
+	run := Runner(ns.Run)
+	get := func(_ Runner, url string) (string, error) { return ns.Get(url) }
 	web := &model.ServicePort{
 		Name:      model.ServicePortName{Namespace: "default", Name: "web", Port: "http", Protocol: "TCP"},
 		ClusterIP: netip.MustParseAddr("10.43.0.20"), Port: 80, NodePort: 30080,

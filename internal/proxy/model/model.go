@@ -210,3 +210,12 @@ func endpointsFor(slices []*discoveryv1.EndpointSlice, portName string, proto v1
 	})
 	return out
 }
+
+// SyncResult says what one backend sync did.
+type SyncResult struct {
+	// Full is true when every rule was rewritten.
+	Full bool
+	// Written and Deleted count the rule groups (iptables chains)
+	// rewritten and removed; Rules counts the rules in force after it.
+	Written, Deleted, Rules int
+}

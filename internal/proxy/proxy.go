@@ -1,0 +1,243 @@
+// Package proxy is `skiff proxy`, the node's kube-proxy: it watches
+// Services and EndpointSlices and keeps the kernel's packet rules
+// implementing them (cluster IPs, node ports, external IPs), through a
+// Backend. The decision of what to implement is pure (package model); the
+// rules are the backend's (package iptables, the default).
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/proxy/iptables"
+	"github.com/skiff-sh/skiff/internal/proxy/model"
+)
+
+// Component is the name in logs.
+const Component = "kube-proxy"
+
+// Backend programs the kernel. Sync makes the kernel implement snap; full
+// asks it to rewrite everything and remove leftovers rather than only what
+// changed since its last successful Sync. Cleanup removes everything the
+// backend ever wrote.
+type Backend interface {
+	Name() string
+	Sync(ctx context.Context, snap *model.Snapshot, full bool) (model.SyncResult, error)
+	Cleanup(ctx context.Context) error
+}
+
+// Config configures a Proxy.
+type Config struct {
+	// Client reaches the API server. Required.
+	Client kubernetes.Interface
+	// NodeName is this node's name: endpoints on it are local (the Local
+	// traffic policies). Required.
+	NodeName string
+	// ClusterCIDR is the pods' range (--cluster-cidr): traffic to a
+	// cluster IP from outside it is masqueraded. Zero means masquerade
+	// all of it.
+	ClusterCIDR netip.Prefix
+	// Backend programs the kernel. Default: iptables on this host.
+	Backend Backend
+	// SyncPeriod is how often everything is rewritten even when nothing
+	// changed (upstream's --iptables-sync-period, 30 s).
+	SyncPeriod time.Duration
+	// MinSyncPeriod is the least time between two syncs; changes within
+	// it are applied together (upstream's --iptables-min-sync-period, 1 s).
+	MinSyncPeriod time.Duration
+	// Sysctls, when true, sets what the rules need from the kernel:
+	// net.ipv4.ip_forward=1, net.ipv4.conf.all.route_localnet=1 (node
+	// ports on 127.0.0.1) and net.bridge.bridge-nf-call-iptables=1 (pods
+	// on one bridge reaching each other through a cluster IP).
+	Sysctls bool
+	// Clock is the proxy's time. Default the real clock.
+	Clock clock.WithTicker
+	// Logger receives structured logs with component=kube-proxy.
+	Logger *slog.Logger
+}
+
+// Proxy is the proxy component. Create it with New, then call Run once.
+type Proxy struct {
+	cfg       Config
+	logger    *slog.Logger
+	informers informers.SharedInformerFactory
+	services  corelisters.ServiceLister
+	slices    discoverylisters.EndpointSliceLister
+	changed   chan struct{}
+	ready     atomic.Bool
+	syncs     atomic.Int64
+}
+
+// New checks cfg and fills its defaults.
+func New(cfg Config) (*Proxy, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("proxy: a Client is required")
+	}
+	if cfg.NodeName == "" {
+		return nil, errors.New("proxy: a NodeName is required")
+	}
+	if cfg.Backend == nil {
+		cfg.Backend = iptables.NewBackend(iptables.Options{ClusterCIDR: cfg.ClusterCIDR}, nil)
+	}
+	if cfg.SyncPeriod <= 0 {
+		cfg.SyncPeriod = 30 * time.Second
+	}
+	if cfg.MinSyncPeriod < 0 {
+		cfg.MinSyncPeriod = 0
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{
+		cfg:     cfg,
+		logger:  cfg.Logger.With("component", Component, "backend", cfg.Backend.Name()),
+		changed: make(chan struct{}, 1),
+	}
+	// As upstream: Services another proxy implements, and the slices of
+	// headless Services, are not this proxy's.
+	noProxyName, _ := labels.NewRequirement("service.kubernetes.io/service-proxy-name", selection.DoesNotExist, nil)
+	notHeadless, _ := labels.NewRequirement(v1.IsHeadlessService, selection.DoesNotExist, nil)
+	sel := labels.NewSelector().Add(*noProxyName)
+	p.informers = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = sel.Add(*notHeadless).String()
+		}))
+	svc := p.informers.Core().V1().Services()
+	eps := p.informers.Discovery().V1().EndpointSlices()
+	p.services, p.slices = svc.Lister(), eps.Lister()
+	poke := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { p.poke() },
+		UpdateFunc: func(any, any) { p.poke() },
+		DeleteFunc: func(any) { p.poke() },
+	}
+	if _, err := svc.Informer().AddEventHandler(poke); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	if _, err := eps.Informer().AddEventHandler(poke); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	return p, nil
+}
+
+// Name is "kube-proxy".
+func (p *Proxy) Name() string { return Component }
+
+// Ready reports whether the first sync has been applied.
+func (p *Proxy) Ready() bool { return p.ready.Load() }
+
+// Syncs counts the syncs applied so far (tests wait on it).
+func (p *Proxy) Syncs() int64 { return p.syncs.Load() }
+
+func (p *Proxy) poke() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Run syncs until ctx ends. Rules stay in the kernel when it returns, so
+// traffic keeps flowing while the proxy restarts (as upstream); Cleanup
+// removes them.
+func (p *Proxy) Run(ctx context.Context) error {
+	if p.cfg.Sysctls {
+		p.setSysctls()
+	}
+	p.informers.Start(ctx.Done())
+	defer p.informers.Shutdown()
+	for typ, ok := range p.informers.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("proxy: %v informer did not sync", typ)
+		}
+	}
+	full := p.cfg.Clock.NewTicker(p.cfg.SyncPeriod)
+	defer full.Stop()
+	wantFull := true
+	for {
+		start := p.cfg.Clock.Now()
+		if err := p.sync(ctx, wantFull); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			p.logger.Error("sync failed; retrying with a full sync", "err", err)
+			wantFull = true
+			p.poke()
+		} else {
+			wantFull = false
+		}
+		// Changes that arrive within MinSyncPeriod wait for the next sync.
+		if wait := p.cfg.MinSyncPeriod - p.cfg.Clock.Since(start); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-p.cfg.Clock.After(wait):
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.changed:
+		case <-full.C():
+			wantFull = true
+		}
+	}
+}
+
+// sync builds the snapshot from the caches and hands it to the backend.
+func (p *Proxy) sync(ctx context.Context, full bool) error {
+	start := p.cfg.Clock.Now()
+	services, err := p.services.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	slices, err := p.slices.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	snap := model.Build(services, slices, p.cfg.NodeName)
+	res, err := p.cfg.Backend.Sync(ctx, snap, full)
+	if err != nil {
+		return err
+	}
+	p.syncs.Add(1)
+	p.ready.Store(true)
+	p.logger.Debug("synced", "full", res.Full, "servicePorts", len(snap.Ports), "rules", res.Rules,
+		"written", res.Written, "deleted", res.Deleted, "took", p.cfg.Clock.Since(start))
+	return nil
+}
+
+// setSysctls sets the kernel settings the rules rely on; one that cannot
+// be set is logged, not fatal (a kernel may lack the bridge module).
+func (p *Proxy) setSysctls() {
+	for _, s := range []string{
+		"/proc/sys/net/ipv4/ip_forward",
+		"/proc/sys/net/ipv4/conf/all/route_localnet",
+		"/proc/sys/net/bridge/bridge-nf-call-iptables",
+	} {
+		if err := os.WriteFile(s, []byte("1"), 0o644); err != nil {
+			p.logger.Warn("cannot set a kernel setting the proxy needs", "path", s, "err", err)
+		}
+	}
+}
