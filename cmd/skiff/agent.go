@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ func newAgentCommand() *cobra.Command {
 		prefix, clusterCIDR           string
 		nodeName, dataDir             string
 		nf                            nodeFlags
+		pf                            proxyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -49,7 +51,12 @@ Credentials come from --kubeconfig, or from --token with
 				return err
 			}
 			if simulateNodes <= 0 {
-				return runNode(rc, nodeName, dataDir, &nf)
+				logger := newLogger(nf.verbosity)
+				kp, err := proxyComponents(pf, nf.runtime, func() (*rest.Config, error) { return rc, nil }, nodeName, clusterCIDR, logger)
+				if err != nil {
+					return err
+				}
+				return runNode(rc, nodeName, dataDir, &nf, logger, kp...)
 			}
 			client, err := kubernetes.NewForConfig(rest.AddUserAgent(rc, "skiff-agent"))
 			if err != nil {
@@ -90,18 +97,19 @@ Credentials come from --kubeconfig, or from --token with
 	fs.BoolVar(&insecure, "insecure-skip-tls-verify", false, "Do not verify the API server's certificate (with --token)")
 	fs.IntVar(&simulateNodes, "simulate-nodes", 0, "Run this many simulated nodes in this process")
 	fs.StringVar(&prefix, "node-name-prefix", "sim-", "Name prefix of simulated nodes")
-	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "Range the simulated nodes' pod CIDRs are cut from")
+	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "The pods' range: simulated nodes' pod CIDRs are cut from it; kube-proxy masquerades traffic to cluster IPs from outside it")
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the Node to register (a real node)")
 	fs.StringVar(&dataDir, "data-dir", "/var/lib/skiff", "Node state (a real node): the kubelet's in DIR/kubelet, the supervised containerd's in DIR/containerd")
 	nf.register(fs)
+	pf.register(fs, true)
 	return cmd
 }
 
-// runNode runs one node (`skiff kubelet`, `skiff agent`): the node's components under a manager
+// runNode runs one node (`skiff kubelet`, `skiff agent`): the node's
+// components, then extra ones (the agent's kube-proxy), under a manager
 // until a signal.
-func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags) error {
-	logger := newLogger(nf.verbosity)
+func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags, logger *slog.Logger, extra ...component.Component) error {
 	components, err := nodeComponents(nodeSpec{
 		dataDir:    dataDir,
 		kubelet:    kubelet.Config{NodeName: nodeName, PodCIDR: nf.podCIDR},
@@ -113,7 +121,7 @@ func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags) error {
 		return err
 	}
 	m := &component.Manager{Logger: logger}
-	for _, c := range components {
+	for _, c := range append(components, extra...) {
 		m.Add(c)
 	}
 	ctx, cancel := signalContext()

@@ -146,7 +146,7 @@ simruntime package for the annotations that make them exit or fail).`,
 			if err != nil {
 				return err
 			}
-			return runNode(rc, nodeName, dataDir, &nf)
+			return runNode(rc, nodeName, dataDir, &nf, newLogger(nf.verbosity))
 		},
 	}
 	fs := cmd.Flags()

@@ -39,6 +39,7 @@ func newRootCommand() *cobra.Command {
 		newSchedulerCommand(), newControllerManagerCommand(),
 		newKubeletCommand(),
 		newAgentCommand(),
+		newProxyCommand(),
 		newKubeconfigCommand(),
 		newVersionCommand(),
 		newBenchCommand(),

@@ -166,6 +166,7 @@ func newUpCommand() *cobra.Command {
 	var (
 		f        controlPlaneFlags
 		nf       nodeFlags
+		pf       proxyFlags
 		nodeName string
 	)
 	cmd := &cobra.Command{
@@ -204,8 +205,18 @@ resumes the cluster, and containers keep running across restarts unless
 			if err != nil {
 				return err
 			}
+			kp, err := proxyComponents(pf, nf.runtime, func() (*rest.Config, error) {
+				path, err := controlplane.ComponentKubeconfig(cfg, "kube-proxy", "system:kube-proxy", []string{"system:masters"})
+				if err != nil {
+					return nil, err
+				}
+				return clientcmd.BuildConfigFromFlags("", path)
+			}, nodeName, f.clusterCIDR, cfg.Logger)
+			if err != nil {
+				return err
+			}
 			start := time.Now()
-			components := append(controlPlaneComponents(cfg), node...)
+			components := append(append(controlPlaneComponents(cfg), node...), kp...)
 			go announce(cmd, cfg, components, start)
 			return runComponents(cfg, components)
 		},
@@ -213,6 +224,7 @@ resumes the cluster, and containers keep running across restarts unless
 	fs := cmd.Flags()
 	f.register(fs, ".skiff")
 	nf.registerRuntime(fs)
+	pf.register(fs, true)
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the node")
 	return cmd

@@ -70,6 +70,7 @@ func nodeCluster(t *testing.T, extra ...string) *cluster {
 		_, _, _ = newKubectl(c).run(t, "delete", "pods", "--all", "--grace-period=1", "--timeout=30s")
 		_ = c.stop()
 		_ = exec.Command("ip", "link", "del", nodeBridge).Run()
+		_ = exec.Command(skiffBin, "proxy", "--cleanup").Run()
 	})
 	return c
 }
@@ -157,6 +158,49 @@ func TestRealNode(t *testing.T) {
 		if !strings.HasPrefix(out, "e2e-node ") {
 			t.Errorf("kubectl top node: %q", out)
 		}
+	})
+
+	t.Run("service: cluster IP, node port, no endpoints", func(t *testing.T) {
+		// test-pod serves /www on 8080 since the subtest above.
+		k.ok(t, "expose", "pod", "test-pod", "--name", "web", "--port", "80", "--target-port", "8080", "--type", "NodePort")
+		ip := strings.TrimSpace(k.ok(t, "get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"))
+		nodePort := strings.TrimSpace(k.ok(t, "get", "service", "web", "-o", "jsonpath={.spec.ports[0].nodePort}"))
+		fetch := func(url string) (string, error) {
+			c := http.Client{Timeout: 3 * time.Second}
+			resp, err := c.Get(url)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			return string(b), err
+		}
+		// From the host: the cluster IP, the node port on loopback and on
+		// the node's address.
+		for _, url := range []string{"http://" + ip + "/index.html", "http://127.0.0.1:" + nodePort + "/index.html"} {
+			waitFor(t, 30*time.Second, func() (bool, string) {
+				body, err := fetch(url)
+				return body == "served\n", fmt.Sprintf("%s: %q %v", url, body, err)
+			})
+		}
+		// From another pod, by cluster IP.
+		k.ok(t, "run", "client", "--image="+image, `--overrides={"spec":{"terminationGracePeriodSeconds":1}}`, "--", "sleep", "3600")
+		k.ok(t, "wait", "--for=condition=Ready", "pod/client", "--timeout=60s")
+		waitFor(t, 30*time.Second, func() (bool, string) {
+			out, errOut, _ := k.run(t, "exec", "client", "--", "wget", "-q", "-O", "-", "http://"+ip+"/index.html")
+			return out == "served\n", "from a pod: " + out + errOut
+		})
+		// A Service without endpoints refuses at once.
+		k.ok(t, "create", "service", "clusterip", "nobody", "--tcp", "80:8080")
+		nobody := strings.TrimSpace(k.ok(t, "get", "service", "nobody", "-o", "jsonpath={.spec.clusterIP}"))
+		waitFor(t, 30*time.Second, func() (bool, string) {
+			start := time.Now()
+			_, err := fetch("http://" + nobody + "/")
+			return err != nil && strings.Contains(err.Error(), "connection refused") && time.Since(start) < time.Second,
+				fmt.Sprintf("service without endpoints: %v after %v", err, time.Since(start))
+		})
+		k.ok(t, "delete", "service", "web", "nobody")
+		k.ok(t, "delete", "pod", "client")
 	})
 
 	t.Run("host network", func(t *testing.T) {

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiff-sh/skiff/internal/component"
+	"github.com/skiff-sh/skiff/internal/proxy"
+	"github.com/skiff-sh/skiff/internal/proxy/iptables"
+)
+
+// proxyFlags are kube-proxy's settings, shared by `skiff proxy` and the
+// node half of `skiff agent` and `skiff up`.
+type proxyFlags struct {
+	disabled                  bool
+	syncPeriod, minSyncPeriod time.Duration
+}
+
+func (f *proxyFlags) register(fs *pflag.FlagSet, withDisable bool) {
+	if withDisable {
+		fs.BoolVar(&f.disabled, "disable-kube-proxy", false, "Do not run kube-proxy on this node (Services then have no rules here)")
+	}
+	fs.DurationVar(&f.syncPeriod, "iptables-sync-period", 30*time.Second, "How often kube-proxy rewrites all of its rules")
+	fs.DurationVar(&f.minSyncPeriod, "iptables-min-sync-period", time.Second, "Least time between two kube-proxy syncs; changes within it are applied together")
+}
+
+// nodeProxy is the kube-proxy component of a node; it builds its client
+// when it runs (`skiff up` issues its certificate once the CA exists).
+type nodeProxy struct {
+	restConfig  func() (*rest.Config, error)
+	nodeName    string
+	clusterCIDR netip.Prefix
+	flags       proxyFlags
+	logger      *slog.Logger
+	p           atomic.Pointer[proxy.Proxy]
+}
+
+func (n *nodeProxy) Name() string { return proxy.Component }
+
+func (n *nodeProxy) Ready() bool {
+	p := n.p.Load()
+	return p != nil && p.Ready()
+}
+
+func (n *nodeProxy) Run(ctx context.Context) error {
+	rc, err := n.restConfig()
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(rest.AddUserAgent(rc, proxy.Component))
+	if err != nil {
+		return err
+	}
+	p, err := proxy.New(proxy.Config{
+		Client: client, NodeName: n.nodeName, ClusterCIDR: n.clusterCIDR,
+		SyncPeriod: n.flags.syncPeriod, MinSyncPeriod: n.flags.minSyncPeriod,
+		Sysctls: true, Logger: n.logger,
+	})
+	if err != nil {
+		return err
+	}
+	n.p.Store(p)
+	return p.Run(ctx)
+}
+
+// proxyComponents is a node's kube-proxy, or nothing when disabled or
+// when the node's runtime is simulated (its pods have no addresses on
+// this host to forward to).
+func proxyComponents(f proxyFlags, runtime string, rc func() (*rest.Config, error), nodeName, clusterCIDR string, logger *slog.Logger) ([]component.Component, error) {
+	if f.disabled || runtime == runtimeSimulated {
+		return nil, nil
+	}
+	cidr, err := parseClusterCIDR(clusterCIDR)
+	if err != nil {
+		return nil, err
+	}
+	return []component.Component{&nodeProxy{restConfig: rc, nodeName: nodeName, clusterCIDR: cidr, flags: f, logger: logger}}, nil
+}
+
+func parseClusterCIDR(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("--cluster-cidr %q: %v", s, err)
+	}
+	return p.Masked(), nil
+}
+
+func newProxyCommand() *cobra.Command {
+	var (
+		kubeconfigPath, nodeName, clusterCIDR string
+		cleanup                               bool
+		verbosity                             int
+		f                                     proxyFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "proxy",
+		Short: "Run kube-proxy alone: the node's rules that implement Services",
+		Long: `Watches Services and EndpointSlices and keeps this host's iptables rules
+implementing them: cluster IPs, node ports and external IPs spread over ready
+endpoints, session affinity, the Local traffic policies, an immediate refusal
+for a Service without endpoints. The rules are upstream kube-proxy's
+(KUBE-SERVICES, KUBE-SVC-*, KUBE-SEP-*... in iptables-save); they stay when
+the proxy stops, so traffic flows while it restarts. --cleanup removes them
+all and exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			logger := newLogger(verbosity)
+			if cleanup {
+				return iptables.NewBackend(iptables.Options{}, nil).Cleanup(cmd.Context())
+			}
+			rc, err := requiredKubeconfig(kubeconfigPath)
+			if err != nil {
+				return err
+			}
+			components, err := proxyComponents(f, runtimeContainerd, func() (*rest.Config, error) { return rc, nil }, nodeName, clusterCIDR, logger)
+			if err != nil {
+				return err
+			}
+			m := &component.Manager{Logger: logger}
+			for _, c := range components {
+				m.Add(c)
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			return m.Run(ctx)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&kubeconfigPath, "kubeconfig", "", "Kubeconfig of the API server (required unless --cleanup)")
+	host, _ := os.Hostname()
+	fs.StringVar(&nodeName, "hostname-override", strings.ToLower(host), "This node's name: its endpoints are the local ones")
+	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "The pods' range: traffic to a cluster IP from outside it is masqueraded")
+	fs.BoolVar(&cleanup, "cleanup", false, "Remove every rule kube-proxy made, then exit")
+	fs.IntVarP(&verbosity, "v", "v", 0, "Log verbosity")
+	f.register(fs, false)
+	return cmd
+}
