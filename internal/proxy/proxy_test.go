@@ -16,19 +16,40 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/skiff-sh/skiff/internal/proxy"
+	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/iptables"
+	"github.com/skiff-sh/skiff/internal/proxy/nftables"
 	"github.com/skiff-sh/skiff/internal/testnetns"
 	"github.com/skiff-sh/skiff/internal/testserver"
 )
 
-// TestProxy runs the proxy against the real API server, with its iptables
-// rules in a network namespace that holds two "pods" (addresses on lo
-// served by busybox httpd).
+// TestProxy runs the proxy against the real API server, with each
+// backend's rules in a network namespace that holds two "pods" (addresses
+// on lo served by busybox httpd).
 func TestProxy(t *testing.T) {
-	ns := testnetns.New(t)
-	if _, err := exec.LookPath("iptables-restore"); err != nil {
-		t.Skip("iptables is not installed")
+	cidr := netip.MustParsePrefix("10.42.0.0/16")
+	for _, tc := range []struct {
+		bin     string
+		backend func(hostexec.Runner) proxy.Backend
+	}{
+		{"nft", func(r hostexec.Runner) proxy.Backend {
+			return nftables.NewBackend(nftables.Options{ClusterCIDR: cidr}, r)
+		}},
+		{"iptables-restore", func(r hostexec.Runner) proxy.Backend {
+			return iptables.NewBackend(iptables.Options{ClusterCIDR: cidr}, r)
+		}},
+	} {
+		t.Run(tc.bin, func(t *testing.T) {
+			if _, err := exec.LookPath(tc.bin); err != nil {
+				t.Skipf("%s is not installed", tc.bin)
+			}
+			testProxy(t, tc.backend)
+		})
 	}
+}
+
+func testProxy(t *testing.T, backend func(hostexec.Runner) proxy.Backend) {
+	ns := testnetns.New(t)
 	ns.MustRun(t, "ip addr add 10.42.0.5/32 dev lo", "ip addr add 10.42.0.6/32 dev lo")
 	ns.Serve(t, "10.42.0.5:8080", "five")
 	ns.Serve(t, "10.42.0.6:8080", "six")
@@ -37,7 +58,7 @@ func TestProxy(t *testing.T) {
 	client := srv.Client(t)
 	p, err := proxy.New(proxy.Config{
 		Client: client, NodeName: "node-a",
-		Backend:       iptables.NewBackend(iptables.Options{ClusterCIDR: netip.MustParsePrefix("10.42.0.0/16")}, ns.Run),
+		Backend:       backend(ns.Run),
 		MinSyncPeriod: 100 * time.Millisecond,
 	})
 	if err != nil {
@@ -109,8 +130,10 @@ func TestProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, func() (bool, string) {
-		save, err := ns.Run(ctx, nil, "iptables-save")
-		return err == nil && !strings.Contains(string(save), "default/web"), fmt.Sprintf("rules of a deleted service remain: %v\n%s", err, save)
+		ipt, _ := ns.Run(ctx, nil, "iptables-save")
+		nft, _ := ns.Run(ctx, nil, "nft", "list", "ruleset")
+		rules := string(ipt) + string(nft)
+		return !strings.Contains(rules, "default/web"), "rules of a deleted service remain:\n" + rules
 	})
 	if !p.Ready() || p.Syncs() < 3 {
 		t.Errorf("ready %v after %d syncs", p.Ready(), p.Syncs())

@@ -1,44 +1,26 @@
 package iptables
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"os/exec"
 	"slices"
 
+	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 )
-
-// Runner runs one command with stdin and returns its standard output.
-// The default runs it on this host; tests run it in a network namespace.
-type Runner func(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error)
-
-// HostRunner runs commands with os/exec.
-func HostRunner(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return out.Bytes(), fmt.Errorf("%s %v: %w: %s", name, args, err, bytes.TrimSpace(errb.Bytes()))
-	}
-	return out.Bytes(), nil
-}
 
 // Backend keeps the kernel's iptables rules equal to Render's. It is not
 // safe for concurrent use: the proxy syncs from one goroutine.
 type Backend struct {
 	opt     Options
-	run     Runner
+	run     hostexec.Runner
 	applied Applied // nil until a full sync succeeded
 }
 
-// NewBackend returns a backend; run nil means HostRunner.
-func NewBackend(opt Options, run Runner) *Backend {
+// NewBackend returns a backend; run nil means hostexec.Host.
+func NewBackend(opt Options, run hostexec.Runner) *Backend {
 	if run == nil {
-		run = HostRunner
+		run = hostexec.Host
 	}
 	return &Backend{opt: opt, run: run}
 }

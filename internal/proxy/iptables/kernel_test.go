@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 	"github.com/skiff-sh/skiff/internal/testnetns"
 )
@@ -22,8 +23,8 @@ func TestKernelRules(t *testing.T) {
 	ns.MustRun(t, "ip addr add 10.42.0.5/32 dev lo", "ip addr add 10.42.0.6/32 dev lo")
 	ns.Serve(t, "10.42.0.5:8080", "five")
 	ns.Serve(t, "10.42.0.6:8080", "six")
-	run := Runner(ns.Run)
-	get := func(_ Runner, url string) (string, error) { return ns.Get(url) }
+	run := hostexec.Runner(ns.Run)
+	get := func(_ hostexec.Runner, url string) (string, error) { return ns.Get(url) }
 	web := &model.ServicePort{
 		Name:      model.ServicePortName{Namespace: "default", Name: "web", Port: "http", Protocol: "TCP"},
 		ClusterIP: netip.MustParseAddr("10.43.0.20"), Port: 80, NodePort: 30080,

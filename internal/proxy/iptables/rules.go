@@ -11,7 +11,6 @@ import (
 	"encoding/base32"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -162,60 +161,49 @@ func Render(snap *model.Snapshot, opt Options) *Ruleset {
 	}
 	for _, sp := range snap.Ports {
 		name := sp.Name.String()
-		all := sp.UsableEndpoints(false)
-		local := sp.UsableEndpoints(true)
+		r := sp.Route()
 		svc, svl, ext := svcChain(sp), svlChain(sp), extChain(sp)
-		hasExternal := sp.NodePort != 0 || len(sp.ExternalIPs) > 0
-		// Where cluster-IP traffic goes: the whole service, or only this
-		// node's endpoints for internalTrafficPolicy Local.
-		clusterTarget, clusterEPs := svc, all
-		if sp.InternalLocal {
-			clusterTarget, clusterEPs = svl, local
+		clusterTarget := svc
+		if r.ClusterLocal {
+			clusterTarget = svl
 		}
-		externalTarget, externalEPs := svc, all
-		if sp.ExternalLocal {
-			externalTarget, externalEPs = ext, local
-		} else if hasExternal {
-			externalTarget = ext
+		noEndpoints := func(v model.Verdict) (string, []string) {
+			if v == model.Reject {
+				return " has no endpoints", []string{"-j", "REJECT", "--reject-with", "icmp-port-unreachable"}
+			}
+			return " has no local endpoints", []string{"-j", "DROP"}
 		}
-		// KUBE-SVC-* is reached from the cluster IP unless that is
-		// local-only, and from KUBE-EXT-* under both policies.
-		needSVC := len(all) > 0 && (!sp.InternalLocal || hasExternal)
-		needSVL := len(local) > 0 && (sp.InternalLocal || sp.ExternalLocal)
 
 		// Cluster IP.
 		dst := []string{"-d", host(sp.ClusterIP)}
-		if len(clusterEPs) > 0 {
+		if r.Cluster == model.Forward {
 			add(&natServices, dst, match(name+" cluster IP", sp.Name.Protocol, sp.Port), []string{"-j", clusterTarget})
-		} else if len(all) == 0 {
-			add(&filterServices, dst, match(name+" has no endpoints", sp.Name.Protocol, sp.Port), []string{"-j", "REJECT", "--reject-with", "icmp-port-unreachable"})
 		} else {
-			add(&filterServices, dst, match(name+" has no local endpoints", sp.Name.Protocol, sp.Port), []string{"-j", "DROP"})
+			why, verdict := noEndpoints(r.Cluster)
+			add(&filterServices, dst, match(name+why, sp.Name.Protocol, sp.Port), verdict)
 		}
 		// External IPs and node ports.
 		for _, ip := range sp.ExternalIPs {
 			d := []string{"-d", host(ip)}
-			if len(externalEPs) > 0 {
-				add(&natServices, d, match(name+" external IP", sp.Name.Protocol, sp.Port), []string{"-j", externalTarget})
+			if r.External == model.Forward {
+				add(&natServices, d, match(name+" external IP", sp.Name.Protocol, sp.Port), []string{"-j", ext})
 			} else {
-				add(&filterExternal, d, match(name+" has no endpoints", sp.Name.Protocol, sp.Port), rejectOrDrop(len(all) == 0))
+				why, verdict := noEndpoints(r.External)
+				add(&filterExternal, d, match(name+why, sp.Name.Protocol, sp.Port), verdict)
 			}
 		}
 		if sp.NodePort != 0 {
-			if len(externalEPs) > 0 {
-				add(&natNodePorts, match(name, sp.Name.Protocol, sp.NodePort), []string{"-j", externalTarget})
+			if r.External == model.Forward {
+				add(&natNodePorts, match(name, sp.Name.Protocol, sp.NodePort), []string{"-j", ext})
 			} else {
-				reason := " has no endpoints"
-				if len(all) > 0 {
-					reason = " has no local endpoints"
-				}
-				add(&filterExternal, []string{"-m", "addrtype", "--dst-type", "LOCAL"}, match(name+reason, sp.Name.Protocol, sp.NodePort), rejectOrDrop(len(all) == 0))
+				why, verdict := noEndpoints(r.External)
+				add(&filterExternal, []string{"-m", "addrtype", "--dst-type", "LOCAL"}, match(name+why, sp.Name.Protocol, sp.NodePort), verdict)
 			}
 		}
 
 		// KUBE-EXT-*: external traffic, masqueraded (Cluster policy) or
 		// kept on this node's endpoints (Local policy).
-		if hasExternal && len(externalEPs) > 0 {
+		if r.HasExternal && r.External == model.Forward {
 			c := Chain{Table: NAT, Name: ext}
 			if sp.ExternalLocal {
 				if opt.ClusterCIDR.IsValid() {
@@ -231,34 +219,23 @@ func Render(snap *model.Snapshot, opt Options) *Ruleset {
 			perService = append(perService, c)
 		}
 		// KUBE-SVC-*: every usable endpoint; KUBE-SVL-*: the local ones.
-		if needSVC {
+		if r.NeedService {
 			c := Chain{Table: NAT, Name: svc}
 			if opt.ClusterCIDR.IsValid() {
 				add(&c.Rules, []string{"!", "-s", opt.ClusterCIDR.String()}, dst, match(name+" cluster IP", sp.Name.Protocol, sp.Port), []string{"-j", chainMarkMasq})
 			} else {
 				add(&c.Rules, dst, match(name+" cluster IP", sp.Name.Protocol, sp.Port), []string{"-j", chainMarkMasq})
 			}
-			spread(&c, sp, all, name)
+			spread(&c, sp, r.All, name)
 			perService = append(perService, c)
 		}
-		if needSVL {
+		if r.NeedLocal {
 			c := Chain{Table: NAT, Name: svl}
-			spread(&c, sp, local, name)
+			spread(&c, sp, r.Local, name)
 			perService = append(perService, c)
 		}
 		// KUBE-SEP-*: one per endpoint in use.
-		var used []model.Endpoint
-		if needSVC {
-			used = all
-		}
-		if needSVL {
-			for _, e := range local {
-				if !slices.Contains(used, e) {
-					used = append(used, e)
-				}
-			}
-		}
-		for _, e := range used {
+		for _, e := range r.Endpoints {
 			c := Chain{Table: NAT, Name: sepChain(sp, e)}
 			add(&c.Rules, []string{"-s", host(e.IP)}, comment(name), []string{"-j", chainMarkMasq})
 			dnat := []string{"-p", strings.ToLower(string(sp.Name.Protocol))}
@@ -297,13 +274,6 @@ func Render(snap *model.Snapshot, opt Options) *Ruleset {
 	)
 	rs.Chains = append(rs.Chains, perService...)
 	return rs
-}
-
-func rejectOrDrop(noEndpoints bool) []string {
-	if noEndpoints {
-		return []string{"-j", "REJECT", "--reject-with", "icmp-port-unreachable"}
-	}
-	return []string{"-j", "DROP"}
 }
 
 // spread writes the rules that pick one of eps: sticky rules first for

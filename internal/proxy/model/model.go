@@ -4,6 +4,7 @@ package model
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -218,4 +219,79 @@ type SyncResult struct {
 	// Written and Deleted count the rule groups (iptables chains)
 	// rewritten and removed; Rules counts the rules in force after it.
 	Written, Deleted, Rules int
+}
+
+// Verdict is what becomes of traffic to one of a service port's
+// addresses.
+type Verdict int
+
+const (
+	// Forward sends it to an endpoint.
+	Forward Verdict = iota
+	// Reject refuses it at once: the service has no usable endpoint.
+	Reject
+	// Drop discards it: a Local traffic policy and no endpoint on this
+	// node, though other nodes have some (as upstream).
+	Drop
+)
+
+// Route is how any backend routes one service port: the decision both
+// the iptables and the nftables rules are written from.
+type Route struct {
+	// All and Local are the usable endpoints of the whole service and of
+	// this node.
+	All, Local []Endpoint
+	// Cluster is the verdict for the cluster IP; ClusterLocal is true
+	// when it forwards to Local only (internalTrafficPolicy Local).
+	Cluster      Verdict
+	ClusterLocal bool
+	// External is the verdict for node ports and external IPs (Forward
+	// goes through the external chain, which masquerades, or for the
+	// Local policy keeps to Local).
+	External Verdict
+	// HasExternal is true when the port has a node port or external IPs.
+	HasExternal bool
+	// NeedService and NeedLocal say whether the choice over All and over
+	// Local is referenced; Endpoints are those that need a DNAT.
+	NeedService, NeedLocal bool
+	Endpoints              []Endpoint
+}
+
+// Route computes the port's route.
+func (sp *ServicePort) Route() Route {
+	r := Route{All: sp.UsableEndpoints(false), Local: sp.UsableEndpoints(true)}
+	r.HasExternal = sp.NodePort != 0 || len(sp.ExternalIPs) > 0
+	verdict := func(eps []Endpoint) Verdict {
+		switch {
+		case len(eps) > 0:
+			return Forward
+		case len(r.All) == 0:
+			return Reject
+		}
+		return Drop
+	}
+	clusterEPs, externalEPs := r.All, r.All
+	if sp.InternalLocal {
+		clusterEPs, r.ClusterLocal = r.Local, true
+	}
+	if sp.ExternalLocal {
+		externalEPs = r.Local
+	}
+	r.Cluster, r.External = verdict(clusterEPs), verdict(externalEPs)
+	// The choice over all endpoints is reached from the cluster IP unless
+	// that is local-only, and from the external chain under both policies
+	// (pods and the node itself are not held to the Local policy).
+	r.NeedService = len(r.All) > 0 && (!sp.InternalLocal || r.HasExternal)
+	r.NeedLocal = len(r.Local) > 0 && (sp.InternalLocal || sp.ExternalLocal)
+	if r.NeedService {
+		r.Endpoints = append(r.Endpoints, r.All...)
+	}
+	if r.NeedLocal {
+		for _, e := range r.Local {
+			if !slices.Contains(r.Endpoints, e) {
+				r.Endpoints = append(r.Endpoints, e)
+			}
+		}
+	}
+	return r
 }

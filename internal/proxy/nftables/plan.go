@@ -1,0 +1,177 @@
+package nftables
+
+import (
+	"slices"
+	"strings"
+)
+
+// Applied is what the kernel holds after a successful transaction.
+type Applied struct {
+	Chains map[string]Chain
+	Maps   map[string]Map
+}
+
+// Plan is one `nft -f` transaction.
+type Plan struct {
+	Script []byte
+	// Written counts chains rewritten and maps whose elements changed;
+	// Deleted counts chains and sets removed.
+	Written, Deleted int
+	After            Applied
+}
+
+// PlanScript computes the transaction that moves the table from prev to
+// want. With a nil prev (a full sync) the table is deleted and built
+// anew, atomically. Otherwise only what differs is touched, in an order
+// nft accepts within one transaction: new chains and sets are declared
+// first (rules and elements may name them), changed chains are flushed
+// and refilled, map elements are deleted and added, and chains and sets
+// that are no longer wanted are flushed and deleted last, when nothing
+// refers to them any more.
+func PlanScript(want *Ruleset, prev *Applied) Plan {
+	after := Applied{Chains: map[string]Chain{}, Maps: map[string]Map{}}
+	for _, c := range want.Chains {
+		after.Chains[c.Name] = c
+	}
+	for _, m := range want.Maps {
+		after.Maps[m.Name] = m
+	}
+	var b strings.Builder
+	line := func(parts ...string) {
+		b.WriteString(strings.Join(parts, " "))
+		b.WriteByte('\n')
+	}
+	table := Family + " " + Table
+	p := Plan{After: after}
+	if prev == nil {
+		line("add table", table)
+		line("delete table", table)
+		line("add table", table, `{ comment "rules for kube-proxy" ; }`)
+		for _, m := range want.Maps {
+			line("add", kind(m), table, m.Name, "{", m.Spec, "}")
+		}
+		for _, c := range want.Chains {
+			declare(line, table, c)
+		}
+		for _, c := range want.Chains {
+			for _, r := range c.Rules {
+				line("add rule", table, c.Name, r)
+			}
+		}
+		for _, m := range want.Maps {
+			if len(m.Elements) > 0 {
+				line("add element", table, m.Name, "{", elements(m.Elements, sortedKeys(m.Elements)), "}")
+			}
+		}
+		p.Written = len(want.Chains) + len(want.Maps)
+		p.Script = []byte(b.String())
+		return p
+	}
+	// New maps and sets, then new chains.
+	for _, m := range want.Maps {
+		if old, ok := prev.Maps[m.Name]; !ok || old.Spec != m.Spec {
+			if ok {
+				line("delete", kind(m), table, m.Name) // a changed declaration (affinity timeout)
+			}
+			line("add", kind(m), table, m.Name, "{", m.Spec, "}")
+		}
+	}
+	for _, c := range want.Chains {
+		if _, ok := prev.Chains[c.Name]; !ok {
+			declare(line, table, c)
+		}
+	}
+	// Changed chains.
+	for _, c := range want.Chains {
+		old, ok := prev.Chains[c.Name]
+		if ok && slices.Equal(old.Rules, c.Rules) {
+			continue
+		}
+		if ok {
+			line("flush chain", table, c.Name)
+		}
+		for _, r := range c.Rules {
+			line("add rule", table, c.Name, r)
+		}
+		p.Written++
+	}
+	// Map elements.
+	for _, m := range want.Maps {
+		old := prev.Maps[m.Name]
+		if old.Spec != m.Spec {
+			old = Map{} // re-created above: empty
+		}
+		var del, add []string
+		for _, k := range sortedKeys(old.Elements) {
+			if v, ok := m.Elements[k]; !ok || v != old.Elements[k] {
+				del = append(del, k)
+			}
+		}
+		for _, k := range sortedKeys(m.Elements) {
+			if v, ok := old.Elements[k]; !ok || v != m.Elements[k] {
+				add = append(add, k)
+			}
+		}
+		if len(del) > 0 {
+			line("delete element", table, m.Name, "{", strings.Join(del, ", "), "}")
+		}
+		if len(add) > 0 {
+			line("add element", table, m.Name, "{", elements(m.Elements, add), "}")
+		}
+		if len(del)+len(add) > 0 {
+			p.Written++
+		}
+	}
+	// Gone chains, then gone sets.
+	for _, name := range sortedNames(prev.Chains) {
+		if _, ok := after.Chains[name]; !ok {
+			line("flush chain", table, name)
+			p.Deleted++
+		}
+	}
+	for _, name := range sortedNames(prev.Chains) {
+		if _, ok := after.Chains[name]; !ok {
+			line("delete chain", table, name)
+		}
+	}
+	for _, name := range sortedNames(prev.Maps) {
+		if _, ok := after.Maps[name]; !ok {
+			line("delete", kind(prev.Maps[name]), table, name)
+			p.Deleted++
+		}
+	}
+	p.Script = []byte(b.String())
+	return p
+}
+
+func declare(line func(...string), table string, c Chain) {
+	if c.Hook != "" {
+		line("add chain", table, c.Name, "{", c.Hook, "}")
+	} else {
+		line("add chain", table, c.Name)
+	}
+}
+
+func kind(m Map) string {
+	if m.Set {
+		return "set"
+	}
+	return "map"
+}
+
+func elements(m map[string]string, keys []string) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " : " + m[k]
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
