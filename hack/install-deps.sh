@@ -16,6 +16,8 @@ have etcd || need+=(etcd-server)
 # and, later, the proxy.
 have ip || need+=(iproute2)
 have iptables || need+=(iptables)
+# nftables: kube-proxy's default mode programs the kernel with nft.
+have nft || need+=(nftables)
 # The real node: the containerd Skiff supervises, runc under it, and the
 # CNI plugins it runs (bridge, host-local, portmap, loopback).
 have containerd || need+=(containerd)

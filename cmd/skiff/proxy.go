@@ -17,13 +17,13 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/component"
 	"github.com/skiff-sh/skiff/internal/proxy"
-	"github.com/skiff-sh/skiff/internal/proxy/iptables"
 )
 
 // proxyFlags are kube-proxy's settings, shared by `skiff proxy` and the
 // node half of `skiff agent` and `skiff up`.
 type proxyFlags struct {
 	disabled                  bool
+	mode                      string
 	syncPeriod, minSyncPeriod time.Duration
 }
 
@@ -31,6 +31,7 @@ func (f *proxyFlags) register(fs *pflag.FlagSet, withDisable bool) {
 	if withDisable {
 		fs.BoolVar(&f.disabled, "disable-kube-proxy", false, "Do not run kube-proxy on this node (Services then have no rules here)")
 	}
+	fs.StringVar(&f.mode, "proxy-mode", proxy.ModeNFTables, "How kube-proxy programs the kernel: nftables (its own table, ip kube-proxy) or iptables (upstream's KUBE-* chains)")
 	fs.DurationVar(&f.syncPeriod, "iptables-sync-period", 30*time.Second, "How often kube-proxy rewrites all of its rules")
 	fs.DurationVar(&f.minSyncPeriod, "iptables-min-sync-period", time.Second, "Least time between two kube-proxy syncs; changes within it are applied together")
 }
@@ -62,8 +63,12 @@ func (n *nodeProxy) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	backend, err := proxy.NewBackend(n.flags.mode, n.clusterCIDR)
+	if err != nil {
+		return err
+	}
 	p, err := proxy.New(proxy.Config{
-		Client: client, NodeName: n.nodeName, ClusterCIDR: n.clusterCIDR,
+		Client: client, NodeName: n.nodeName, ClusterCIDR: n.clusterCIDR, Backend: backend,
 		SyncPeriod: n.flags.syncPeriod, MinSyncPeriod: n.flags.minSyncPeriod,
 		Sysctls: true, Logger: n.logger,
 	})
@@ -80,6 +85,9 @@ func (n *nodeProxy) Run(ctx context.Context) error {
 func proxyComponents(f proxyFlags, runtime string, rc func() (*rest.Config, error), nodeName, clusterCIDR string, logger *slog.Logger) ([]component.Component, error) {
 	if f.disabled || runtime == runtimeSimulated {
 		return nil, nil
+	}
+	if f.mode != proxy.ModeNFTables && f.mode != proxy.ModeIPTables {
+		return nil, fmt.Errorf("--proxy-mode %q: want nftables or iptables", f.mode)
 	}
 	cidr, err := parseClusterCIDR(clusterCIDR)
 	if err != nil {
@@ -109,15 +117,16 @@ func newProxyCommand() *cobra.Command {
 		Long: `Watches Services and EndpointSlices and keeps this host's iptables rules
 implementing them: cluster IPs, node ports and external IPs spread over ready
 endpoints, session affinity, the Local traffic policies, an immediate refusal
-for a Service without endpoints. The rules are upstream kube-proxy's
-(KUBE-SERVICES, KUBE-SVC-*, KUBE-SEP-*... in iptables-save); they stay when
-the proxy stops, so traffic flows while it restarts. --cleanup removes them
-all and exits.`,
+for a Service without endpoints. --proxy-mode=nftables (the default) keeps
+them in one nftables table, "ip kube-proxy" (nft list table ip kube-proxy);
+--proxy-mode=iptables writes upstream's KUBE-SERVICES, KUBE-SVC-*,
+KUBE-SEP-* chains (iptables-save). Rules stay when the proxy stops, so
+traffic flows while it restarts; --cleanup removes both kinds and exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger := newLogger(verbosity)
 			if cleanup {
-				return iptables.NewBackend(iptables.Options{}, nil).Cleanup(cmd.Context())
+				return proxy.Cleanup(cmd.Context())
 			}
 			rc, err := requiredKubeconfig(kubeconfigPath)
 			if err != nil {

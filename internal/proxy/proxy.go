@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"sync/atomic"
 	"time"
 
@@ -28,7 +29,37 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/proxy/iptables"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
+	"github.com/skiff-sh/skiff/internal/proxy/nftables"
 )
+
+// Modes are the backends by upstream's --proxy-mode names.
+const (
+	ModeNFTables = "nftables"
+	ModeIPTables = "iptables"
+)
+
+// NewBackend returns the backend of a --proxy-mode on this host.
+func NewBackend(mode string, clusterCIDR netip.Prefix) (Backend, error) {
+	need := map[string]string{ModeNFTables: "nft", ModeIPTables: "iptables-restore"}[mode]
+	if need == "" {
+		return nil, fmt.Errorf("proxy mode %q: want nftables or iptables", mode)
+	}
+	if _, err := exec.LookPath(need); err != nil {
+		return nil, fmt.Errorf("proxy mode %s needs the %s command (Debian package %s): %w", mode, need, mode, err)
+	}
+	if mode == ModeIPTables {
+		return iptables.NewBackend(iptables.Options{ClusterCIDR: clusterCIDR}, nil), nil
+	}
+	return nftables.NewBackend(nftables.Options{ClusterCIDR: clusterCIDR}, nil), nil
+}
+
+// Cleanup removes the rules of every backend from this host (upstream's
+// kube-proxy --cleanup does too): a node that changed modes keeps none.
+func Cleanup(ctx context.Context) error {
+	return errors.Join(
+		nftables.NewBackend(nftables.Options{}, nil).Cleanup(ctx),
+		iptables.NewBackend(iptables.Options{}, nil).Cleanup(ctx))
+}
 
 // Component is the name in logs.
 const Component = "kube-proxy"
@@ -54,7 +85,7 @@ type Config struct {
 	// cluster IP from outside it is masqueraded. Zero means masquerade
 	// all of it.
 	ClusterCIDR netip.Prefix
-	// Backend programs the kernel. Default: iptables on this host.
+	// Backend programs the kernel. Default: nftables on this host.
 	Backend Backend
 	// SyncPeriod is how often everything is rewritten even when nothing
 	// changed (upstream's --iptables-sync-period, 30 s).
@@ -94,7 +125,7 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, errors.New("proxy: a NodeName is required")
 	}
 	if cfg.Backend == nil {
-		cfg.Backend = iptables.NewBackend(iptables.Options{ClusterCIDR: cfg.ClusterCIDR}, nil)
+		cfg.Backend = nftables.NewBackend(nftables.Options{ClusterCIDR: cfg.ClusterCIDR}, nil)
 	}
 	if cfg.SyncPeriod <= 0 {
 		cfg.SyncPeriod = 30 * time.Second

@@ -1,0 +1,173 @@
+package nftables
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/skiff-sh/skiff/internal/proxy/model"
+)
+
+func readyEP(ip string, local bool) model.Endpoint {
+	return model.Endpoint{IP: netip.MustParseAddr(ip), Port: 8080, Ready: true, Serving: true, Local: local}
+}
+
+func port(mod func(*model.ServicePort)) *model.ServicePort {
+	sp := &model.ServicePort{
+		Name:      model.ServicePortName{Namespace: "ns", Name: "web", Port: "http", Protocol: "TCP"},
+		ClusterIP: netip.MustParseAddr("10.43.0.20"), Port: 80,
+	}
+	mod(sp)
+	return sp
+}
+
+// dump is the service's part of the table: its map elements and chains,
+// hashes left out.
+func dump(sp *model.ServicePort) string {
+	rs := Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, Options{ClusterCIDR: netip.MustParsePrefix("10.42.0.0/16")})
+	var b strings.Builder
+	for _, m := range rs.Maps {
+		if m.Set {
+			b.WriteString("set " + m.Name + " " + m.Spec + "\n")
+		}
+		for _, k := range sortedKeys(m.Elements) {
+			b.WriteString("map " + m.Name + " " + k + " : " + m.Elements[k] + "\n")
+		}
+	}
+	for _, c := range rs.Chains {
+		if !strings.Contains(c.Name, "ns/web") {
+			continue
+		}
+		for _, r := range c.Rules {
+			b.WriteString(c.Name + ": " + r + "\n")
+		}
+	}
+	out := b.String()
+	for _, h := range []string{hash("ns/web/tcp/http"), hash("ns/web/tcp/http", "10.42.0.5:8080"), hash("ns/web/tcp/http", "10.42.1.5:8080")} {
+		out = strings.ReplaceAll(out, h, "H")
+	}
+	return out
+}
+
+func TestRender(t *testing.T) {
+	tests := []struct {
+		name string
+		sp   *model.ServicePort
+		want string
+	}{
+		{
+			name: "no endpoints: rejected, node port too",
+			sp:   port(func(sp *model.ServicePort) { sp.NodePort = 30080 }),
+			want: `map no-endpoint-services 10.43.0.20 . tcp . 80 : goto reject-chain
+map no-endpoint-nodeports tcp . 30080 : goto reject-chain
+`,
+		},
+		{
+			name: "two endpoints behind a cluster IP and a node port",
+			sp: port(func(sp *model.ServicePort) {
+				sp.NodePort = 30080
+				sp.Endpoints = []model.Endpoint{readyEP("10.42.0.5", false), readyEP("10.42.1.5", false)}
+			}),
+			want: `map service-ips 10.43.0.20 . tcp . 80 : goto service-H-ns/web/tcp/http
+map service-nodeports tcp . 30080 : goto external-H-ns/web/tcp/http
+external-H-ns/web/tcp/http: jump mark-for-masquerade
+external-H-ns/web/tcp/http: goto service-H-ns/web/tcp/http
+service-H-ns/web/tcp/http: ip daddr 10.43.0.20 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade
+service-H-ns/web/tcp/http: numgen random mod 2 vmap { 0 : goto endpoint-H-ns/web/tcp/http__10.42.0.5/8080, 1 : goto endpoint-H-ns/web/tcp/http__10.42.1.5/8080 }
+endpoint-H-ns/web/tcp/http__10.42.0.5/8080: ip saddr 10.42.0.5 jump mark-for-masquerade
+endpoint-H-ns/web/tcp/http__10.42.0.5/8080: meta l4proto tcp dnat to 10.42.0.5:8080
+endpoint-H-ns/web/tcp/http__10.42.1.5/8080: ip saddr 10.42.1.5 jump mark-for-masquerade
+endpoint-H-ns/web/tcp/http__10.42.1.5/8080: meta l4proto tcp dnat to 10.42.1.5:8080
+`,
+		},
+		{
+			name: "ClientIP affinity: a timed set per endpoint",
+			sp: port(func(sp *model.ServicePort) {
+				sp.AffinitySeconds = 60
+				sp.Endpoints = []model.Endpoint{readyEP("10.42.0.5", false)}
+			}),
+			want: `map service-ips 10.43.0.20 . tcp . 80 : goto service-H-ns/web/tcp/http
+set affinity-H-ns/web/tcp/http__10.42.0.5/8080 type ipv4_addr ; flags dynamic,timeout ; timeout 60s ;
+service-H-ns/web/tcp/http: ip daddr 10.43.0.20 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade
+service-H-ns/web/tcp/http: ip saddr @affinity-H-ns/web/tcp/http__10.42.0.5/8080 goto endpoint-H-ns/web/tcp/http__10.42.0.5/8080
+service-H-ns/web/tcp/http: numgen random mod 1 vmap { 0 : goto endpoint-H-ns/web/tcp/http__10.42.0.5/8080 }
+endpoint-H-ns/web/tcp/http__10.42.0.5/8080: ip saddr 10.42.0.5 jump mark-for-masquerade
+endpoint-H-ns/web/tcp/http__10.42.0.5/8080: update @affinity-H-ns/web/tcp/http__10.42.0.5/8080 { ip saddr }
+endpoint-H-ns/web/tcp/http__10.42.0.5/8080: meta l4proto tcp dnat to 10.42.0.5:8080
+`,
+		},
+		{
+			name: "internalTrafficPolicy Local without a local endpoint: dropped",
+			sp: port(func(sp *model.ServicePort) {
+				sp.InternalLocal = true
+				sp.Endpoints = []model.Endpoint{readyEP("10.42.1.5", false)}
+			}),
+			want: "map no-endpoint-services 10.43.0.20 . tcp . 80 : drop\n",
+		},
+		{
+			name: "externalTrafficPolicy Local",
+			sp: port(func(sp *model.ServicePort) {
+				sp.NodePort = 30080
+				sp.ExternalLocal = true
+				sp.Endpoints = []model.Endpoint{readyEP("10.42.0.5", true), readyEP("10.42.1.5", false)}
+			}),
+			want: `map service-ips 10.43.0.20 . tcp . 80 : goto service-H-ns/web/tcp/http
+map service-nodeports tcp . 30080 : goto external-H-ns/web/tcp/http
+external-H-ns/web/tcp/http: ip saddr 10.42.0.0/16 goto service-H-ns/web/tcp/http comment "short-circuit pod traffic"
+external-H-ns/web/tcp/http: fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"
+external-H-ns/web/tcp/http: fib saddr type local goto service-H-ns/web/tcp/http comment "short-circuit local traffic"
+external-H-ns/web/tcp/http: goto local-H-ns/web/tcp/http
+service-H-ns/web/tcp/http: ip daddr 10.43.0.20 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade
+service-H-ns/web/tcp/http: numgen random mod 2 vmap { 0 : goto endpoint-H-ns/web/tcp/http__10.42.0.5/8080, 1 : goto endpoint-H-ns/web/tcp/http__10.42.1.5/8080 }
+local-H-ns/web/tcp/http: numgen random mod 1 vmap { 0 : goto endpoint-H-ns/web/tcp/http__10.42.0.5/8080 }
+endpoint-H-ns/web/tcp/http__10.42.0.5/8080: ip saddr 10.42.0.5 jump mark-for-masquerade
+endpoint-H-ns/web/tcp/http__10.42.0.5/8080: meta l4proto tcp dnat to 10.42.0.5:8080
+endpoint-H-ns/web/tcp/http__10.42.1.5/8080: ip saddr 10.42.1.5 jump mark-for-masquerade
+endpoint-H-ns/web/tcp/http__10.42.1.5/8080: meta l4proto tcp dnat to 10.42.1.5:8080
+`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := dump(tt.sp); got != tt.want {
+				t.Errorf("table:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlanScript(t *testing.T) {
+	sp := port(func(sp *model.ServicePort) { sp.Endpoints = []model.Endpoint{readyEP("10.42.0.5", false)} })
+	opt := Options{ClusterCIDR: netip.MustParsePrefix("10.42.0.0/16")}
+	full := PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), nil)
+	if s := string(full.Script); !strings.HasPrefix(s, "add table ip kube-proxy\ndelete table ip kube-proxy\nadd table ip kube-proxy") {
+		t.Errorf("a full sync does not replace the table atomically:\n%s", s)
+	}
+	// The endpoint moves: its chain goes, a new one comes, the service
+	// chain is rewritten, the map is untouched.
+	sp.Endpoints = []model.Endpoint{readyEP("10.42.1.5", false)}
+	partial := PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), &full.After)
+	got := strings.ReplaceAll(strings.ReplaceAll(string(partial.Script), hash("ns/web/tcp/http"), "H"), hash("ns/web/tcp/http", "10.42.0.5:8080"), "H")
+	got = strings.ReplaceAll(got, hash("ns/web/tcp/http", "10.42.1.5:8080"), "H")
+	want := `add chain ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.1.5/8080
+flush chain ip kube-proxy service-H-ns/web/tcp/http
+add rule ip kube-proxy service-H-ns/web/tcp/http ip daddr 10.43.0.20 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade
+add rule ip kube-proxy service-H-ns/web/tcp/http numgen random mod 1 vmap { 0 : goto endpoint-H-ns/web/tcp/http__10.42.1.5/8080 }
+add rule ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.1.5/8080 ip saddr 10.42.1.5 jump mark-for-masquerade
+add rule ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.1.5/8080 meta l4proto tcp dnat to 10.42.1.5:8080
+flush chain ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.0.5/8080
+delete chain ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.0.5/8080
+`
+	if got != want || partial.Written != 2 || partial.Deleted != 1 {
+		t.Errorf("partial (%d written, %d deleted):\n%s\nwant:\n%s", partial.Written, partial.Deleted, got, want)
+	}
+	// The service goes: its map element first, then its chains.
+	gone := PlanScript(Render(&model.Snapshot{}, opt), &partial.After)
+	s := string(gone.Script)
+	if i, j := strings.Index(s, "delete element ip kube-proxy service-ips { 10.43.0.20 . tcp . 80 }"), strings.Index(s, "delete chain"); i < 0 || j < i {
+		t.Errorf("service removal must drop the map element before the chains:\n%s", s)
+	}
+	if none := PlanScript(Render(&model.Snapshot{}, opt), &gone.After); len(none.Script) != 0 {
+		t.Errorf("nothing changed, yet:\n%s", none.Script)
+	}
+}
