@@ -44,8 +44,12 @@ func BenchmarkSync(b *testing.B) {
 		name, bin string
 		backend   func(hostexec.Runner) proxy.Backend
 	}{
-		{"nftables", "nft", func(r hostexec.Runner) proxy.Backend { return nftables.NewBackend(nftables.Options{ClusterCIDR: cidr}, r) }},
-		{"iptables", "iptables-restore", func(r hostexec.Runner) proxy.Backend { return iptables.NewBackend(iptables.Options{ClusterCIDR: cidr}, r) }},
+		{"nftables", "nft", func(r hostexec.Runner) proxy.Backend {
+			return nftables.NewBackend(nftables.Options{ClusterCIDR: cidr}, r)
+		}},
+		{"iptables", "iptables-restore", func(r hostexec.Runner) proxy.Backend {
+			return iptables.NewBackend(iptables.Options{ClusterCIDR: cidr}, r)
+		}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			if _, err := exec.LookPath(tc.bin); err != nil {
