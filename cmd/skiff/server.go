@@ -33,6 +33,7 @@ type controlPlaneFlags struct {
 	etcdClientURL, etcdPeerURL             string
 	tokenAuthFile                          string
 	compactionInterval                     time.Duration
+	clusterDNSPort                         int
 	verbosity                              int
 }
 
@@ -45,6 +46,7 @@ func (f *controlPlaneFlags) register(fs *pflag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&f.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "Range of pod IPs")
 	fs.StringVar(&f.clusterDNS, "cluster-dns", "10.43.0.10", "ClusterIP of the cluster DNS service")
 	fs.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "Cluster DNS domain")
+	fs.IntVar(&f.clusterDNSPort, "cluster-dns-port", 53, "Port the cluster DNS listens on at the advertise address, behind the kube-dns Service (0: no cluster DNS)")
 	fs.StringSliceVar(&f.etcdServers, "etcd-servers", nil, "External etcd endpoints (default: an embedded etcd member in --data-dir)")
 	fs.StringVar(&f.etcdCAFile, "etcd-cafile", "", "CA bundle to verify external etcd servers")
 	fs.StringVar(&f.etcdCertFile, "etcd-certfile", "", "Client certificate for external etcd")
@@ -93,6 +95,7 @@ func (f *controlPlaneFlags) config() (*controlplane.Config, error) {
 	return &controlplane.Config{
 		DataDir: dir, BindAddress: f.bindAddress, APIPort: f.apiPort, AdvertiseAddress: adv,
 		ServiceCIDR: svc, ClusterDomain: f.clusterDomain,
+		ClusterDNS: net.ParseIP(f.clusterDNS), ClusterDNSPort: f.clusterDNSPort,
 		EtcdServers: f.etcdServers, EtcdCAFile: f.etcdCAFile, EtcdCertFile: f.etcdCertFile, EtcdKeyFile: f.etcdKeyFile,
 		EtcdClientURL: f.etcdClientURL, EtcdPeerURL: f.etcdPeerURL,
 		TokenAuthFile: f.tokenAuthFile, CompactionInterval: f.compactionInterval,
@@ -103,9 +106,13 @@ func (f *controlPlaneFlags) config() (*controlplane.Config, error) {
 // controlPlaneComponents is the wiring table of a control plane, in start
 // order.
 func controlPlaneComponents(cfg *controlplane.Config) []component.Component {
-	return append(apiServerComponents(cfg),
+	components := append(apiServerComponents(cfg),
 		newServerScheduler(cfg), newServerControllerManager(cfg),
 	)
+	if cfg.ClusterDNSPort > 0 {
+		components = append(components, newServerDNS(cfg))
+	}
+	return components
 }
 
 // apiServerComponents is what `skiff apiserver` runs: storage and the API

@@ -52,7 +52,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	}
 	addr := s.cfg.AdvertiseAddress
 	if addr == nil {
-		addr = defaultAdvertiseAddress()
+		addr = DefaultAdvertiseAddress()
 	}
 	if addr.IsLoopback() {
 		// Endpoints may not hold loopback addresses (pods could not reach
@@ -94,9 +94,10 @@ func (s *Server) ensure(ctx context.Context, res *resource, obj runtime.Object) 
 	return fmt.Errorf("apiserver: bootstrap %s %s: %w", res.Singular, nameOf(obj), err)
 }
 
-// defaultAdvertiseAddress is the host's first global unicast IPv4 address,
-// or 127.0.0.1.
-func defaultAdvertiseAddress() net.IP {
+// DefaultAdvertiseAddress is the host's first global unicast IPv4
+// address, or 127.0.0.1: where the API server (and the cluster DNS) say
+// they are when no address is configured.
+func DefaultAdvertiseAddress() net.IP {
 	addrs, err := net.InterfaceAddrs()
 	if err == nil {
 		for _, a := range addrs {

@@ -45,6 +45,11 @@ type Config struct {
 	ServiceCIDR *net.IPNet
 	// ClusterDomain is the DNS domain (default cluster.local).
 	ClusterDomain string
+	// ClusterDNS is the cluster IP of the kube-dns Service (default
+	// 10.43.0.10); the cluster DNS listens on AdvertiseAddress at
+	// ClusterDNSPort (default 53) behind it.
+	ClusterDNS     net.IP
+	ClusterDNSPort int
 	// EtcdServers, when set, is an external etcd cluster to use instead of
 	// the embedded member; EtcdCAFile, EtcdCertFile and EtcdKeyFile are its
 	// TLS credentials.

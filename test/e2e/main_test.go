@@ -146,6 +146,9 @@ func newCluster(t testing.TB, dir string, extra ...string) *cluster {
 			"--etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
 			"--etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
 	}
+	// The cluster DNS on a port of its own: tests run beside each other
+	// and beside a developer's cluster.
+	c.args = append(c.args, "--cluster-dns-port", strconv.Itoa(freePort(t)))
 	c.args = append(c.args, extra...)
 	return c
 }

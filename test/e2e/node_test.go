@@ -190,6 +190,15 @@ func TestRealNode(t *testing.T) {
 			out, errOut, _ := k.run(t, "exec", "client", "--", "wget", "-q", "-O", "-", "http://"+ip+"/index.html")
 			return out == "served\n", "from a pod: " + out + errOut
 		})
+		// By name, through the cluster DNS behind kube-dns: the pod's
+		// resolv.conf searches its namespace.
+		waitFor(t, 30*time.Second, func() (bool, string) {
+			out, errOut, _ := k.run(t, "exec", "client", "--", "nslookup", "web.default.svc.cluster.local")
+			return strings.Contains(out, ip), "nslookup: " + out + errOut
+		})
+		if out, errOut, _ := k.run(t, "exec", "client", "--", "wget", "-q", "-O", "-", "http://web/index.html"); out != "served\n" {
+			t.Errorf("by the short name: %q %s", out, errOut)
+		}
 		// A Service without endpoints refuses at once.
 		k.ok(t, "create", "service", "clusterip", "nobody", "--tcp", "80:8080")
 		nobody := strings.TrimSpace(k.ok(t, "get", "service", "nobody", "-o", "jsonpath={.spec.clusterIP}"))
