@@ -177,8 +177,11 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
+	// The informers stop with ctx: end it before waiting for them, also
+	// when Run returns an error.
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() { cancel(); s.informers.Shutdown() }()
 	s.informers.Start(ctx.Done())
-	defer s.informers.Shutdown()
 	for typ, ok := range s.informers.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			if ctx.Err() != nil {

@@ -82,8 +82,15 @@ func (s *Server) ensureService(ctx context.Context) error {
 		return fmt.Errorf("dns: listen port %q: %v", portStr, err)
 	}
 	core := s.cfg.Client.CoreV1()
-	if _, err := core.Services(ServiceNamespace).Create(ctx, kubeDNSService(s.cfg.ServiceIP.String()), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("dns: creating Service %s/%s: %w", ServiceNamespace, ServiceName, err)
+	// Get first: a create of an existing Service fails on its taken
+	// cluster IP (422) before its name (409), as upstream's.
+	if _, err := core.Services(ServiceNamespace).Get(ctx, ServiceName, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		_, err = core.Services(ServiceNamespace).Create(ctx, kubeDNSService(s.cfg.ServiceIP.String()), metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("dns: creating Service %s/%s: %w", ServiceNamespace, ServiceName, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("dns: %w", err)
 	}
 	ep, slice := kubeDNSEndpoints(s.cfg.AdvertiseIP.String(), int32(port))
 	if cur, err := core.Endpoints(ServiceNamespace).Get(ctx, ServiceName, metav1.GetOptions{}); apierrors.IsNotFound(err) {

@@ -193,8 +193,11 @@ func (p *Proxy) Run(ctx context.Context) error {
 	if p.cfg.Sysctls {
 		p.setSysctls()
 	}
+	// The informers stop with ctx: end it before waiting for them, also
+	// when Run returns an error.
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() { cancel(); p.informers.Shutdown() }()
 	p.informers.Start(ctx.Done())
-	defer p.informers.Shutdown()
 	for typ, ok := range p.informers.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			if ctx.Err() != nil {
