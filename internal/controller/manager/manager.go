@@ -40,6 +40,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/controller/statefulset"
 	"github.com/skiff-sh/skiff/internal/leaderelect"
 )
 
@@ -69,6 +70,7 @@ var table = map[string]entry{
 	garbagecollector.Name: {init: garbagecollector.New, alias: garbagecollector.Alias, workers: 20},
 	podgc.Name:            {init: podgc.New, alias: podgc.Alias, workers: 1},
 	nodelifecycle.Name:    {init: nodelifecycle.New, alias: nodelifecycle.Alias, workers: 5},
+	statefulset.Name:      {init: statefulset.New, alias: statefulset.Alias, workers: 5},
 }
 
 // canonical resolves a name or an alias.
