@@ -127,7 +127,7 @@ func TestDecide(t *testing.T) {
 		{name: "ordered: waits for a pending predecessor", set: newSet(3),
 			pods: []*v1.Pod{member(0), member(1, pending)}, want: []string{}, wantBlocked: "web-1"},
 		{name: "ordered: waits for minReadySeconds", set: newSet(3, minReady(30)),
-			pods: []*v1.Pod{member(0, readySince(10 * time.Second))}, want: []string{}, wantBlocked: "web-0"},
+			pods: []*v1.Pod{member(0, readySince(10*time.Second))}, want: []string{}, wantBlocked: "web-0"},
 		{name: "ordered: available after minReadySeconds", set: newSet(3, minReady(30)),
 			pods: []*v1.Pod{member(0, readySince(time.Minute))}, want: []string{"create 1"}, wantBlocked: "web-1"},
 		{name: "ordered: a gap is filled before anything else", set: newSet(3),
@@ -293,7 +293,7 @@ func names(pods []*v1.Pod) string {
 
 func TestNextAvailable(t *testing.T) {
 	set := newSet(2, minReady(30))
-	pods := []*v1.Pod{member(0, readySince(20 * time.Second)), member(1, readySince(time.Hour))}
+	pods := []*v1.Pod{member(0, readySince(20*time.Second)), member(1, readySince(time.Hour))}
 	if got := NextAvailable(set, pods, now); !got.Equal(now.Add(10 * time.Second)) {
 		t.Errorf("next available %v", got)
 	}
