@@ -1,0 +1,336 @@
+package manager_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
+
+	"github.com/skiff-sh/skiff/internal/controller/statefulset"
+)
+
+// The StatefulSet controller against a real API server, scheduler and
+// simulated kubelets: ordered creation and deletion observed through a
+// watch, parallel management, a partitioned rolling update, a deleted
+// member coming back under its name, and kubectl's rollout commands.
+func TestStatefulSet(t *testing.T) {
+	c := startCluster(t)
+	ctx := context.Background()
+
+	t.Run("ordered ready: created in order, each after its predecessor is ready; scaled down from the top", func(t *testing.T) {
+		c.namespace("sts-ordered")
+		rec := c.recordPods("sts-ordered")
+		if _, err := c.client.AppsV1().StatefulSets("sts-ordered").Create(ctx, statefulSet("sts-ordered", "web", 3), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.stsSettled("sts-ordered", "web", 3)
+		ready := map[string]bool{}
+		var created []string
+		for _, e := range rec.events() {
+			if e.typ == watch.Added {
+				created = append(created, e.pod.Name)
+				if _, ord := statefulset.ParentAndOrdinal(e.pod.Name); ord > 0 && !ready[fmt.Sprintf("web-%d", ord-1)] {
+					t.Errorf("%s created before web-%d was ready", e.pod.Name, ord-1)
+				}
+			}
+			ready[e.pod.Name] = podReady(e.pod)
+		}
+		if strings.Join(created, ",") != "web-0,web-1,web-2" {
+			t.Errorf("created %v", created)
+		}
+		for _, p := range c.activePods("sts-ordered", "web") {
+			if p.Spec.Hostname != p.Name || p.Spec.Subdomain != "web" || p.Labels["statefulset.kubernetes.io/pod-name"] != p.Name ||
+				p.Labels["apps.kubernetes.io/pod-index"] == "" || !strings.HasPrefix(p.Labels["controller-revision-hash"], "web-") {
+				t.Errorf("pod %s: hostname %s subdomain %s labels %v", p.Name, p.Spec.Hostname, p.Spec.Subdomain, p.Labels)
+			}
+		}
+
+		rec.reset()
+		c.scaleSet("sts-ordered", "web", 1)
+		c.stsSettled("sts-ordered", "web", 1)
+		// web-2 is gone before web-1 starts terminating.
+		var order []string
+		for _, e := range rec.events() {
+			switch {
+			case e.typ == watch.Deleted:
+				order = append(order, "gone "+e.pod.Name)
+			case e.pod.DeletionTimestamp != nil && !slices.Contains(order, "terminating "+e.pod.Name):
+				order = append(order, "terminating "+e.pod.Name)
+			}
+		}
+		if got := strings.Join(order, ", "); got != "terminating web-2, gone web-2, terminating web-1, gone web-1" {
+			t.Errorf("scale down: %s", got)
+		}
+		events := c.eventMessages("sts-ordered", "web")
+		for _, want := range []string{"create Pod web-0 in StatefulSet web successful", "delete Pod web-2 in StatefulSet web successful"} {
+			if !slices.Contains(events, want) {
+				t.Errorf("no event %q in %q", want, events)
+			}
+		}
+	})
+
+	t.Run("parallel: all members at once, ordinals.start honoured", func(t *testing.T) {
+		c.namespace("sts-parallel")
+		set := statefulSet("sts-parallel", "db", 3)
+		set.Spec.PodManagementPolicy = appsv1.ParallelPodManagement
+		set.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 5}
+		if _, err := c.client.AppsV1().StatefulSets("sts-parallel").Create(ctx, set, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.stsSettled("sts-parallel", "db", 3)
+		var names []string
+		for _, p := range c.activePods("sts-parallel", "db") {
+			names = append(names, p.Name)
+		}
+		if strings.Join(names, ",") != "db-5,db-6,db-7" {
+			t.Errorf("members %v", names)
+		}
+		c.scaleSet("sts-parallel", "db", 0)
+		c.stsSettled("sts-parallel", "db", 0)
+	})
+
+	t.Run("rolling update with a partition, then to the end; kubectl rollout status, history and undo", func(t *testing.T) {
+		ns := "sts-roll"
+		c.namespace(ns)
+		if _, err := c.client.AppsV1().StatefulSets(ns).Create(ctx, statefulSet(ns, "web", 3), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.stsSettled(ns, "web", 3)
+		first := c.getSet(ns, "web").Status.CurrentRevision
+		c.updateSet(ns, "web", func(s *appsv1.StatefulSet) {
+			s.Spec.Template.Spec.Containers[0].Image = "registry.example/app:2"
+			s.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To[int32](1)}
+		})
+		c.eventually(2*time.Minute, "web-2 and web-1 updated, web-0 not", func() (bool, string) {
+			s := c.getSet(ns, "web")
+			revs := c.memberRevisions(ns, "web")
+			st := s.Status
+			return st.UpdateRevision != first && st.CurrentRevision == first && st.UpdatedReplicas == 2 && st.ReadyReplicas == 3 &&
+					revs["web-0"] == first && revs["web-1"] == st.UpdateRevision && revs["web-2"] == st.UpdateRevision,
+				fmt.Sprintf("status %+v pods %v", st, revs)
+		})
+		second := c.getSet(ns, "web").Status.UpdateRevision
+		out := c.kubectl("rollout", "status", "sts/web", "-n", ns, "--timeout=60s")
+		if !strings.Contains(out, "partitioned roll out complete: 2 new pods have been updated") {
+			t.Errorf("rollout status: %s", out)
+		}
+		c.updateSet(ns, "web", func(s *appsv1.StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.Partition = ptr.To[int32](0) })
+		out = c.kubectl("rollout", "status", "sts/web", "-n", ns, "--timeout=120s")
+		// The partition is defaulted to 0, so kubectl speaks of a
+		// partitioned roll out, as it does against upstream.
+		if !strings.Contains(out, "partitioned roll out complete: 3 new pods have been updated") {
+			t.Errorf("rollout status: %s", out)
+		}
+		c.eventually(time.Minute, "rollout complete", func() (bool, string) {
+			st := c.getSet(ns, "web").Status
+			return st.CurrentRevision == second && st.CurrentReplicas == 3 && st.UpdatedReplicas == 3, fmt.Sprintf("%+v", st)
+		})
+		out = c.kubectl("rollout", "history", "sts/web", "-n", ns)
+		t.Logf("kubectl rollout history sts/web:\n%s", out)
+		if !strings.Contains(out, "REVISION") || !strings.Contains(out, "1 ") || !strings.Contains(out, "2 ") {
+			t.Errorf("rollout history: %s", out)
+		}
+		c.kubectl("rollout", "undo", "sts/web", "-n", ns)
+		c.eventually(2*time.Minute, "back at the first revision", func() (bool, string) {
+			s := c.getSet(ns, "web")
+			revs := c.memberRevisions(ns, "web")
+			return s.Spec.Template.Spec.Containers[0].Image == "registry.example/app:1" && s.Status.UpdateRevision == first &&
+					s.Status.CurrentRevision == first && s.Status.ReadyReplicas == 3 && revs["web-0"] == first && revs["web-2"] == first,
+				fmt.Sprintf("status %+v pods %v", s.Status, revs)
+		})
+		r, err := c.client.AppsV1().ControllerRevisions(ns).Get(ctx, first, metav1.GetOptions{})
+		if err != nil || r.Revision != 3 {
+			t.Errorf("the first revision after undo: %v, number %d (want 3)", err, r.Revision)
+		}
+	})
+
+	t.Run("a deleted member comes back under its name", func(t *testing.T) {
+		ns := "sts-heal"
+		c.namespace(ns)
+		if _, err := c.client.AppsV1().StatefulSets(ns).Create(ctx, statefulSet(ns, "web", 2), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.stsSettled(ns, "web", 2)
+		old, err := c.client.CoreV1().Pods(ns).Get(ctx, "web-1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.client.CoreV1().Pods(ns).Delete(ctx, "web-1", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.eventually(time.Minute, "web-1 recreated and ready", func() (bool, string) {
+			p, err := c.client.CoreV1().Pods(ns).Get(ctx, "web-1", metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			return p.UID != old.UID && podReady(p) && p.DeletionTimestamp == nil, fmt.Sprintf("uid %s ready %v", p.UID, podReady(p))
+		})
+		c.stsSettled(ns, "web", 2)
+	})
+}
+
+// statefulSet is an OrderedReady, RollingUpdate set of replicas pods
+// labelled app=<name>, governed by Service <name>.
+func statefulSet(ns, name string, replicas int32) *appsv1.StatefulSet {
+	labels := map[string]string{"app": name}
+	return &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:    ptr.To(replicas),
+			ServiceName: name,
+			Selector:    &metav1.LabelSelector{MatchLabels: labels},
+			Template: v1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "app", Image: "registry.example/app:1"}},
+					TerminationGracePeriodSeconds: ptr.To[int64](1)},
+			},
+		},
+	}
+}
+
+func (c *cluster) getSet(ns, name string) *appsv1.StatefulSet {
+	c.t.Helper()
+	s, err := c.client.AppsV1().StatefulSets(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return s
+}
+
+// updateSet changes a StatefulSet's spec, retrying on conflicts.
+func (c *cluster) updateSet(ns, name string, change func(*appsv1.StatefulSet)) {
+	c.t.Helper()
+	c.eventually(30*time.Second, "update statefulset "+name, func() (bool, string) {
+		s := c.getSet(ns, name)
+		change(s)
+		_, err := c.client.AppsV1().StatefulSets(ns).Update(context.Background(), s, metav1.UpdateOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+func (c *cluster) scaleSet(ns, name string, n int32) {
+	c.updateSet(ns, name, func(s *appsv1.StatefulSet) { s.Spec.Replicas = ptr.To(n) })
+}
+
+// stsSettled waits until the set has exactly n pods, all ready, at one
+// revision, and says so in a status for its current generation.
+func (c *cluster) stsSettled(ns, name string, n int32) {
+	c.t.Helper()
+	c.eventually(2*time.Minute, fmt.Sprintf("statefulset %s/%s at %d ready replicas", ns, name, n), func() (bool, string) {
+		s := c.getSet(ns, name)
+		list, err := c.client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + name})
+		if err != nil {
+			return false, err.Error()
+		}
+		st := s.Status
+		return len(list.Items) == int(n) && st.ObservedGeneration == s.Generation && st.Replicas == n && st.ReadyReplicas == n &&
+				st.AvailableReplicas == n && st.CurrentRevision == st.UpdateRevision && st.CurrentReplicas == n,
+			fmt.Sprintf("%d pods, status %+v", len(list.Items), st)
+	})
+}
+
+// memberRevisions maps the set's live pods to their revision label.
+func (c *cluster) memberRevisions(ns, name string) map[string]string {
+	out := map[string]string{}
+	for _, p := range c.activePods(ns, name) {
+		out[p.Name] = p.Labels["controller-revision-hash"]
+	}
+	return out
+}
+
+// eventMessages lists the messages of the events about StatefulSet name.
+func (c *cluster) eventMessages(ns, name string) []string {
+	c.t.Helper()
+	var out []string
+	c.eventually(30*time.Second, "events of "+name, func() (bool, string) {
+		list, err := c.client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		out = nil
+		for _, e := range list.Items {
+			if e.InvolvedObject.Kind == "StatefulSet" && e.InvolvedObject.Name == name {
+				out = append(out, e.Message)
+			}
+		}
+		return len(out) > 0, ""
+	})
+	return out
+}
+
+func (c *cluster) kubectl(args ...string) string {
+	c.t.Helper()
+	if _, err := os.Stat("/usr/bin/kubectl"); err != nil {
+		c.t.Skip("no kubectl at /usr/bin/kubectl")
+	}
+	cmd := exec.Command("/usr/bin/kubectl", append([]string{"--kubeconfig", c.srv.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+type podEvent struct {
+	typ watch.EventType
+	pod *v1.Pod
+}
+
+// podRecorder keeps the pod watch events of a namespace, in order.
+type podRecorder struct {
+	mu  sync.Mutex
+	evs []podEvent
+}
+
+func (r *podRecorder) events() []podEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]podEvent(nil), r.evs...)
+}
+
+func (r *podRecorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.evs = nil
+}
+
+// recordPods watches the pods of ns until the test ends.
+func (c *cluster) recordPods(ns string) *podRecorder {
+	c.t.Helper()
+	w, err := c.client.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(w.Stop)
+	r := &podRecorder{}
+	go func() {
+		for e := range w.ResultChan() {
+			if p, ok := e.Object.(*v1.Pod); ok {
+				r.mu.Lock()
+				r.evs = append(r.evs, podEvent{typ: e.Type, pod: p})
+				r.mu.Unlock()
+			}
+		}
+	}()
+	return r
+}
+
+func podReady(p *v1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == v1.PodReady {
+			return c.Status == v1.ConditionTrue && p.Status.Phase == v1.PodRunning
+		}
+	}
+	return false
+}
