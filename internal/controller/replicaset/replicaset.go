@@ -149,15 +149,9 @@ func (rc *Controller) updatePod(old, cur any) {
 }
 
 func (rc *Controller) deletePod(obj any) {
-	pod, ok := obj.(*v1.Pod)
+	pod, ok := controller.Deleted[*v1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*v1.Pod); !ok {
-			return
-		}
+		return
 	}
 	key, ok := ownerKey(pod)
 	if !ok {
@@ -253,9 +247,7 @@ func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Pla
 		}
 		ref := ControllerRef(rs)
 		for _, pod := range plan.Adopt {
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":%q,"kind":%q,"name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"uid":%q}}`,
-				ref.APIVersion, ref.Kind, ref.Name, ref.UID, pod.UID)
-			_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+			_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, controller.AdoptPatch(ref, pod.UID), metav1.PatchOptions{})
 			if apierrors.IsNotFound(err) {
 				lost[pod.UID] = true
 				continue
@@ -266,8 +258,7 @@ func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Pla
 		}
 	}
 	for _, pod := range plan.Release {
-		patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, rs.UID, pod.UID)
-		_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+		_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, controller.ReleasePatch(rs.UID, pod.UID), metav1.PatchOptions{})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
 			return nil, fmt.Errorf("release pod %s: %w", podKey(pod), err)
 		}

@@ -126,34 +126,26 @@ func classify(uid types.UID, ownerDeleting bool, obj metav1.Object, matches bool
 // match the selector and whose names make them members), those to
 // release, and the owned ones after both (adopted included).
 func Claim(set *appsv1.StatefulSet, sel labels.Selector, pods []*v1.Pod) (adopt, release, owned []*v1.Pod) {
-	deleting := set.DeletionTimestamp != nil
-	for _, p := range pods {
-		switch classify(set.UID, deleting, p, sel.Matches(labels.Set(p.Labels)) && isMember(set, p)) {
-		case claimAdopt:
-			adopt = append(adopt, p)
-			owned = append(owned, p)
-		case claimOwned:
-			owned = append(owned, p)
-		case claimRelease:
-			release = append(release, p)
-		}
-	}
-	return adopt, release, owned
+	return claim(set, pods, func(p *v1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) && isMember(set, p) })
 }
 
 // ClaimRevisions does for ControllerRevisions what Claim does for pods;
 // a revision matches when the selector matches its labels.
 func ClaimRevisions(set *appsv1.StatefulSet, sel labels.Selector, revs []*appsv1.ControllerRevision) (adopt, release, owned []*appsv1.ControllerRevision) {
+	return claim(set, revs, func(r *appsv1.ControllerRevision) bool { return sel.Matches(labels.Set(r.Labels)) })
+}
+
+func claim[T metav1.Object](set *appsv1.StatefulSet, objs []T, matches func(T) bool) (adopt, release, owned []T) {
 	deleting := set.DeletionTimestamp != nil
-	for _, r := range revs {
-		switch classify(set.UID, deleting, r, sel.Matches(labels.Set(r.Labels))) {
+	for _, o := range objs {
+		switch classify(set.UID, deleting, o, matches(o)) {
 		case claimAdopt:
-			adopt = append(adopt, r)
-			owned = append(owned, r)
+			adopt = append(adopt, o)
+			owned = append(owned, o)
 		case claimOwned:
-			owned = append(owned, r)
+			owned = append(owned, o)
 		case claimRelease:
-			release = append(release, r)
+			release = append(release, o)
 		}
 	}
 	return adopt, release, owned

@@ -148,15 +148,9 @@ func (sc *Controller) updatePod(old, cur any) {
 }
 
 func (sc *Controller) deletePod(obj any) {
-	pod, ok := obj.(*v1.Pod)
+	pod, ok := controller.Deleted[*v1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*v1.Pod); !ok {
-			return
-		}
+		return
 	}
 	if key, ok := ownerKey(pod); ok {
 		sc.queue.Add(key)
@@ -366,7 +360,7 @@ func (sc *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, se
 	}
 	lost := map[types.UID]bool{}
 	for _, p := range adopt {
-		_, err := sc.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, adoptPatch(set, p.UID), metav1.PatchOptions{})
+		_, err := sc.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, controller.AdoptPatch(ControllerRef(set), p.UID), metav1.PatchOptions{})
 		if apierrors.IsNotFound(err) {
 			lost[p.UID] = true
 		} else if err != nil {
@@ -374,7 +368,7 @@ func (sc *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, se
 		}
 	}
 	for _, p := range release {
-		_, err := sc.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, releasePatch(set.UID, p.UID), metav1.PatchOptions{})
+		_, err := sc.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, controller.ReleasePatch(set.UID, p.UID), metav1.PatchOptions{})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
 			return nil, fmt.Errorf("release pod %s/%s: %w", p.Namespace, p.Name, err)
 		}
@@ -402,12 +396,12 @@ func (sc *Controller) claimRevisions(ctx context.Context, set *appsv1.StatefulSe
 	}
 	revs := sc.client.AppsV1().ControllerRevisions(set.Namespace)
 	for _, r := range adopt {
-		if _, err := revs.Patch(ctx, r.Name, types.StrategicMergePatchType, adoptPatch(set, r.UID), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		if _, err := revs.Patch(ctx, r.Name, types.StrategicMergePatchType, controller.AdoptPatch(ControllerRef(set), r.UID), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("adopt revision %s/%s: %w", r.Namespace, r.Name, err)
 		}
 	}
 	for _, r := range release {
-		if _, err := revs.Patch(ctx, r.Name, types.StrategicMergePatchType, releasePatch(set.UID, r.UID), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		if _, err := revs.Patch(ctx, r.Name, types.StrategicMergePatchType, controller.ReleasePatch(set.UID, r.UID), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("release revision %s/%s: %w", r.Namespace, r.Name, err)
 		}
 	}
@@ -426,16 +420,6 @@ func (sc *Controller) recheck(ctx context.Context, set *appsv1.StatefulSet) erro
 		return fmt.Errorf("statefulset %s/%s is gone or being deleted: not adopting", set.Namespace, set.Name)
 	}
 	return nil
-}
-
-func adoptPatch(set *appsv1.StatefulSet, uid types.UID) []byte {
-	ref := ControllerRef(set)
-	return fmt.Appendf(nil, `{"metadata":{"ownerReferences":[{"apiVersion":%q,"kind":%q,"name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"uid":%q}}`,
-		ref.APIVersion, ref.Kind, ref.Name, ref.UID, uid)
-}
-
-func releasePatch(owner, uid types.UID) []byte {
-	return fmt.Appendf(nil, `{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, owner, uid)
 }
 
 // revisions finds or makes the set's update revision (its template now)
