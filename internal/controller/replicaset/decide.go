@@ -11,6 +11,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/skiff-sh/skiff/internal/controller"
 )
 
 // BurstReplicas caps the pods one sync creates or deletes, as upstream's
@@ -229,23 +231,14 @@ func maxRestarts(p *v1.Pod) int32 {
 	return m
 }
 
-func readyCondition(p *v1.Pod) *v1.PodCondition {
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == v1.PodReady {
-			return &p.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 // IsReady reports the pod's Ready condition.
 func IsReady(p *v1.Pod) bool {
-	c := readyCondition(p)
+	c := controller.PodReadyCondition(p)
 	return c != nil && c.Status == v1.ConditionTrue
 }
 
 func readySince(p *v1.Pod) time.Time {
-	if c := readyCondition(p); c != nil && c.Status == v1.ConditionTrue {
+	if c := controller.PodReadyCondition(p); c != nil && c.Status == v1.ConditionTrue {
 		return c.LastTransitionTime.Time
 	}
 	return time.Time{}

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"github.com/skiff-sh/skiff/internal/controller"
 )
 
 // Upstream's labels on a StatefulSet's pods.
@@ -284,18 +286,9 @@ func isFailed(p *v1.Pod) bool      { return p.Status.Phase == v1.PodFailed }
 func isSucceeded(p *v1.Pod) bool   { return p.Status.Phase == v1.PodSucceeded }
 func isTerminating(p *v1.Pod) bool { return p.DeletionTimestamp != nil }
 
-func readyCondition(p *v1.Pod) *v1.PodCondition {
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == v1.PodReady {
-			return &p.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 // isRunningAndReady is phase Running with the Ready condition true.
 func isRunningAndReady(p *v1.Pod) bool {
-	c := readyCondition(p)
+	c := controller.PodReadyCondition(p)
 	return p.Status.Phase == v1.PodRunning && c != nil && c.Status == v1.ConditionTrue
 }
 
@@ -305,7 +298,7 @@ func availableAt(p *v1.Pod, minReadySeconds int32) time.Time {
 	if !isRunningAndReady(p) {
 		return time.Time{}
 	}
-	return readyCondition(p).LastTransitionTime.Add(time.Duration(minReadySeconds) * time.Second)
+	return controller.PodReadyCondition(p).LastTransitionTime.Add(time.Duration(minReadySeconds) * time.Second)
 }
 
 // isRunningAndAvailable is running and ready for minReadySeconds.
