@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
@@ -80,24 +81,35 @@ func TestStatefulSet(t *testing.T) {
 		}
 	})
 
-	t.Run("parallel: all members at once, ordinals.start honoured", func(t *testing.T) {
+	t.Run("parallel: all members at once, ordinals.start honoured, claim volumes", func(t *testing.T) {
+		// Skiff's kubelet has no PersistentVolumeClaim volumes, so these
+		// pods never become ready: an OrderedReady set would stop at its
+		// first, a Parallel one creates (and deletes) them all.
 		c.namespace("sts-parallel")
 		set := statefulSet("sts-parallel", "db", 3)
 		set.Spec.PodManagementPolicy = appsv1.ParallelPodManagement
 		set.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 5}
+		set.Spec.VolumeClaimTemplates = []v1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"},
+			Spec: v1.PersistentVolumeClaimSpec{AccessModes: []v1.PersistentVolumeAccessMode{v1.ReadWriteOnce},
+				Resources: v1.VolumeResourceRequirements{Requests: v1.ResourceList{v1.ResourceStorage: resource.MustParse("1Gi")}}}}}
 		if _, err := c.client.AppsV1().StatefulSets("sts-parallel").Create(ctx, set, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		c.stsSettled("sts-parallel", "db", 3)
-		var names []string
-		for _, p := range c.activePods("sts-parallel", "db") {
-			names = append(names, p.Name)
-		}
-		if strings.Join(names, ",") != "db-5,db-6,db-7" {
-			t.Errorf("members %v", names)
-		}
+		c.eventually(2*time.Minute, "db-5, db-6 and db-7 created, each with its claim volume", func() (bool, string) {
+			var names []string
+			for _, p := range c.activePods("sts-parallel", "db") {
+				if vols := p.Spec.Volumes; len(vols) > 0 && vols[0].PersistentVolumeClaim != nil && vols[0].PersistentVolumeClaim.ClaimName == "data-"+p.Name {
+					names = append(names, p.Name)
+				}
+			}
+			st := c.getSet("sts-parallel", "db").Status
+			return strings.Join(names, ",") == "db-5,db-6,db-7" && st.Replicas == 3, fmt.Sprintf("pods %v status %+v", names, st)
+		})
 		c.scaleSet("sts-parallel", "db", 0)
-		c.stsSettled("sts-parallel", "db", 0)
+		c.eventually(2*time.Minute, "all deleted", func() (bool, string) {
+			list, err := c.client.CoreV1().Pods("sts-parallel").List(ctx, metav1.ListOptions{})
+			return err == nil && len(list.Items) == 0, fmt.Sprintf("%d pods, %v", len(list.Items), err)
+		})
 	})
 
 	t.Run("rolling update with a partition, then to the end; kubectl rollout status, history and undo", func(t *testing.T) {
