@@ -167,6 +167,34 @@ func TestStatefulSet(t *testing.T) {
 		}
 	})
 
+	t.Run("ordered ready waits minReadySeconds between members", func(t *testing.T) {
+		ns := "sts-minready"
+		c.namespace(ns)
+		rec := c.recordPods(ns)
+		set := statefulSet(ns, "web", 2)
+		set.Spec.MinReadySeconds = 1
+		if _, err := c.client.AppsV1().StatefulSets(ns).Create(ctx, set, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.stsSettled(ns, "web", 2)
+		var readyAt time.Time
+		for _, e := range rec.events() {
+			if e.pod.Name == "web-0" && podReady(e.pod) && readyAt.IsZero() {
+				for _, cond := range e.pod.Status.Conditions {
+					if cond.Type == v1.PodReady {
+						readyAt = cond.LastTransitionTime.Time
+					}
+				}
+			}
+			if e.typ == watch.Added && e.pod.Name == "web-1" {
+				// Both times are whole seconds: created at least a second later.
+				if readyAt.IsZero() || e.pod.CreationTimestamp.Time.Before(readyAt.Add(time.Second)) {
+					t.Errorf("web-1 created at %v, web-0 ready at %v", e.pod.CreationTimestamp.Time, readyAt)
+				}
+			}
+		}
+	})
+
 	t.Run("a deleted member comes back under its name", func(t *testing.T) {
 		ns := "sts-heal"
 		c.namespace(ns)
