@@ -217,6 +217,27 @@ func TestStatefulSet(t *testing.T) {
 			return p.UID != old.UID && podReady(p) && p.DeletionTimestamp == nil, fmt.Sprintf("uid %s ready %v", p.UID, podReady(p))
 		})
 		c.stsSettled(ns, "web", 2)
+
+		// A member that fails (here its status says so) is replaced too.
+		old, err = c.client.CoreV1().Pods(ns).Get(ctx, "web-0", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old.Status.Phase = v1.PodFailed
+		if _, err := c.client.CoreV1().Pods(ns).UpdateStatus(ctx, old, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.eventually(time.Minute, "web-0 recreated", func() (bool, string) {
+			p, err := c.client.CoreV1().Pods(ns).Get(ctx, "web-0", metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			return p.UID != old.UID && p.DeletionTimestamp == nil, fmt.Sprintf("uid %s phase %s", p.UID, p.Status.Phase)
+		})
+		c.stsSettled(ns, "web", 2)
+		if events := c.eventMessages(ns, "web"); !slices.Contains(events, "StatefulSet sts-heal/web is recreating failed Pod web-0") {
+			t.Errorf("events %q", events)
+		}
 	})
 }
 
