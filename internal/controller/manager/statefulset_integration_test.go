@@ -195,6 +195,26 @@ func TestStatefulSet(t *testing.T) {
 		}
 	})
 
+	t.Run("twenty members, ordered and parallel (times logged)", func(t *testing.T) {
+		ns := "sts-twenty"
+		c.namespace(ns)
+		for _, policy := range []appsv1.PodManagementPolicyType{appsv1.OrderedReadyPodManagement, appsv1.ParallelPodManagement} {
+			name := strings.ToLower(string(policy))
+			set := statefulSet(ns, name, 20)
+			set.Spec.PodManagementPolicy = policy
+			start := time.Now()
+			if _, err := c.client.AppsV1().StatefulSets(ns).Create(ctx, set, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			c.stsSettled(ns, name, 20)
+			up := time.Since(start)
+			start = time.Now()
+			c.scaleSet(ns, name, 0)
+			c.stsSettled(ns, name, 0)
+			t.Logf("%s: 20 members ready in %v, all gone in %v", policy, up.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		}
+	})
+
 	t.Run("a deleted member comes back under its name", func(t *testing.T) {
 		ns := "sts-heal"
 		c.namespace(ns)
