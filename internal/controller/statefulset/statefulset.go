@@ -272,7 +272,7 @@ func (sc *Controller) act(ctx context.Context, set, currentSet, updateSet *appsv
 // then pod, with upstream's events. A pod that already exists is an
 // error (the cache is behind) without an event.
 func (sc *Controller) createPod(ctx context.Context, set *appsv1.StatefulSet, pod *v1.Pod) error {
-	if len(set.Spec.VolumeClaimTemplates) > 0 && sc.servesClaims(ctx) {
+	if len(set.Spec.VolumeClaimTemplates) > 0 && sc.servesClaims() {
 		for _, claim := range Claims(set, ordinalOf(pod)) {
 			_, err := sc.client.CoreV1().PersistentVolumeClaims(set.Namespace).Create(ctx, claim, metav1.CreateOptions{})
 			switch {
@@ -324,7 +324,7 @@ func (sc *Controller) recordPodEvent(set *appsv1.StatefulSet, verb, pod string, 
 
 // servesClaims asks discovery once whether persistentvolumeclaims are
 // served; a failed question is asked again next time.
-func (sc *Controller) servesClaims(ctx context.Context) bool {
+func (sc *Controller) servesClaims() bool {
 	sc.claimsMu.Lock()
 	defer sc.claimsMu.Unlock()
 	if sc.claimsServed != nil {
