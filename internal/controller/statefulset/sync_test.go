@@ -2,15 +2,18 @@ package statefulset
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -243,6 +246,31 @@ func TestSyncRecreatesFailedPod(t *testing.T) {
 	}
 	ev := f.drainEvents()
 	if len(ev) != 2 || ev[0] != "Warning RecreatingFailedPod StatefulSet ns/web is recreating failed Pod web-0" {
+		t.Errorf("events %q", ev)
+	}
+}
+
+func TestSyncParallelCreatesInSlowStartBatches(t *testing.T) {
+	f := newFixture(t, newSet(7, parallel))
+	if err := f.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(f.writes(), "create pods"); n != 7 {
+		t.Errorf("%d pods created, want 7: %s", n, f.writes())
+	}
+
+	// A template the API server rejects costs one request, not seven.
+	f = newFixture(t, newSet(7, parallel))
+	f.client.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(v1.Resource("pods"), "", errors.New("quota"))
+	})
+	if err := f.sync(); err == nil {
+		t.Fatal("a failed creation must be retried")
+	}
+	if n := strings.Count(f.writes(), "create pods"); n != 1 {
+		t.Errorf("%d creations sent, want 1: %s", n, f.writes())
+	}
+	if ev := f.drainEvents(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning FailedCreate create Pod web-0 in StatefulSet web failed error: ") {
 		t.Errorf("events %q", ev)
 	}
 }
