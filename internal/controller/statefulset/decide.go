@@ -379,7 +379,28 @@ type Plan struct {
 // every lower member to be running, ready and available, and for
 // terminations to finish, and at most one pod is created or deleted per
 // sync; Parallel creates and deletes all at once.
+//
+// The plan's status counts the observed pods less those it deletes, so
+// that a member deleted for an update is no longer counted at the
+// current revision when it is recreated.
 func Decide(in Input) Plan {
+	p := decide(in)
+	for _, a := range p.Actions {
+		if a.Op != Delete {
+			continue
+		}
+		if a.Pod.Labels[RevisionLabel] == in.CurrentRevision {
+			p.Status.CurrentReplicas--
+		}
+		if a.Pod.Labels[RevisionLabel] == in.UpdateRevision {
+			p.Status.UpdatedReplicas--
+		}
+	}
+	completeRollingUpdate(in.Set, &p.Status)
+	return p
+}
+
+func decide(in Input) Plan {
 	set := in.Set
 	n, start := replicas(set), startOrdinal(set)
 	members := make([]*v1.Pod, n)
@@ -394,7 +415,7 @@ func Decide(in Input) Plan {
 		}
 	}
 	sort.Slice(condemned, func(i, j int) bool { return ordinalOf(condemned[i]) > ordinalOf(condemned[j]) })
-	p := Plan{Status: Status(set, in.Pods, in.CurrentRevision, in.UpdateRevision, in.Now)}
+	p := Plan{Status: countStatus(set, in.Pods, in.CurrentRevision, in.UpdateRevision, in.Now)}
 	if set.DeletionTimestamp != nil {
 		return p
 	}
@@ -483,7 +504,7 @@ func Decide(in Input) Plan {
 // stays at the current revision: below the partition, or, with no
 // partition, among the members not yet updated.
 func useCurrent(set *appsv1.StatefulSet, ord, start, currentReplicas int) bool {
-	if set.Spec.UpdateStrategy.Type != appsv1.RollingUpdateStatefulSetStrategyType {
+	if set.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
 		return false
 	}
 	if ru := set.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
@@ -552,6 +573,12 @@ func rollingUpdate(set *appsv1.StatefulSet, members []*v1.Pod, update string, no
 // terminating pods). A RollingUpdate whose pods are all updated and
 // ready is complete: the current revision becomes the update revision.
 func Status(set *appsv1.StatefulSet, pods []*v1.Pod, current, update string, now time.Time) appsv1.StatefulSetStatus {
+	st := countStatus(set, pods, current, update, now)
+	completeRollingUpdate(set, &st)
+	return st
+}
+
+func countStatus(set *appsv1.StatefulSet, pods []*v1.Pod, current, update string, now time.Time) appsv1.StatefulSetStatus {
 	st := appsv1.StatefulSetStatus{
 		ObservedGeneration: set.Generation,
 		CurrentRevision:    current,
@@ -581,12 +608,17 @@ func Status(set *appsv1.StatefulSet, pods []*v1.Pod, current, update string, now
 			}
 		}
 	}
-	if set.Spec.UpdateStrategy.Type == appsv1.RollingUpdateStatefulSetStrategyType &&
+	return st
+}
+
+// completeRollingUpdate ends a RollingUpdate whose pods are all updated
+// and ready: the update revision becomes the current one.
+func completeRollingUpdate(set *appsv1.StatefulSet, st *appsv1.StatefulSetStatus) {
+	if set.Spec.UpdateStrategy.Type != appsv1.OnDeleteStatefulSetStrategyType &&
 		st.UpdatedReplicas == st.Replicas && st.ReadyReplicas == st.Replicas {
 		st.CurrentReplicas = st.UpdatedReplicas
 		st.CurrentRevision = st.UpdateRevision
 	}
-	return st
 }
 
 // NextAvailable is the earliest time after now at which a ready member

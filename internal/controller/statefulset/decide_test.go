@@ -301,3 +301,17 @@ func TestNextAvailable(t *testing.T) {
 		t.Errorf("no minReadySeconds: %v", got)
 	}
 }
+
+func TestDecideStatusLeavesOutTheDeleted(t *testing.T) {
+	// Rolling update: web-2 goes, so only web-0 and web-1 remain at the
+	// current revision (a recreated web-2 must not count as current).
+	p := Decide(Input{Set: newSet(3), Pods: []*v1.Pod{member(0), member(1), member(2)}, CurrentRevision: rev1, UpdateRevision: rev2, Now: now})
+	if p.Status.CurrentReplicas != 2 || p.Status.UpdatedReplicas != 0 || p.Status.Replicas != 3 {
+		t.Errorf("status %+v", p.Status)
+	}
+	// Scale down at one revision: both counts drop; the rollout stays complete.
+	p = Decide(Input{Set: newSet(1), Pods: []*v1.Pod{member(0), member(1)}, CurrentRevision: rev1, UpdateRevision: rev1, Now: now})
+	if p.Status.CurrentReplicas != 1 || p.Status.UpdatedReplicas != 1 || p.Status.CurrentRevision != rev1 {
+		t.Errorf("status %+v", p.Status)
+	}
+}

@@ -152,7 +152,7 @@ func TestSyncScalesDownHighestFirst(t *testing.T) {
 	if err := f.sync(); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.writes(); got != "delete pods web-2" {
+	if got := f.writes(); got != "delete pods web-2, update statefulsets/status" {
 		t.Errorf("writes: %s", got)
 	}
 	if ev := f.drainEvents(); len(ev) != 1 || ev[0] != "Normal SuccessfulDelete delete Pod web-2 in StatefulSet web successful" {
