@@ -335,6 +335,7 @@ const (
 
 // Action is one write.
 type Action struct {
+	// Op is what to do.
 	Op Op
 	// Ordinal is the member's ordinal.
 	Ordinal int
@@ -361,8 +362,9 @@ type Input struct {
 	Now time.Time
 }
 
-// Plan is what a sync does: the writes, in order (the sync stops at the
-// first that fails), and the status the observed pods give.
+// Plan is what a sync does: the writes, in order (an OrderedReady sync
+// stops at the first that fails, a Parallel one runs them in slow-start
+// batches), and the status to write.
 type Plan struct {
 	Actions []Action
 	Status  appsv1.StatefulSetStatus
@@ -422,15 +424,14 @@ func decide(in Input) Plan {
 	// The first unhealthy member, missing ones included: the only
 	// condemned pod an ordered scale-down may delete while unhealthy.
 	var firstUnhealthy *v1.Pod
-	firstUnhealthyOrd := -1
-	for i, m := range members {
+	allHealthy := true
+	for _, m := range members {
 		if m == nil || !isHealthy(m) {
-			firstUnhealthyOrd = start + i
-			firstUnhealthy = m
+			firstUnhealthy, allHealthy = m, false
 			break
 		}
 	}
-	if firstUnhealthyOrd < 0 {
+	if allHealthy {
 		for i := len(condemned) - 1; i >= 0; i-- {
 			if !isHealthy(condemned[i]) {
 				firstUnhealthy = condemned[i]
