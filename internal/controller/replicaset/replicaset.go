@@ -277,27 +277,11 @@ func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Pla
 // expectations so that the next sync retries them.
 func (rc *Controller) create(ctx context.Context, rs *appsv1.ReplicaSet, key string, n int) error {
 	rc.expectations.ExpectCreations(key, n)
-	sent := 0
-	for _, batch := range SlowStartBatches(n) {
-		errs := make([]error, batch)
-		var wg sync.WaitGroup
-		for i := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = rc.createPod(ctx, rs, key)
-			}()
-		}
-		wg.Wait()
-		sent += batch
-		if err := errors.Join(errs...); err != nil {
-			for range n - sent {
-				rc.expectations.CreationObserved(key)
-			}
-			return err
-		}
+	sent, err := controller.SlowStart(n, func(int) error { return rc.createPod(ctx, rs, key) })
+	for range n - sent {
+		rc.expectations.CreationObserved(key)
 	}
-	return nil
+	return err
 }
 
 func (rc *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, key string) error {

@@ -218,7 +218,7 @@ func (sc *Controller) sync(ctx context.Context, key string) error {
 	if plan.Blocked != "" {
 		log.Debug("waiting for pod", "pod", plan.Blocked)
 	}
-	actErr := sc.perform(ctx, set, plan.Actions, func(a Action) error {
+	actErr := sc.perform(set, plan.Actions, func(a Action) error {
 		return sc.act(ctx, set, currentSet, updateSet, current.Name, update.Name, a)
 	})
 	if err := sc.updateStatus(ctx, set, plan.Status); err != nil {
@@ -240,7 +240,7 @@ func (sc *Controller) sync(ctx context.Context, key string) error {
 // first failure; for a Parallel set concurrently in slow-start batches
 // of 1, 2, 4, ..., stopping after the first batch with a failure (as
 // upstream, so that a failing template costs one request, not hundreds).
-func (sc *Controller) perform(ctx context.Context, set *appsv1.StatefulSet, actions []Action, do func(Action) error) error {
+func (sc *Controller) perform(set *appsv1.StatefulSet, actions []Action, do func(Action) error) error {
 	if set.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
 		for _, a := range actions {
 			if err := do(a); err != nil {
@@ -249,24 +249,8 @@ func (sc *Controller) perform(ctx context.Context, set *appsv1.StatefulSet, acti
 		}
 		return nil
 	}
-	for size := 1; len(actions) > 0 && ctx.Err() == nil; size *= 2 {
-		batch := actions[:min(size, len(actions))]
-		actions = actions[len(batch):]
-		errs := make([]error, len(batch))
-		var wg sync.WaitGroup
-		for i, a := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = do(a)
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
+	_, err := controller.SlowStart(len(actions), func(i int) error { return do(actions[i]) })
+	return err
 }
 
 // act performs one action of a plan.
