@@ -209,7 +209,7 @@ func TestSyncRecreateWaitsForOldPods(t *testing.T) {
 	oldTemplate.Spec.Containers[0].Image = "app:1"
 	old := owned(d, rs("web-old", 5, 0, 0, RevisionAnnotation, "1"), oldTemplate)
 	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-old-x", Namespace: "ns", Labels: old.Labels,
-		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(old, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))},
+		OwnerReferences:   []metav1.OwnerReference{*metav1.NewControllerRef(old, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))},
 		DeletionTimestamp: &metav1.Time{Time: now}}, Status: v1.PodStatus{Phase: v1.PodRunning}}
 	f := newFixture(t, d, old, pod)
 	if err := f.sync(); err != nil {
