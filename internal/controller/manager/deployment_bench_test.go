@@ -171,4 +171,3 @@ func procCPU(b *testing.B, pid int) float64 {
 	}
 	return (utime + stime) / 100
 }
-
