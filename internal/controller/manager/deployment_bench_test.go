@@ -136,6 +136,14 @@ func benchRollout(b *testing.B, ctx context.Context, client kubernetes.Interface
 			b.Fatal(err)
 		}
 		st, want := d.Status, int32(replicas)
+		if os.Getenv("SKIFF_BENCH_TRACE") == "1" {
+			rss, _ := client.AppsV1().ReplicaSets("default").List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+			var parts []string
+			for _, rs := range rss.Items {
+				parts = append(parts, fmt.Sprintf("%s spec %d status %d avail %d", rs.Name, *rs.Spec.Replicas, rs.Status.Replicas, rs.Status.AvailableReplicas))
+			}
+			fmt.Fprintf(os.Stderr, "%6.1fs: %d active pods (%d listed), %d bound; %s\n", time.Since(start).Seconds(), n, len(pods.Items), nb, strings.Join(parts, "; "))
+		}
 		if st.ObservedGeneration == d.Generation && st.Replicas == want && st.UpdatedReplicas == want && st.AvailableReplicas == want && n == replicas && bound != 0 {
 			return created, bound
 		}
