@@ -98,6 +98,17 @@ func (q *Queue) Enqueue(obj any) {
 	q.queue.Add(key)
 }
 
+// Deleted is the object of an informer's delete notification, unwrapping
+// the tombstone (cache.DeletedFinalStateUnknown) of a delete the watch
+// missed; ok is false when it is not a T.
+func Deleted[T any](obj any) (T, bool) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	t, ok := obj.(T)
+	return t, ok
+}
+
 // Handler is the informer handler of a controller's own kind: every add,
 // update and delete enqueues the object's key.
 func (q *Queue) Handler() cache.ResourceEventHandlerFuncs {

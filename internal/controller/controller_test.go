@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	clocktesting "k8s.io/utils/clock/testing"
 )
@@ -161,5 +162,18 @@ func TestExpectations(t *testing.T) {
 				t.Errorf("Satisfied = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestDeleted(t *testing.T) {
+	type obj struct{ name string }
+	if o, ok := Deleted[*obj](&obj{"a"}); !ok || o.name != "a" {
+		t.Error("plain object not returned")
+	}
+	if o, ok := Deleted[*obj](cache.DeletedFinalStateUnknown{Key: "b", Obj: &obj{"b"}}); !ok || o.name != "b" {
+		t.Error("tombstone not unwrapped")
+	}
+	if _, ok := Deleted[*obj]("other"); ok {
+		t.Error("another type accepted")
 	}
 }

@@ -110,3 +110,15 @@ func startSimulatedNodes(t *testing.T, c *cluster, nodes int) {
 		return strings.Count(out, "True") == nodes, out
 	})
 }
+
+// waitRolloutStarted waits until the Deployment's first ReplicaSet has
+// its n pods (on a server without nodes they stay Pending): revision 1,
+// n updated replicas.
+func waitRolloutStarted(t *testing.T, k kubectl, ns, name string, n int) {
+	t.Helper()
+	want := fmt.Sprintf("%d 1", n)
+	waitFor(t, 60*time.Second, func() (bool, string) {
+		out, _, _ := k.run(t, "get", "-n", ns, "deployment", name, "-o", `jsonpath={.status.updatedReplicas} {.metadata.annotations.deployment\.kubernetes\.io/revision}`)
+		return out == want, out
+	})
+}

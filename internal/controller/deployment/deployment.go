@@ -142,15 +142,9 @@ func (dc *Controller) updateReplicaSet(old, cur any) {
 }
 
 func (dc *Controller) deleteReplicaSet(obj any) {
-	rs, ok := obj.(*appsv1.ReplicaSet)
+	rs, ok := controller.Deleted[*appsv1.ReplicaSet](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rs, ok = tomb.Obj.(*appsv1.ReplicaSet); !ok {
-			return
-		}
+		return
 	}
 	if d := dc.owner(rs); d != nil {
 		dc.queue.Enqueue(d)
@@ -159,15 +153,9 @@ func (dc *Controller) deleteReplicaSet(obj any) {
 
 // deletePod wakes a Recreate Deployment waiting for its old pods to go.
 func (dc *Controller) deletePod(obj any) {
-	pod, ok := obj.(*v1.Pod)
+	pod, ok := controller.Deleted[*v1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*v1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOfNoCopy(pod)
 	if ref == nil || ref.Kind != "ReplicaSet" {

@@ -149,15 +149,9 @@ func (rc *Controller) updatePod(old, cur any) {
 }
 
 func (rc *Controller) deletePod(obj any) {
-	pod, ok := obj.(*v1.Pod)
+	pod, ok := controller.Deleted[*v1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*v1.Pod); !ok {
-			return
-		}
+		return
 	}
 	key, ok := ownerKey(pod)
 	if !ok {
