@@ -178,9 +178,11 @@ func TestDeployment(t *testing.T) {
 		c.rolledOut(d.Namespace, d.Name, 10)
 		// An image whose pods never schedule holds the rollout midway.
 		c.patchDeployment(d.Namespace, d.Name, `{"spec":{"template":{"spec":{"nodeSelector":{"nowhere":"true"}}}}}`)
-		c.eventually(time.Minute, "rollout stuck at 13 pods", func() (bool, string) {
+		// 3 new (maxSurge), old down to 8 (maxUnavailable), 2 more new;
+		// then nothing moves.
+		c.eventually(time.Minute, "rollout stuck at 8 old and 5 new", func() (bool, string) {
 			rss := c.ownedReplicaSets(d)
-			return len(rss) == 2 && specReplicas(rss[0])+specReplicas(rss[1]) == 13, rsSummary(rss)
+			return len(rss) == 2 && specReplicas(rss[0]) == 8 && specReplicas(rss[1]) == 5, rsSummary(rss)
 		})
 		c.scaleDeployment(d.Namespace, d.Name, 20)
 		c.eventually(time.Minute, "scaled proportionally", func() (bool, string) {
