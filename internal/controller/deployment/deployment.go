@@ -173,20 +173,15 @@ func (dc *Controller) deletePod(obj any) {
 // enqueueMatching enqueues the Deployments that could adopt an orphan
 // ReplicaSet.
 func (dc *Controller) enqueueMatching(rs *appsv1.ReplicaSet) {
-	if len(rs.Labels) == 0 {
-		return
-	}
 	list, err := dc.dLister.Deployments(rs.Namespace).List(labels.Everything())
 	if err != nil {
 		return
 	}
-	for _, d := range list {
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(rs.Labels)) {
-			continue
-		}
+	for _, d := range controller.Selecting(list, deploymentSelector, rs.Labels) {
 		dc.queue.Enqueue(d)
 	}
 }
+
+func deploymentSelector(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector }
 
 func key(d *appsv1.Deployment) string { return fmt.Sprintf("%s/%s", d.Namespace, d.Name) }

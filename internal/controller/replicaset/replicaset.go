@@ -163,21 +163,16 @@ func (rc *Controller) deletePod(obj any) {
 
 // enqueueMatching enqueues the ReplicaSets that could adopt an orphan.
 func (rc *Controller) enqueueMatching(pod *v1.Pod) {
-	if len(pod.Labels) == 0 {
-		return
-	}
 	list, err := rc.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
 	if err != nil {
 		return
 	}
-	for _, rs := range list {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
+	for _, rs := range controller.Selecting(list, rsSelector, pod.Labels) {
 		rc.queue.Add(rs.Namespace + "/" + rs.Name)
 	}
 }
+
+func rsSelector(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector }
 
 func (rc *Controller) sync(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
@@ -245,6 +240,8 @@ func (rc *Controller) relatedPods(rs *appsv1.ReplicaSet, pods []*v1.Pod) []*v1.P
 	if err != nil {
 		return nil
 	}
+	// Selectors parsed once: a Deployment's ReplicaSets may have
+	// thousands of pods.
 	var sels []labels.Selector
 	for _, s := range siblings {
 		if r := metav1.GetControllerOfNoCopy(s); r == nil || r.UID != ref.UID {
