@@ -81,6 +81,20 @@ func TestKubectlRollout(t *testing.T) {
 	}
 	wantLines(t, k.ok(t, n("scale", "deployment", "web", "--replicas=2")...), "deployment.apps/web scaled")
 	status()
+
+	// kubernetes.io/change-cause goes to the new ReplicaSet: history shows it.
+	k.ok(t, n("annotate", "deployment", "web", "kubernetes.io/change-cause=image 4")...)
+	k.ok(t, n("set", "image", "deployment/web", "app=registry.example/app:4")...)
+	status()
+	wantMatch(t, k.ok(t, n("rollout", "history", "deployment/web")...), `^\d+\s+image 4$`)
+
+	// A rollout that cannot finish: its pods never schedule.
+	k.ok(t, n("create", "deployment", "stuck", "--image=registry.example/app:1")...)
+	k.ok(t, n("patch", "deployment", "stuck", "-p", `{"spec":{"progressDeadlineSeconds":2,"template":{"spec":{"nodeSelector":{"nowhere":"true"}}}}}`)...)
+	_, errOut, err := k.run(t, n("rollout", "status", "deployment/stuck", "--timeout=50s")...)
+	if err == nil || !strings.Contains(errOut, `error: deployment "stuck" exceeded its progress deadline`) {
+		t.Errorf("rollout status of a stuck deployment: %v\n%s", err, errOut)
+	}
 	wantMatch(t, k.ok(t, n("get", "events", "--field-selector", "involvedObject.kind=Deployment")...),
 		`ScalingReplicaSet\s+deployment/web\s+Scaled up replica set web-\w+ from 0 to 3$`,
 		`ScalingReplicaSet\s+deployment/web\s+Scaled down replica set web-\w+ from 3 to 2$`)
