@@ -46,28 +46,15 @@ func BenchmarkDeployment(b *testing.B) {
 		b.Fatalf("build skiff: %v\n%s", err, out)
 	}
 	for i := 0; i < b.N; i++ {
-		srv := testserver.Start(b, testserver.Options{})
-		client := srv.Client(b)
-		ctx, cancel := context.WithCancel(context.Background())
-		sched, err := scheduler.New(scheduler.Config{RESTConfig: srv.Config})
-		if err != nil {
-			b.Fatal(err)
-		}
-		fleet, err := kubelet.NewFleet(kubelet.FleetConfig{Client: client, Nodes: nodes, NamePrefix: "bench-",
-			Machine: kubelet.MachineInfo{CPUs: 64, MemoryBytes: 256 << 30, EphemeralStorageBytes: 1 << 40}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		done := make(chan error, 2)
-		go func() { done <- sched.Run(ctx) }()
-		go func() { done <- fleet.Run(ctx) }()
+		plane := startBenchPlane(b, nodes)
+		srv, client, ctx := plane.srv, plane.client, context.Background()
 		port := testserver.FreePort(b)
 		cm := exec.Command(bin, "controller-manager", "--kubeconfig", srv.Kubeconfig, "--leader-elect=false",
 			"--kube-api-qps", "0", "--healthz-port", strconv.Itoa(port), "--bind-address", "127.0.0.1")
 		if err := cm.Start(); err != nil {
 			b.Fatal(err)
 		}
-		for !sched.Ready() || !fleet.Ready() || !healthy(port) {
+		for !plane.ready() || !healthy(port) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		cpu0 := procCPU(b, cm.Process.Pid)
@@ -97,12 +84,47 @@ func BenchmarkDeployment(b *testing.B) {
 		b.ReportMetric(cpu2-cpu1, "cpu-s-update")
 		_ = cm.Process.Kill()
 		_ = cm.Wait()
-		cancel()
-		for range 2 {
-			<-done
-		}
-		srv.Stop()
+		plane.stop()
 	}
+}
+
+// benchPlane is the in-process part of a controller benchmark: an API
+// server, the scheduler and simulated nodes with room for thousands of
+// pods.
+type benchPlane struct {
+	srv    *testserver.Server
+	client kubernetes.Interface
+	// ready reports the scheduler and the nodes ready.
+	ready func() bool
+	// stop ends them all.
+	stop func()
+}
+
+func startBenchPlane(b *testing.B, nodes int) *benchPlane {
+	b.Helper()
+	srv := testserver.Start(b, testserver.Options{})
+	client := srv.Client(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	sched, err := scheduler.New(scheduler.Config{RESTConfig: srv.Config})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fleet, err := kubelet.NewFleet(kubelet.FleetConfig{Client: client, Nodes: nodes, NamePrefix: "bench-",
+		Machine: kubelet.MachineInfo{CPUs: 64, MemoryBytes: 256 << 30, EphemeralStorageBytes: 1 << 40}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 2)
+	go func() { done <- sched.Run(ctx) }()
+	go func() { done <- fleet.Run(ctx) }()
+	return &benchPlane{srv: srv, client: client,
+		ready: func() bool { return sched.Ready() && fleet.Ready() },
+		stop: func() {
+			cancel()
+			<-done
+			<-done
+			srv.Stop()
+		}}
 }
 
 // benchRollout waits until the Deployment "bench" has rolled out (status
