@@ -241,6 +241,9 @@ func TestDeployment(t *testing.T) {
 			return got.Status.UpdatedReplicas >= 2 && got.Status.UpdatedReplicas < 10, fmt.Sprintf("%+v", got.Status)
 		})
 		c.stopManager("a")
+		if got := c.getDeployment(d.Namespace, d.Name); got.Status.UpdatedReplicas >= 10 {
+			t.Fatalf("the rollout finished before the manager stopped: %+v", got.Status)
+		}
 		c.startManager("b")
 		c.rolledOut(d.Namespace, d.Name, 10)
 		w.stop(t)
