@@ -5,7 +5,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/cache"
 )
 
 // AdoptPatch is the strategic merge patch by which a controller adopts
@@ -22,14 +21,4 @@ func AdoptPatch(ref *metav1.OwnerReference, uid types.UID) []byte {
 // owner releases the object with uid: its ownerReference is removed.
 func ReleasePatch(owner, uid types.UID) []byte {
 	return fmt.Appendf(nil, `{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, owner, uid)
-}
-
-// Deleted is the object of an informer's delete notification, which is
-// either the object or a tombstone holding it.
-func Deleted[T any](obj any) (T, bool) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	t, ok := obj.(T)
-	return t, ok
 }

@@ -32,6 +32,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/deployment"
 	"github.com/skiff-sh/skiff/internal/controller/endpoints"
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
@@ -71,6 +72,7 @@ var table = map[string]entry{
 	podgc.Name:            {init: podgc.New, alias: podgc.Alias, workers: 1},
 	nodelifecycle.Name:    {init: nodelifecycle.New, alias: nodelifecycle.Alias, workers: 5},
 	statefulset.Name:      {init: statefulset.New, alias: statefulset.Alias, workers: 5},
+	deployment.Name:       {init: deployment.New, alias: deployment.Alias, workers: 5},
 }
 
 // canonical resolves a name or an alias.

@@ -73,7 +73,7 @@ func TestStatefulSet(t *testing.T) {
 		if got := strings.Join(order, ", "); got != "terminating web-2, gone web-2, terminating web-1, gone web-1" {
 			t.Errorf("scale down: %s", got)
 		}
-		events := c.eventMessages("sts-ordered", "web")
+		events := c.statefulSetEvents("sts-ordered", "web")
 		for _, want := range []string{"create Pod web-0 in StatefulSet web successful", "delete Pod web-2 in StatefulSet web successful"} {
 			if !slices.Contains(events, want) {
 				t.Errorf("no event %q in %q", want, events)
@@ -255,7 +255,7 @@ func TestStatefulSet(t *testing.T) {
 			return p.UID != old.UID && p.DeletionTimestamp == nil, fmt.Sprintf("uid %s phase %s", p.UID, p.Status.Phase)
 		})
 		c.stsSettled(ns, "web", 2)
-		if events := c.eventMessages(ns, "web"); !slices.Contains(events, "StatefulSet sts-heal/web is recreating failed Pod web-0") {
+		if events := c.statefulSetEvents(ns, "web"); !slices.Contains(events, "StatefulSet sts-heal/web is recreating failed Pod web-0") {
 			t.Errorf("events %q", events)
 		}
 	})
@@ -330,21 +330,13 @@ func (c *cluster) memberRevisions(ns, name string) map[string]string {
 	return out
 }
 
-// eventMessages lists the messages of the events about StatefulSet name.
-func (c *cluster) eventMessages(ns, name string) []string {
+// statefulSetEvents waits for events about StatefulSet name and lists
+// their messages.
+func (c *cluster) statefulSetEvents(ns, name string) []string {
 	c.t.Helper()
 	var out []string
 	c.eventually(30*time.Second, "events of "+name, func() (bool, string) {
-		list, err := c.client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		out = nil
-		for _, e := range list.Items {
-			if e.InvolvedObject.Kind == "StatefulSet" && e.InvolvedObject.Name == name {
-				out = append(out, e.Message)
-			}
-		}
+		out = c.eventMessages(ns, "StatefulSet", name)
 		return len(out) > 0, ""
 	})
 	return out

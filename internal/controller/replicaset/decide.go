@@ -37,6 +37,11 @@ type Input struct {
 	CanManage bool
 	// Now is the current time (availability, scale-down ranking).
 	Now time.Time
+	// Related are the pods of every ReplicaSet that shares RS's
+	// controller (a Deployment's ReplicaSets, RS's own included:
+	// upstream's indirectly related pods); scale-down prefers pods on
+	// nodes crowded with them. Nil counts only RS's own pods.
+	Related []*v1.Pod
 }
 
 // Plan is what a sync does.
@@ -89,7 +94,11 @@ func Decide(in Input) Plan {
 	case diff < 0:
 		p.Create = min(-diff, BurstReplicas)
 	case diff > 0:
-		p.Delete = PodsToDelete(p.Owned, min(diff, BurstReplicas), in.Now)
+		related := in.Related
+		if related == nil {
+			related = p.Owned
+		}
+		p.Delete = PodsToDelete(p.Owned, related, min(diff, BurstReplicas), in.Now)
 	}
 	return p
 }
@@ -110,16 +119,17 @@ func IsActive(p *v1.Pod) bool {
 // PodsToDelete returns the n pods of pods to delete first, in upstream's
 // order: unassigned before assigned; Pending before Unknown before
 // Running; not ready before ready; lower pod-deletion-cost first; more
-// sibling pods on the same node first; ready for less time first
+// related active pods on the same node first; ready for less time first
 // (logarithmic buckets); more container restarts first; newer first
-// (logarithmic buckets).
-func PodsToDelete(pods []*v1.Pod, n int, now time.Time) []*v1.Pod {
+// (logarithmic buckets). related are the pods counted per node (pods
+// itself, or all the pods of a Deployment's ReplicaSets).
+func PodsToDelete(pods, related []*v1.Pod, n int, now time.Time) []*v1.Pod {
 	if n >= len(pods) {
 		return append([]*v1.Pod(nil), pods...)
 	}
 	onNode := map[string]int{}
-	for _, p := range pods {
-		if p.Spec.NodeName != "" {
+	for _, p := range related {
+		if p.Spec.NodeName != "" && IsActive(p) {
 			onNode[p.Spec.NodeName]++
 		}
 	}

@@ -163,21 +163,16 @@ func (rc *Controller) deletePod(obj any) {
 
 // enqueueMatching enqueues the ReplicaSets that could adopt an orphan.
 func (rc *Controller) enqueueMatching(pod *v1.Pod) {
-	if len(pod.Labels) == 0 {
-		return
-	}
 	list, err := rc.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
 	if err != nil {
 		return
 	}
-	for _, rs := range list {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
+	for _, rs := range controller.Selecting(list, rsSelector, pod.Labels) {
 		rc.queue.Add(rs.Namespace + "/" + rs.Name)
 	}
 }
+
+func rsSelector(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector }
 
 func (rc *Controller) sync(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
@@ -202,7 +197,8 @@ func (rc *Controller) sync(ctx context.Context, key string) error {
 	}
 	log := rc.queue.Logger().With("replicaset", key)
 	now := rc.clock.Now()
-	plan := Decide(Input{RS: cached, Selector: sel, Pods: pods, CanManage: rc.expectations.Satisfied(key), Now: now})
+	plan := Decide(Input{RS: cached, Selector: sel, Pods: pods, CanManage: rc.expectations.Satisfied(key), Now: now,
+		Related: rc.relatedPods(cached, pods)})
 	owned, err := rc.claim(ctx, cached, plan)
 	if err != nil {
 		return err
@@ -229,6 +225,42 @@ func (rc *Controller) sync(ctx context.Context, key string) error {
 		return controller.RequeueAfter(time.Duration(updated.Spec.MinReadySeconds) * time.Second)
 	}
 	return nil
+}
+
+// relatedPods are the pods matching the selector of any ReplicaSet with
+// rs's controller (rs included), each once: upstream's indirectly related
+// pods, which rank scale-down across a Deployment's ReplicaSets. Nil when
+// rs has no controller.
+func (rc *Controller) relatedPods(rs *appsv1.ReplicaSet, pods []*v1.Pod) []*v1.Pod {
+	ref := metav1.GetControllerOfNoCopy(rs)
+	if ref == nil {
+		return nil
+	}
+	siblings, err := rc.rsLister.ReplicaSets(rs.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	// Selectors parsed once: a Deployment's ReplicaSets may have
+	// thousands of pods.
+	var sels []labels.Selector
+	for _, s := range siblings {
+		if r := metav1.GetControllerOfNoCopy(s); r == nil || r.UID != ref.UID {
+			continue
+		}
+		if sel, err := metav1.LabelSelectorAsSelector(s.Spec.Selector); err == nil && !sel.Empty() {
+			sels = append(sels, sel)
+		}
+	}
+	var out []*v1.Pod
+	for _, p := range pods {
+		for _, sel := range sels {
+			if sel.Matches(labels.Set(p.Labels)) {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // claim writes the plan's adoptions and releases and returns the owned
