@@ -1,0 +1,338 @@
+// Package job is the Job controller: it runs a Job's pods to
+// completion (parallelism, completions, NonIndexed and Indexed), retries
+// failures up to backoffLimit, enforces activeDeadlineSeconds and
+// suspension, and tracks finished pods with the
+// batch.kubernetes.io/job-tracking finalizer, as upstream.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	batchv1 "k8s.io/api/batch/v1"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/replicaset"
+)
+
+// Name is the controller's canonical name in --controllers (upstream's);
+// Alias is its older name, accepted too.
+const (
+	Name  = "job-controller"
+	Alias = "job"
+)
+
+// Upstream's event source and reasons.
+const (
+	EventSource            = "job-controller"
+	ReasonSuccessfulCreate = "SuccessfulCreate"
+	ReasonFailedCreate     = "FailedCreate"
+	ReasonSuccessfulDelete = "SuccessfulDelete"
+	ReasonFailedDelete     = "FailedDelete"
+)
+
+// Controller is the Job controller.
+type Controller struct {
+	client       kubernetes.Interface
+	jobLister    batchlisters.JobLister
+	podLister    corelisters.PodLister
+	recorder     record.EventRecorder
+	clock        clock.PassiveClock
+	expectations *controller.Expectations
+	removing     *uidSet
+	queue        *controller.Queue
+}
+
+// New builds the controller on the manager's informers.
+func New(c controller.Context) (controller.Runner, error) { return newController(c) }
+
+func newController(c controller.Context) (*Controller, error) {
+	jobInf := c.Informers.Batch().V1().Jobs()
+	podInf := c.Informers.Core().V1().Pods()
+	jc := &Controller{
+		client:       c.Client,
+		jobLister:    jobInf.Lister(),
+		podLister:    podInf.Lister(),
+		recorder:     c.Recorder(EventSource),
+		clock:        c.Clock,
+		expectations: controller.NewExpectations(c.Clock),
+		removing:     &uidSet{m: map[types.UID]bool{}},
+	}
+	q, err := controller.New(controller.Config{Name: Name, Sync: jc.sync, Logger: c.Logger, Clock: c.Clock})
+	if err != nil {
+		return nil, err
+	}
+	jc.queue = q
+	if _, err := jobInf.Informer().AddEventHandler(q.Handler()); err != nil {
+		return nil, err
+	}
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    jc.addPod,
+		UpdateFunc: func(_, cur any) { jc.updatePod(cur) },
+		DeleteFunc: jc.deletePod,
+	}); err != nil {
+		return nil, err
+	}
+	return jc, nil
+}
+
+// Run syncs Jobs with workers goroutines until ctx ends.
+func (jc *Controller) Run(ctx context.Context, workers int) { jc.queue.Run(ctx, workers) }
+
+// ShutDown stops the controller's queue for good.
+func (jc *Controller) ShutDown() { jc.queue.ShutDown() }
+
+// uidSet is the pods whose tracking finalizer removal is in flight.
+type uidSet struct {
+	mu sync.Mutex
+	m  map[types.UID]bool
+}
+
+func (s *uidSet) add(uid types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[uid] = true
+}
+
+func (s *uidSet) remove(uid types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, uid)
+}
+
+func (s *uidSet) has(uid types.UID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[uid]
+}
+
+// ownerKey returns the key of the Job controlling pod, if any.
+func ownerKey(pod *v1.Pod) (string, bool) {
+	ref := metav1.GetControllerOfNoCopy(pod)
+	if ref == nil || ref.Kind != "Job" || ref.APIVersion != batchv1.SchemeGroupVersion.String() {
+		return "", false
+	}
+	return pod.Namespace + "/" + ref.Name, true
+}
+
+func (jc *Controller) addPod(obj any) {
+	pod := obj.(*v1.Pod)
+	if key, ok := ownerKey(pod); ok {
+		jc.expectations.CreationObserved(key)
+		jc.updatePod(pod)
+	}
+}
+
+func (jc *Controller) updatePod(obj any) {
+	pod := obj.(*v1.Pod)
+	if !slices.Contains(pod.Finalizers, batchv1.JobTrackingFinalizer) {
+		jc.removing.remove(pod.UID)
+	}
+	key, ok := ownerKey(pod)
+	if !ok {
+		return
+	}
+	if pod.DeletionTimestamp != nil {
+		jc.expectations.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
+	}
+	jc.queue.Add(key)
+}
+
+func (jc *Controller) deletePod(obj any) {
+	pod, ok := obj.(*v1.Pod)
+	if !ok {
+		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
+		if !ok {
+			return
+		}
+		if pod, ok = tomb.Obj.(*v1.Pod); !ok {
+			return
+		}
+	}
+	jc.removing.remove(pod.UID)
+	if key, ok := ownerKey(pod); ok {
+		jc.expectations.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
+		jc.queue.Add(key)
+	}
+}
+
+func (jc *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return controller.Permanent(err)
+	}
+	all, err := jc.podLister.Pods(ns).List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	cached, err := jc.jobLister.Jobs(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		// The Job is gone: its pods' outcomes no longer matter.
+		jc.expectations.Delete(key)
+		var orphans []*v1.Pod
+		for _, p := range all {
+			if k, ok := ownerKey(p); ok && k == key && hasFinalizer(p, jc.removing.has) {
+				orphans = append(orphans, p)
+			}
+		}
+		return jc.removeFinalizers(ctx, orphans)
+	}
+	if err != nil {
+		return err
+	}
+	var pods []*v1.Pod
+	for _, p := range all {
+		if ref := metav1.GetControllerOfNoCopy(p); ref != nil && ref.UID == cached.UID {
+			pods = append(pods, p)
+		}
+	}
+	log := jc.queue.Logger().With("job", key)
+	plan := Decide(Input{Job: cached, Pods: pods, Removing: jc.removing.has,
+		CanManage: jc.expectations.Satisfied(key), Now: jc.clock.Now()})
+
+	manageErr := errors.Join(jc.deletePods(ctx, cached, key, plan.Delete), jc.createPods(ctx, cached, key, plan.Create))
+	if manageErr != nil {
+		log.Info("could not create or delete pods", "err", manageErr)
+	}
+	if !equality.Semantic.DeepEqual(cached.Status, plan.Status) {
+		next := cached.DeepCopy()
+		next.Status = plan.Status
+		// Optimistic concurrency: a status computed from a stale Job
+		// must not overwrite counts.
+		if _, err := jc.client.BatchV1().Jobs(ns).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return errors.Join(manageErr, fmt.Errorf("update status of job %s: %w", key, err))
+		}
+	}
+	for _, e := range plan.Events {
+		jc.recorder.Event(cached, e.Type, e.Reason, e.Message)
+	}
+	if err := jc.removeFinalizers(ctx, plan.Finalize); err != nil {
+		return errors.Join(manageErr, err)
+	}
+	if manageErr != nil {
+		return manageErr
+	}
+	if plan.RequeueAfter > 0 {
+		return controller.RequeueAfter(plan.RequeueAfter)
+	}
+	return nil
+}
+
+// createPods creates one pod per index in slow-start batches, stopping
+// at the first failing batch; creations never sent are taken off the
+// expectations.
+func (jc *Controller) createPods(ctx context.Context, job *batchv1.Job, key string, indexes []int) error {
+	if len(indexes) == 0 {
+		return nil
+	}
+	jc.expectations.ExpectCreations(key, len(indexes))
+	sent := 0
+	for _, batch := range replicaset.SlowStartBatches(len(indexes)) {
+		errs := make([]error, batch)
+		var wg sync.WaitGroup
+		for i, ix := range indexes[sent : sent+batch] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = jc.createPod(ctx, job, key, ix)
+			}()
+		}
+		wg.Wait()
+		sent += batch
+		if err := errors.Join(errs...); err != nil {
+			for range len(indexes) - sent {
+				jc.expectations.CreationObserved(key)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (jc *Controller) createPod(ctx context.Context, job *batchv1.Job, key string, index int) error {
+	pod, err := jc.client.CoreV1().Pods(job.Namespace).Create(ctx, PodFromTemplate(job, index), metav1.CreateOptions{})
+	if err != nil {
+		jc.expectations.CreationObserved(key)
+		if apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause) {
+			return nil
+		}
+		jc.recorder.Eventf(job, v1.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
+		return err
+	}
+	jc.recorder.Eventf(job, v1.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %v", pod.Name)
+	return nil
+}
+
+func (jc *Controller) deletePods(ctx context.Context, job *batchv1.Job, key string, pods []*v1.Pod) error {
+	if len(pods) == 0 {
+		return nil
+	}
+	keys := make([]string, len(pods))
+	for i, p := range pods {
+		keys[i] = p.Namespace + "/" + p.Name
+	}
+	jc.expectations.ExpectDeletions(key, keys)
+	errs := make([]error, len(pods))
+	var wg sync.WaitGroup
+	for i, pod := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := jc.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+				Preconditions: &metav1.Preconditions{UID: &pod.UID},
+			})
+			switch {
+			case err == nil:
+				jc.recorder.Eventf(job, v1.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %v", pod.Name)
+			case apierrors.IsNotFound(err):
+				jc.expectations.DeletionObserved(key, keys[i])
+			default:
+				jc.expectations.DeletionObserved(key, keys[i])
+				jc.recorder.Eventf(job, v1.EventTypeWarning, ReasonFailedDelete, "Error deleting: %v", err)
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// removeFinalizers takes the tracking finalizer off pods; until the
+// cache shows it gone, the pods count as finalizer-free.
+func (jc *Controller) removeFinalizers(ctx context.Context, pods []*v1.Pod) error {
+	patch := []byte(fmt.Sprintf(`{"metadata":{"$deleteFromPrimitiveList/finalizers":[%q]}}`, batchv1.JobTrackingFinalizer))
+	errs := make([]error, len(pods))
+	var wg sync.WaitGroup
+	for i, pod := range pods {
+		jc.removing.add(pod.UID)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := jc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				jc.removing.remove(pod.UID)
+				errs[i] = fmt.Errorf("remove the tracking finalizer of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
