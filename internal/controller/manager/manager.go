@@ -32,14 +32,17 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/cronjob"
 	"github.com/skiff-sh/skiff/internal/controller/endpoints"
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
+	"github.com/skiff-sh/skiff/internal/controller/job"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/controller/ttlafterfinished"
 	"github.com/skiff-sh/skiff/internal/leaderelect"
 )
 
@@ -69,6 +72,9 @@ var table = map[string]entry{
 	garbagecollector.Name: {init: garbagecollector.New, alias: garbagecollector.Alias, workers: 20},
 	podgc.Name:            {init: podgc.New, alias: podgc.Alias, workers: 1},
 	nodelifecycle.Name:    {init: nodelifecycle.New, alias: nodelifecycle.Alias, workers: 5},
+	job.Name:              {init: job.New, alias: job.Alias, workers: 5},
+	cronjob.Name:          {init: cronjob.New, alias: cronjob.Alias, workers: 5},
+	ttlafterfinished.Name: {init: ttlafterfinished.New, alias: ttlafterfinished.Alias, workers: 5},
 }
 
 // canonical resolves a name or an alias.

@@ -13,10 +13,10 @@ func TestSelectControllers(t *testing.T) {
 		wantErr bool
 	}{
 		{spec: []string{"*"}, want: KnownControllers()},
-		{spec: []string{"*", "-namespace", "-endpoint", "-endpointslice", "-garbagecollector", "-podgc", "-nodelifecycle"}, want: []string{"replicaset-controller", "serviceaccount-controller"}},
+		{spec: []string{"*", "-namespace", "-endpoint", "-endpointslice", "-garbagecollector", "-podgc", "-nodelifecycle", "-job", "-cronjob", "-ttlafterfinished"}, want: []string{"replicaset-controller", "serviceaccount-controller"}},
 		{spec: []string{"replicaset"}, want: []string{"replicaset-controller"}},
 		{spec: []string{"replicaset-controller", "serviceaccount"}, want: []string{"replicaset-controller", "serviceaccount-controller"}},
-		{spec: []string{"*", "-replicaset-controller"}, want: []string{"endpoints-controller", "endpointslice-controller", "garbage-collector-controller", "namespace-controller", "node-lifecycle-controller", "pod-garbage-collector-controller", "serviceaccount-controller"}},
+		{spec: []string{"*", "-replicaset-controller"}, want: []string{"cronjob-controller", "endpoints-controller", "endpointslice-controller", "garbage-collector-controller", "job-controller", "namespace-controller", "node-lifecycle-controller", "pod-garbage-collector-controller", "serviceaccount-controller", "ttl-after-finished-controller"}},
 		{spec: []string{"-replicaset"}, want: nil},
 		{spec: []string{"nosuch"}, wantErr: true},
 		{spec: []string{"*", "-"}, wantErr: true},
