@@ -1,6 +1,7 @@
 package job
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,6 +116,7 @@ func Decide(in Input) Plan {
 		}
 	}
 	completed := parseIndexes(st.CompletedIndexes, completions(job))
+	failJob := "" // the message of the first FailJob rule matched
 	for _, p := range in.Pods {
 		if !hasFinalizer(p, in.Removing) || pending[p.UID] {
 			continue
@@ -128,12 +130,26 @@ func Decide(in Input) Plan {
 			plan.Finalize = append(plan.Finalize, p)
 		case p.Status.Phase == v1.PodSucceeded:
 			keepS = append(keepS, p.UID)
-		case p.Status.Phase == v1.PodFailed,
-			// A pod deleted before it ended failed, unless the Job
-			// deleted it because it had succeeded or was suspended.
-			p.DeletionTimestamp != nil && !successTarget && !suspended:
+		case p.Status.Phase == v1.PodFailed:
+			action, msg := matchFailurePolicy(job.Spec.PodFailurePolicy, p)
+			switch action {
+			case batchv1.PodFailurePolicyActionIgnore:
+				// Not a failure: let it go uncounted.
+				plan.Finalize = append(plan.Finalize, p)
+				continue
+			case batchv1.PodFailurePolicyActionFailJob:
+				if failJob == "" {
+					failJob = msg
+				}
+			}
 			keepF = append(keepF, p.UID)
-		case p.DeletionTimestamp != nil:
+		case p.DeletionTimestamp != nil && !successTarget && !suspended && (!onlyFailed(job) || p.Spec.NodeName == ""):
+			// A pod deleted before it ended failed, unless the Job
+			// deleted it because it had succeeded or was suspended;
+			// with podReplacementPolicy Failed it counts once it is
+			// Failed (one no kubelet runs never will).
+			keepF = append(keepF, p.UID)
+		case p.DeletionTimestamp != nil && (successTarget || suspended):
 			plan.Finalize = append(plan.Finalize, p)
 		}
 	}
@@ -183,6 +199,9 @@ func Decide(in Input) Plan {
 	if !successTarget && !failureTarget {
 		limit := backoffLimit(job)
 		switch {
+		case failJob != "":
+			failureTarget = true
+			setCondition(&st, batchv1.JobFailureTarget, v1.ConditionTrue, batchv1.JobReasonPodFailurePolicy, failJob, in.Now)
 		case failed > limit || restartsPastLimit(job, active):
 			failureTarget = true
 			setCondition(&st, batchv1.JobFailureTarget, v1.ConditionTrue, batchv1.JobReasonBackoffLimitExceeded, MessageBackoffLimitExceeded, in.Now)
@@ -204,27 +223,29 @@ func Decide(in Input) Plan {
 	if in.CanManage {
 		var excess []*v1.Pod
 		if indexed {
-			var create []int
-			create, excess = manageIndexed(job, active, completed, want)
-			wait := time.Duration(0)
-			if len(create) > 0 {
-				wait = creationDelay(in.Pods, in.Now)
-			}
-			if wait > 0 {
-				plan.RequeueAfter = wait
-			} else {
-				plan.Create = create
-			}
-		} else if n := want - len(active); n > 0 {
-			if wait := creationDelay(in.Pods, in.Now); wait > 0 {
-				plan.RequeueAfter = wait
-			} else {
-				for range n {
-					plan.Create = append(plan.Create, -1)
+			held := map[int]bool{}
+			if onlyFailed(job) {
+				// Their indexes wait until they are Failed.
+				for _, p := range terminating {
+					if ix, ok := completionIndex(p); ok {
+						held[ix] = true
+					}
 				}
 			}
-		} else if n < 0 {
+			plan.Create, excess = manageIndexed(job, active, completed, held, want)
+		} else if n := want - len(active); n < 0 {
 			excess = replicaset.PodsToDelete(active, -n, in.Now)
+		} else if onlyFailed(job) {
+			// Terminating pods are replaced once they are Failed.
+			plan.Create = nonIndexed(max(0, n-len(terminating)))
+		} else {
+			plan.Create = nonIndexed(n)
+		}
+		if len(plan.Create) > 0 {
+			// Replacements of failed pods wait out the back-off.
+			if wait := creationDelay(in.Pods, in.Now); wait > 0 {
+				plan.Create, plan.RequeueAfter = nil, wait
+			}
 		}
 		plan.Delete = excess
 		created, deleted = len(plan.Create), len(excess)
@@ -253,6 +274,46 @@ func Decide(in Input) Plan {
 	}
 	plan.Status = st
 	return plan
+}
+
+// onlyFailed: podReplacementPolicy Failed (the default with a pod
+// failure policy) replaces a pod only once it is Failed.
+func onlyFailed(job *batchv1.Job) bool {
+	return job.Spec.PodReplacementPolicy != nil && *job.Spec.PodReplacementPolicy == batchv1.Failed
+}
+
+// matchFailurePolicy returns the action of the first rule of policy
+// that a failed pod matches ("" for none) and, for FailJob, upstream's
+// message. Exit codes are those of terminated containers (init or not)
+// that exited non-zero; conditions match by type and status.
+func matchFailurePolicy(policy *batchv1.PodFailurePolicy, p *v1.Pod) (batchv1.PodFailurePolicyAction, string) {
+	if policy == nil {
+		return "", ""
+	}
+	statuses := append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...)
+	for i, r := range policy.Rules {
+		if req := r.OnExitCodes; req != nil {
+			for _, cs := range statuses {
+				t := cs.State.Terminated
+				if t == nil || t.ExitCode == 0 || req.ContainerName != nil && *req.ContainerName != cs.Name {
+					continue
+				}
+				if slices.Contains(req.Values, t.ExitCode) == (req.Operator == batchv1.PodFailurePolicyOnExitCodesOpIn) {
+					return r.Action, fmt.Sprintf("Container %s for pod %s/%s failed with exit code %v matching %v rule at index %d",
+						cs.Name, p.Namespace, p.Name, t.ExitCode, r.Action, i)
+				}
+			}
+		}
+		for _, pat := range r.OnPodConditions {
+			for _, c := range p.Status.Conditions {
+				if c.Type == pat.Type && c.Status == pat.Status {
+					return r.Action, fmt.Sprintf("Pod %s/%s has condition %v matching %v rule at index %d",
+						p.Namespace, p.Name, c.Type, r.Action, i)
+				}
+			}
+		}
+	}
+	return "", ""
 }
 
 // Finished reports whether the Job has its Complete or Failed condition.
@@ -404,10 +465,10 @@ func finishedAt(p *v1.Pod) time.Time {
 }
 
 // manageIndexed returns the indexes to start (the lowest neither
-// completed nor running, up to want running) and the active pods to
+// completed, running nor held, up to want running) and the active pods to
 // delete: duplicates of an index, pods of completed or invalid indexes,
 // and the highest indexes beyond want.
-func manageIndexed(job *batchv1.Job, active []*v1.Pod, completed map[int]bool, want int) (create []int, excess []*v1.Pod) {
+func manageIndexed(job *batchv1.Job, active []*v1.Pod, completed, held map[int]bool, want int) (create []int, excess []*v1.Pod) {
 	running := map[int]bool{}
 	var keep []int
 	for _, p := range active {
@@ -434,7 +495,7 @@ func manageIndexed(job *batchv1.Job, active []*v1.Pod, completed map[int]bool, w
 		return nil, excess
 	}
 	for ix := 0; ix < completions(job) && len(keep)+len(create) < want; ix++ {
-		if !completed[ix] && !running[ix] {
+		if !completed[ix] && !running[ix] && !held[ix] {
 			create = append(create, ix)
 		}
 	}
@@ -530,6 +591,18 @@ func setCondition(st *batchv1.JobStatus, t batchv1.JobConditionType, status v1.C
 		c.LastTransitionTime = metav1.NewTime(now)
 	}
 	c.Status, c.Reason, c.Message, c.LastProbeTime = status, reason, msg, metav1.NewTime(now)
+}
+
+// nonIndexed is n creations of NonIndexed pods.
+func nonIndexed(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = -1
+	}
+	if n == 0 {
+		return nil
+	}
+	return out
 }
 
 func ptrInt32(n int32) *int32 { return &n }

@@ -3,6 +3,7 @@ package job
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,8 @@ func newJob(completions, parallelism *int32, mutate ...func(*batchv1.Job)) *batc
 
 // pod is a pod of the job named by its UID; spec is a comma-separated
 // list of a phase, fin (has the tracking finalizer), del (being deleted),
-// removing, ready, ix=N (completion index), failedAgo=D.
+// removing, ready, ix=N (completion index), failedAgo=D, exit=N (Failed
+// with container c exited N).
 func pod(uid string, spec string) *v1.Pod {
 	p := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: uid, Namespace: "ns", UID: types.UID(uid),
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: "pi", UID: "job-uid", Controller: ptr.To(true)}}}}
@@ -54,6 +56,10 @@ func pod(uid string, spec string) *v1.Pod {
 			p.Status.Conditions = []v1.PodCondition{{Type: v1.PodReady, Status: v1.ConditionTrue}}
 		case strings.HasPrefix(f, "ix="):
 			p.Annotations = map[string]string{batchv1.JobCompletionIndexAnnotation: f[3:]}
+		case strings.HasPrefix(f, "exit="):
+			code, _ := strconv.Atoi(f[len("exit="):])
+			p.Status.Phase = v1.PodFailed
+			p.Status.ContainerStatuses = []v1.ContainerStatus{{Name: "c", State: v1.ContainerState{Terminated: &v1.ContainerStateTerminated{ExitCode: int32(code)}}}}
 		case strings.HasPrefix(f, "failedAgo="):
 			d, _ := time.ParseDuration(f[len("failedAgo="):])
 			p.Status.Phase = v1.PodFailed
@@ -94,6 +100,17 @@ func uncounted(st batchv1.JobStatus) string {
 
 func withStatus(f func(*batchv1.JobStatus)) func(*batchv1.Job) {
 	return func(j *batchv1.Job) { f(&j.Status) }
+}
+
+func withFailurePolicy(rules ...batchv1.PodFailurePolicyRule) func(*batchv1.Job) {
+	return func(j *batchv1.Job) {
+		j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: rules}
+		j.Spec.PodReplacementPolicy = ptr.To(batchv1.Failed)
+	}
+}
+
+func onExit(action batchv1.PodFailurePolicyAction, op batchv1.PodFailurePolicyOnExitCodesOperator, codes ...int32) batchv1.PodFailurePolicyRule {
+	return batchv1.PodFailurePolicyRule{Action: action, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: op, Values: codes}}
 }
 
 func TestDecide(t *testing.T) {
@@ -327,6 +344,41 @@ func TestDecide(t *testing.T) {
 					p.Status.Succeeded != 2 || names(p.Finalize) != "b" {
 					t.Errorf("create %v delete %q completed %q succeeded %d finalize %q", p.Create, names(p.Delete),
 						p.Status.CompletedIndexes, p.Status.Succeeded, names(p.Finalize))
+				}
+			},
+		},
+		{
+			name: "pod failure policy FailJob: failure target at once",
+			job: newJob(i32(3), i32(1), withFailurePolicy(
+				onExit(batchv1.PodFailurePolicyActionIgnore, batchv1.PodFailurePolicyOnExitCodesOpIn, 3),
+				onExit(batchv1.PodFailurePolicyActionFailJob, batchv1.PodFailurePolicyOnExitCodesOpIn, 42))),
+			pods: []*v1.Pod{pod("a", "exit=42,fin")},
+			check: func(t *testing.T, p Plan) {
+				c := condition(&p.Status, batchv1.JobFailureTarget)
+				if c == nil || c.Reason != "PodFailurePolicy" ||
+					c.Message != "Container c for pod ns/a failed with exit code 42 matching FailJob rule at index 1" || uncounted(p.Status) != "s[] f[a]" {
+					t.Errorf("condition %+v uncounted %s", c, uncounted(p.Status))
+				}
+			},
+		},
+		{
+			name: "pod failure policy Ignore: not counted, replaced",
+			job: newJob(i32(3), i32(1), withFailurePolicy(
+				onExit(batchv1.PodFailurePolicyActionIgnore, batchv1.PodFailurePolicyOnExitCodesOpNotIn, 1, 2))),
+			pods: []*v1.Pod{pod("a", "exit=3,fin")},
+			check: func(t *testing.T, p Plan) {
+				if conds(p.Status) != "" || uncounted(p.Status) != "s[] f[]" || names(p.Finalize) != "a" {
+					t.Errorf("conditions %q uncounted %s finalize %q", conds(p.Status), uncounted(p.Status), names(p.Finalize))
+				}
+			},
+		},
+		{
+			name: "podReplacementPolicy Failed: a terminating pod is neither counted nor replaced yet",
+			job:  newJob(i32(3), i32(1), withFailurePolicy()),
+			pods: []*v1.Pod{func() *v1.Pod { p := pod("a", "Running,fin,del"); p.Spec.NodeName = "n1"; return p }()},
+			check: func(t *testing.T, p Plan) {
+				if uncounted(p.Status) != "s[] f[]" || len(p.Create) != 0 || len(p.Finalize) != 0 {
+					t.Errorf("uncounted %s create %v finalize %q", uncounted(p.Status), p.Create, names(p.Finalize))
 				}
 			},
 		},
