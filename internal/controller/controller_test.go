@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -161,5 +162,13 @@ func TestExpectations(t *testing.T) {
 				t.Errorf("Satisfied = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestSlowStartBatches(t *testing.T) {
+	for n, want := range map[int][]int{0: nil, 1: {1}, 3: {1, 2}, 10: {1, 2, 4, 3}, 16: {1, 2, 4, 8, 1}} {
+		if got := SlowStartBatches(n); !reflect.DeepEqual(got, want) {
+			t.Errorf("SlowStartBatches(%d) = %v, want %v", n, got, want)
+		}
 	}
 }

@@ -27,7 +27,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
-	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 )
 
 // Name is the controller's canonical name in --controllers (upstream's);
@@ -37,14 +36,8 @@ const (
 	Alias = "job"
 )
 
-// Upstream's event source and reasons.
-const (
-	EventSource            = "job-controller"
-	ReasonSuccessfulCreate = "SuccessfulCreate"
-	ReasonFailedCreate     = "FailedCreate"
-	ReasonSuccessfulDelete = "SuccessfulDelete"
-	ReasonFailedDelete     = "FailedDelete"
-)
+// EventSource is the component of the controller's events.
+const EventSource = "job-controller"
 
 // Controller is the Job controller.
 type Controller struct {
@@ -54,6 +47,7 @@ type Controller struct {
 	recorder     record.EventRecorder
 	clock        clock.PassiveClock
 	expectations *controller.Expectations
+	pods         controller.PodControl
 	removing     *uidSet
 	queue        *controller.Queue
 }
@@ -73,6 +67,7 @@ func newController(c controller.Context) (*Controller, error) {
 		expectations: controller.NewExpectations(c.Clock),
 		removing:     &uidSet{m: map[types.UID]bool{}},
 	}
+	jc.pods = controller.PodControl{Client: c.Client, Recorder: jc.recorder, Expectations: jc.expectations}
 	q, err := controller.New(controller.Config{Name: Name, Sync: jc.sync, Logger: c.Logger, Clock: c.Clock})
 	if err != nil {
 		return nil, err
@@ -205,7 +200,11 @@ func (jc *Controller) sync(ctx context.Context, key string) error {
 	plan := Decide(Input{Job: cached, Pods: pods, Removing: jc.removing.has,
 		CanManage: jc.expectations.Satisfied(key), Now: jc.clock.Now()})
 
-	manageErr := errors.Join(jc.deletePods(ctx, cached, key, plan.Delete), jc.createPods(ctx, cached, key, plan.Create))
+	create := make([]*v1.Pod, len(plan.Create))
+	for i, ix := range plan.Create {
+		create[i] = PodFromTemplate(cached, ix)
+	}
+	manageErr := errors.Join(jc.pods.Delete(ctx, cached, key, plan.Delete), jc.pods.Create(ctx, cached, key, create))
 	if manageErr != nil {
 		log.Info("could not create or delete pods", "err", manageErr)
 	}
@@ -234,85 +233,6 @@ func (jc *Controller) sync(ctx context.Context, key string) error {
 		return controller.RequeueAfter(plan.RequeueAfter)
 	}
 	return nil
-}
-
-// createPods creates one pod per index in slow-start batches, stopping
-// at the first failing batch; creations never sent are taken off the
-// expectations.
-func (jc *Controller) createPods(ctx context.Context, job *batchv1.Job, key string, indexes []int) error {
-	if len(indexes) == 0 {
-		return nil
-	}
-	jc.expectations.ExpectCreations(key, len(indexes))
-	sent := 0
-	for _, batch := range replicaset.SlowStartBatches(len(indexes)) {
-		errs := make([]error, batch)
-		var wg sync.WaitGroup
-		for i, ix := range indexes[sent : sent+batch] {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = jc.createPod(ctx, job, key, ix)
-			}()
-		}
-		wg.Wait()
-		sent += batch
-		if err := errors.Join(errs...); err != nil {
-			for range len(indexes) - sent {
-				jc.expectations.CreationObserved(key)
-			}
-			return err
-		}
-	}
-	return nil
-}
-
-func (jc *Controller) createPod(ctx context.Context, job *batchv1.Job, key string, index int) error {
-	pod, err := jc.client.CoreV1().Pods(job.Namespace).Create(ctx, PodFromTemplate(job, index), metav1.CreateOptions{})
-	if err != nil {
-		jc.expectations.CreationObserved(key)
-		if apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause) {
-			return nil
-		}
-		jc.recorder.Eventf(job, v1.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
-		return err
-	}
-	jc.recorder.Eventf(job, v1.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %v", pod.Name)
-	return nil
-}
-
-func (jc *Controller) deletePods(ctx context.Context, job *batchv1.Job, key string, pods []*v1.Pod) error {
-	if len(pods) == 0 {
-		return nil
-	}
-	keys := make([]string, len(pods))
-	for i, p := range pods {
-		keys[i] = p.Namespace + "/" + p.Name
-	}
-	jc.expectations.ExpectDeletions(key, keys)
-	errs := make([]error, len(pods))
-	var wg sync.WaitGroup
-	for i, pod := range pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := jc.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
-				Preconditions: &metav1.Preconditions{UID: &pod.UID},
-			})
-			switch {
-			case err == nil:
-				jc.recorder.Eventf(job, v1.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %v", pod.Name)
-			case apierrors.IsNotFound(err):
-				jc.expectations.DeletionObserved(key, keys[i])
-			default:
-				jc.expectations.DeletionObserved(key, keys[i])
-				jc.recorder.Eventf(job, v1.EventTypeWarning, ReasonFailedDelete, "Error deleting: %v", err)
-				errs[i] = err
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // removeFinalizers takes the tracking finalizer off pods; until the

@@ -17,11 +17,6 @@ import (
 // replicaset controller (500).
 const BurstReplicas = 500
 
-// SlowStartInitialBatchSize is the first batch of creations; each batch
-// that fully succeeds doubles the next (upstream's slow start), so a
-// failing template costs one request, not hundreds.
-const SlowStartInitialBatchSize = 1
-
 // PodDeletionCostAnnotation lets users rank pods for scale-down: lower
 // costs go first.
 const PodDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
@@ -307,18 +302,6 @@ func Status(rs *appsv1.ReplicaSet, owned []*v1.Pod, manageErr error, scaleUp boo
 		st.Conditions = append(st.Conditions[:idx], st.Conditions[idx+1:]...)
 	}
 	return st
-}
-
-// SlowStartBatches splits n creations into upstream's slow-start
-// batches: 1, 2, 4, ... and the rest.
-func SlowStartBatches(n int) []int {
-	var out []int
-	for size := SlowStartInitialBatchSize; n > 0; size *= 2 {
-		b := min(size, n)
-		out = append(out, b)
-		n -= b
-	}
-	return out
 }
 
 // PodFromTemplate is the pod RS creates: its template with generateName

@@ -192,14 +192,6 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-func TestSlowStartBatches(t *testing.T) {
-	for n, want := range map[int][]int{0: nil, 1: {1}, 3: {1, 2}, 10: {1, 2, 4, 3}, 16: {1, 2, 4, 8, 1}} {
-		if got := SlowStartBatches(n); !reflect.DeepEqual(got, want) {
-			t.Errorf("SlowStartBatches(%d) = %v, want %v", n, got, want)
-		}
-	}
-}
-
 func TestPodFromTemplate(t *testing.T) {
 	rs := newRS(1)
 	p := PodFromTemplate(rs)
