@@ -14,6 +14,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiff-sh/skiff/internal/kubelet/simruntime"
@@ -73,6 +74,7 @@ func TestJobsAndCronJobs(t *testing.T) {
 			t.Errorf("kubectl wait: %s", out)
 		}
 		out := c.kubectl("get", "-n", ns, "job", "three")
+		t.Logf("kubectl get job:\n%s", out)
 		if !strings.Contains(out, "COMPLETIONS") || !strings.Contains(out, "DURATION") || !strings.Contains(out, "3/3") || !strings.Contains(out, "Complete") {
 			t.Errorf("kubectl get job:\n%s", out)
 		}
@@ -144,6 +146,66 @@ func TestJobsAndCronJobs(t *testing.T) {
 		})
 	})
 
+	t.Run("activeDeadlineSeconds: DeadlineExceeded, pods deleted", func(t *testing.T) {
+		_, err := jobs.Create(ctx, &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Name: "slow"},
+			Spec:       batchv1.JobSpec{ActiveDeadlineSeconds: ptr.To[int64](3), Template: runningPod()},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := c.jobCondition(ns, "slow", batchv1.JobFailed)
+		if cond := jobConditionOf(j, batchv1.JobFailed); cond.Reason != batchv1.JobReasonDeadlineExceeded ||
+			cond.Message != "Job was active longer than specified deadline" || j.Status.Active != 0 {
+			t.Errorf("status %+v", j.Status)
+		}
+		c.eventually(time.Minute, "pods of slow gone", func() (bool, string) {
+			n := len(c.jobPods(ns, "slow"))
+			return n == 0, fmt.Sprintf("%d pods", n)
+		})
+	})
+
+	t.Run("suspend deletes the pods; resume starts them again", func(t *testing.T) {
+		_, err := jobs.Create(ctx, &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Name: "pausable"},
+			Spec:       batchv1.JobSpec{Parallelism: ptr.To[int32](2), Completions: ptr.To[int32](2), Template: runningPod()},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.jobActive(ns, "pausable", 2)
+		c.patchJob(ns, "pausable", `{"spec":{"suspend":true}}`)
+		j := c.jobCondition(ns, "pausable", batchv1.JobSuspended)
+		c.eventually(time.Minute, "pods of pausable gone", func() (bool, string) {
+			n := len(c.jobPods(ns, "pausable"))
+			return n == 0, fmt.Sprintf("%d pods", n)
+		})
+		c.patchJob(ns, "pausable", `{"spec":{"suspend":false}}`)
+		j = c.jobActive(ns, "pausable", 2)
+		if j.Status.Failed != 0 || hasJobCondition(j, batchv1.JobSuspended) {
+			t.Errorf("status %+v", j.Status)
+		}
+	})
+
+	t.Run("a deleted Job's pods lose the tracking finalizer and go", func(t *testing.T) {
+		c.eventually(time.Minute, "pods of pausable running", func() (bool, string) {
+			n := len(c.jobPods(ns, "pausable"))
+			return n == 2, fmt.Sprintf("%d pods", n)
+		})
+		bg := metav1.DeletePropagationBackground
+		if err := jobs.Delete(ctx, "pausable", metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+			t.Fatal(err)
+		}
+		c.eventually(2*time.Minute, "pods of the deleted job gone", func() (bool, string) {
+			pods := c.jobPods(ns, "pausable")
+			var fin []string
+			for _, p := range pods {
+				fin = append(fin, fmt.Sprint(p.Finalizers))
+			}
+			return len(pods) == 0, fmt.Sprintf("%d pods, finalizers %v", len(pods), fin)
+		})
+	})
+
 	t.Run("the CronJob started a Job named by its minute", func(t *testing.T) {
 		var started *batchv1.Job
 		c.eventually(2*time.Minute, "a job of the cronjob", func() (bool, string) {
@@ -171,6 +233,7 @@ func TestJobsAndCronJobs(t *testing.T) {
 			return got.Status.LastScheduleTime != nil && got.Status.LastSuccessfulTime != nil, fmt.Sprintf("%+v", got.Status)
 		})
 		out := c.kubectl("get", "-n", ns, "cronjobs")
+		t.Logf("kubectl get cronjobs:\n%s", out)
 		if !strings.Contains(out, "LAST SCHEDULE") || !strings.Contains(out, "* * * * *") {
 			t.Errorf("kubectl get cronjobs:\n%s", out)
 		}
@@ -191,6 +254,34 @@ func exitingPod(code int) v1.PodTemplateSpec {
 			simruntime.AnnotationExitAfter + "c":      "1s",
 		}},
 		Spec: v1.PodSpec{RestartPolicy: v1.RestartPolicyNever, Containers: []v1.Container{{Name: "c", Image: "busybox"}}},
+	}
+}
+
+// runningPod is a pod template whose container runs until it is stopped.
+func runningPod() v1.PodTemplateSpec {
+	return v1.PodTemplateSpec{Spec: v1.PodSpec{RestartPolicy: v1.RestartPolicyNever, Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}
+}
+
+// jobActive waits until the Job reports n active pods and returns it.
+func (c *cluster) jobActive(ns, name string, n int32) *batchv1.Job {
+	c.t.Helper()
+	var j *batchv1.Job
+	c.eventually(time.Minute, fmt.Sprintf("job %s with %d active", name, n), func() (bool, string) {
+		var err error
+		j, err = c.client.BatchV1().Jobs(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return j.Status.Active == n, fmt.Sprintf("%+v", j.Status)
+	})
+	return j
+}
+
+// patchJob merge-patches a Job.
+func (c *cluster) patchJob(ns, name, patch string) {
+	c.t.Helper()
+	if _, err := c.client.BatchV1().Jobs(ns).Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		c.t.Fatal(err)
 	}
 }
 
