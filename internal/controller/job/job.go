@@ -176,25 +176,29 @@ func (jc *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	cached, err := jc.jobLister.Jobs(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		// The Job is gone: its pods' outcomes no longer matter.
-		jc.expectations.Delete(key)
-		var orphans []*v1.Pod
-		for _, p := range all {
-			if k, ok := ownerKey(p); ok && k == key && hasFinalizer(p, jc.removing.has) {
-				orphans = append(orphans, p)
-			}
-		}
-		return jc.removeFinalizers(ctx, orphans)
-	}
-	if err != nil {
+	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
-	var pods []*v1.Pod
+	// Pods of a Job of this name that is gone (deleted, perhaps made
+	// again with a new UID): their outcomes no longer matter.
+	var pods, orphans []*v1.Pod
 	for _, p := range all {
-		if ref := metav1.GetControllerOfNoCopy(p); ref != nil && ref.UID == cached.UID {
-			pods = append(pods, p)
+		if k, ok := ownerKey(p); !ok || k != key {
+			continue
 		}
+		switch {
+		case cached != nil && metav1.GetControllerOfNoCopy(p).UID == cached.UID:
+			pods = append(pods, p)
+		case hasFinalizer(p, jc.removing.has):
+			orphans = append(orphans, p)
+		}
+	}
+	if err := jc.removeFinalizers(ctx, orphans); err != nil {
+		return err
+	}
+	if cached == nil {
+		jc.expectations.Delete(key)
+		return nil
 	}
 	log := jc.queue.Logger().With("job", key)
 	plan := Decide(Input{Job: cached, Pods: pods, Removing: jc.removing.has,

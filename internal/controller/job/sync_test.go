@@ -176,3 +176,15 @@ func TestSyncOfAGoneJobLetsItsPodsGo(t *testing.T) {
 		t.Errorf("writes: %s", got)
 	}
 }
+
+func TestSyncLetsGoOfThePodsOfAnEarlierJobOfTheSameName(t *testing.T) {
+	old := pod("old", "Running,fin,del")
+	old.OwnerReferences[0].UID = "earlier-uid"
+	f := newFixture(t, newJob(ptr.To[int32](1), ptr.To[int32](1)), old, pod("a", "Running,fin"))
+	if err := f.c.sync(context.Background(), "ns/pi"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.writes(); !slices.Contains(got, "patch pods old") || slices.Contains(got, "patch pods a") {
+		t.Errorf("writes: %v", got)
+	}
+}
