@@ -50,6 +50,9 @@ type Controller struct {
 	pods         controller.PodControl
 	removing     *uidSet
 	queue        *controller.Queue
+	// orphans are pods with the tracking finalizer whose controller is
+	// not a Job any more (upstream's orphan queue).
+	orphans *controller.Queue
 }
 
 // New builds the controller on the manager's informers.
@@ -73,6 +76,9 @@ func newController(c controller.Context) (*Controller, error) {
 		return nil, err
 	}
 	jc.queue = q
+	if jc.orphans, err = controller.New(controller.Config{Name: Name + "-orphan-pods", Sync: jc.syncOrphan, Logger: c.Logger, Clock: c.Clock}); err != nil {
+		return nil, err
+	}
 	if _, err := jobInf.Informer().AddEventHandler(q.Handler()); err != nil {
 		return nil, err
 	}
@@ -86,11 +92,24 @@ func newController(c controller.Context) (*Controller, error) {
 	return jc, nil
 }
 
-// Run syncs Jobs with workers goroutines until ctx ends.
-func (jc *Controller) Run(ctx context.Context, workers int) { jc.queue.Run(ctx, workers) }
+// Run syncs Jobs with workers goroutines, and orphan pods with one,
+// until ctx ends.
+func (jc *Controller) Run(ctx context.Context, workers int) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		jc.orphans.Run(ctx, 1)
+	}()
+	jc.queue.Run(ctx, workers)
+	wg.Wait()
+}
 
-// ShutDown stops the controller's queue for good.
-func (jc *Controller) ShutDown() { jc.queue.ShutDown() }
+// ShutDown stops the controller's queues for good.
+func (jc *Controller) ShutDown() {
+	jc.queue.ShutDown()
+	jc.orphans.ShutDown()
+}
 
 // uidSet is the pods whose tracking finalizer removal is in flight.
 type uidSet struct {
@@ -129,8 +148,8 @@ func (jc *Controller) addPod(obj any) {
 	pod := obj.(*v1.Pod)
 	if key, ok := ownerKey(pod); ok {
 		jc.expectations.CreationObserved(key)
-		jc.updatePod(pod)
 	}
+	jc.updatePod(pod)
 }
 
 func (jc *Controller) updatePod(obj any) {
@@ -140,12 +159,36 @@ func (jc *Controller) updatePod(obj any) {
 	}
 	key, ok := ownerKey(pod)
 	if !ok {
+		if hasFinalizer(pod, jc.removing.has) {
+			// Orphaned (e.g. by a deletion with propagation Orphan).
+			jc.orphans.Enqueue(pod)
+		}
 		return
 	}
 	if pod.DeletionTimestamp != nil {
 		jc.expectations.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
 	}
 	jc.queue.Add(key)
+}
+
+// syncOrphan takes the tracking finalizer off a pod that no Job
+// controls any more: no Job will count it.
+func (jc *Controller) syncOrphan(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return controller.Permanent(err)
+	}
+	pod, err := jc.podLister.Pods(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, owned := ownerKey(pod); owned || !hasFinalizer(pod, jc.removing.has) {
+		return nil
+	}
+	return jc.removeFinalizers(ctx, []*v1.Pod{pod})
 }
 
 func (jc *Controller) deletePod(obj any) {

@@ -188,3 +188,15 @@ func TestSyncLetsGoOfThePodsOfAnEarlierJobOfTheSameName(t *testing.T) {
 		t.Errorf("writes: %v", got)
 	}
 }
+
+func TestSyncOrphanLetsGoOfAPodNoJobControls(t *testing.T) {
+	orphan := pod("o", "Running,fin")
+	orphan.OwnerReferences = nil
+	f := newFixture(t, orphan)
+	if err := f.c.syncOrphan(context.Background(), "ns/o"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.writes(), "; "); got != "patch pods o" {
+		t.Errorf("writes: %s", got)
+	}
+}

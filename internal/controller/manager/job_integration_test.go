@@ -206,6 +206,29 @@ func TestJobsAndCronJobs(t *testing.T) {
 		})
 	})
 
+	t.Run("an orphaned pod loses the tracking finalizer", func(t *testing.T) {
+		_, err := jobs.Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "orphaning"}, Spec: batchv1.JobSpec{Template: runningPod()}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.eventually(time.Minute, "a pod of orphaning", func() (bool, string) {
+			n := len(c.jobPods(ns, "orphaning"))
+			return n == 1, fmt.Sprintf("%d pods", n)
+		})
+		orphan := metav1.DeletePropagationOrphan
+		if err := jobs.Delete(ctx, "orphaning", metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
+			t.Fatal(err)
+		}
+		c.eventually(time.Minute, "the orphan without owner and finalizer", func() (bool, string) {
+			pods := c.jobPods(ns, "orphaning")
+			if len(pods) != 1 {
+				return false, fmt.Sprintf("%d pods", len(pods))
+			}
+			p := pods[0]
+			return len(p.OwnerReferences) == 0 && len(p.Finalizers) == 0, fmt.Sprintf("owners %v finalizers %v", p.OwnerReferences, p.Finalizers)
+		})
+	})
+
 	t.Run("the CronJob started a Job named by its minute", func(t *testing.T) {
 		var started *batchv1.Job
 		c.eventually(2*time.Minute, "a job of the cronjob", func() (bool, string) {
