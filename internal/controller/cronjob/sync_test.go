@@ -123,3 +123,58 @@ func isRequeue(err error, d time.Duration) bool {
 	want := controller.RequeueAfter(d)
 	return d == 0 || err.Error() == want.Error() || errors.Is(err, want)
 }
+
+// TestControllerRunsOnTheInjectedClock runs the controller's queue on a
+// fake clock: nothing happens until the clock reaches the schedule time,
+// then the requeued key starts the Job.
+func TestControllerRunsOnTheInjectedClock(t *testing.T) {
+	cj := newCronJob("* * * * *")
+	client := fake.NewClientset(cj)
+	clock := clocktesting.NewFakeClock(created) // 10:00:30
+	inf := informers.NewSharedInformerFactory(client, 0)
+	c, err := newController(controller.Context{Client: client, Informers: inf, Clock: clock,
+		Recorder: func(string) record.EventRecorder { return record.NewFakeRecorder(100) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	inf.Start(ctx.Done())
+	inf.WaitForCacheSync(ctx.Done())
+	done := make(chan struct{})
+	go func() { c.Run(ctx, 1); close(done) }()
+	defer func() { cancel(); <-done; c.ShutDown() }()
+
+	jobsNow := func() int {
+		list, err := client.BatchV1().Jobs("ns").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list.Items)
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 30 s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// The first sync requeues the key for 10:01:00.1 on the fake clock
+	// (if it runs only after the step below, it starts the Job itself).
+	waitFor("the queue's timers", clock.HasWaiters)
+	if n := jobsNow(); n != 0 {
+		t.Fatalf("%d jobs before the schedule time", n)
+	}
+	clock.Step(30 * time.Second)
+	waitFor("the job of 10:01", func() bool { return jobsNow() == 1 })
+	j, err := client.BatchV1().Jobs("ns").Get(context.Background(), "hello-29939641", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Annotations[batchv1.CronJobScheduledTimestampAnnotation] != "2026-12-04T10:01:00Z" {
+		t.Errorf("annotations %v", j.Annotations)
+	}
+}
