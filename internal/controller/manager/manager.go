@@ -32,16 +32,19 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/cronjob"
 	"github.com/skiff-sh/skiff/internal/controller/deployment"
 	"github.com/skiff-sh/skiff/internal/controller/endpoints"
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
+	"github.com/skiff-sh/skiff/internal/controller/job"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/controller/statefulset"
+	"github.com/skiff-sh/skiff/internal/controller/ttlafterfinished"
 	"github.com/skiff-sh/skiff/internal/leaderelect"
 )
 
@@ -73,6 +76,9 @@ var table = map[string]entry{
 	nodelifecycle.Name:    {init: nodelifecycle.New, alias: nodelifecycle.Alias, workers: 5},
 	statefulset.Name:      {init: statefulset.New, alias: statefulset.Alias, workers: 5},
 	deployment.Name:       {init: deployment.New, alias: deployment.Alias, workers: 5},
+	job.Name:              {init: job.New, alias: job.Alias, workers: 5},
+	cronjob.Name:          {init: cronjob.New, alias: cronjob.Alias, workers: 5},
+	ttlafterfinished.Name: {init: ttlafterfinished.New, alias: ttlafterfinished.Alias, workers: 5},
 }
 
 // canonical resolves a name or an alias.

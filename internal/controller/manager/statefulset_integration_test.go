@@ -3,8 +3,6 @@ package manager_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -340,19 +338,6 @@ func (c *cluster) statefulSetEvents(ns, name string) []string {
 		return len(out) > 0, ""
 	})
 	return out
-}
-
-func (c *cluster) kubectl(args ...string) string {
-	c.t.Helper()
-	if _, err := os.Stat("/usr/bin/kubectl"); err != nil {
-		c.t.Skip("no kubectl at /usr/bin/kubectl")
-	}
-	cmd := exec.Command("/usr/bin/kubectl", append([]string{"--kubeconfig", c.srv.Kubeconfig}, args...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		c.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 type podEvent struct {

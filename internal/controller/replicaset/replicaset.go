@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,10 +35,10 @@ const (
 // Upstream's event reasons and the source component.
 const (
 	EventSource            = "replicaset-controller"
-	ReasonSuccessfulCreate = "SuccessfulCreate"
-	ReasonFailedCreate     = "FailedCreate"
-	ReasonSuccessfulDelete = "SuccessfulDelete"
-	ReasonFailedDelete     = "FailedDelete"
+	ReasonSuccessfulCreate = controller.ReasonSuccessfulCreate
+	ReasonFailedCreate     = controller.ReasonFailedCreate
+	ReasonSuccessfulDelete = controller.ReasonSuccessfulDelete
+	ReasonFailedDelete     = controller.ReasonFailedDelete
 )
 
 // Controller is the ReplicaSet controller.
@@ -50,6 +49,7 @@ type Controller struct {
 	recorder     record.EventRecorder
 	clock        clock.PassiveClock
 	expectations *controller.Expectations
+	pods         controller.PodControl
 	queue        *controller.Queue
 }
 
@@ -67,6 +67,7 @@ func newController(c controller.Context) (*Controller, error) {
 		clock:        c.Clock,
 		expectations: controller.NewExpectations(c.Clock),
 	}
+	rc.pods = controller.PodControl{Client: c.Client, Recorder: rc.recorder, Expectations: rc.expectations}
 	q, err := controller.New(controller.Config{Name: Name, Sync: rc.sync, Logger: c.Logger, Clock: c.Clock})
 	if err != nil {
 		return nil, err
@@ -205,9 +206,13 @@ func (rc *Controller) sync(ctx context.Context, key string) error {
 	}
 	var manageErr error
 	if plan.Create > 0 {
-		manageErr = rc.create(ctx, cached, key, plan.Create)
+		pods := make([]*v1.Pod, plan.Create)
+		for i := range pods {
+			pods[i] = PodFromTemplate(cached)
+		}
+		manageErr = rc.pods.Create(ctx, cached, key, pods)
 	} else if len(plan.Delete) > 0 {
-		manageErr = rc.delete(ctx, cached, key, plan.Delete)
+		manageErr = rc.pods.Delete(ctx, cached, key, plan.Delete)
 	}
 	if manageErr != nil {
 		log.Info("could not reach the replica count", "err", manageErr)
@@ -302,65 +307,6 @@ func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Pla
 		}
 	}
 	return owned, nil
-}
-
-// create makes n pods in slow-start batches, stopping at the first batch
-// with a failure; the creations never sent are taken off the
-// expectations so that the next sync retries them.
-func (rc *Controller) create(ctx context.Context, rs *appsv1.ReplicaSet, key string, n int) error {
-	rc.expectations.ExpectCreations(key, n)
-	sent, err := controller.SlowStart(n, func(int) error { return rc.createPod(ctx, rs, key) })
-	for range n - sent {
-		rc.expectations.CreationObserved(key)
-	}
-	return err
-}
-
-func (rc *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, key string) error {
-	pod, err := rc.client.CoreV1().Pods(rs.Namespace).Create(ctx, PodFromTemplate(rs), metav1.CreateOptions{})
-	if err != nil {
-		// The pod will never be observed.
-		rc.expectations.CreationObserved(key)
-		if apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause) {
-			// Creations in a terminating namespace fail until it is gone.
-			return nil
-		}
-		rc.recorder.Eventf(rs, v1.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
-		return err
-	}
-	rc.recorder.Eventf(rs, v1.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %v", pod.Name)
-	return nil
-}
-
-func (rc *Controller) delete(ctx context.Context, rs *appsv1.ReplicaSet, key string, pods []*v1.Pod) error {
-	keys := make([]string, len(pods))
-	for i, p := range pods {
-		keys[i] = podKey(p)
-	}
-	rc.expectations.ExpectDeletions(key, keys)
-	errs := make([]error, len(pods))
-	var wg sync.WaitGroup
-	for i, pod := range pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := rc.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
-				Preconditions: &metav1.Preconditions{UID: &pod.UID},
-			})
-			switch {
-			case err == nil:
-				rc.recorder.Eventf(rs, v1.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %v", pod.Name)
-			case apierrors.IsNotFound(err):
-				rc.expectations.DeletionObserved(key, podKey(pod))
-			default:
-				rc.expectations.DeletionObserved(key, podKey(pod))
-				rc.recorder.Eventf(rs, v1.EventTypeWarning, ReasonFailedDelete, "Error deleting: %v", err)
-				errs[i] = err
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // updateStatus writes status when it changed and returns the ReplicaSet
