@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -42,10 +41,10 @@ const (
 // Upstream's event source and reasons.
 const (
 	EventSource            = "daemonset-controller"
-	ReasonSuccessfulCreate = "SuccessfulCreate"
-	ReasonFailedCreate     = "FailedCreate"
-	ReasonSuccessfulDelete = "SuccessfulDelete"
-	ReasonFailedDelete     = "FailedDelete"
+	ReasonSuccessfulCreate = controller.ReasonSuccessfulCreate
+	ReasonFailedCreate     = controller.ReasonFailedCreate
+	ReasonSuccessfulDelete = controller.ReasonSuccessfulDelete
+	ReasonFailedDelete     = controller.ReasonFailedDelete
 	ReasonFailedDaemonPod  = "FailedDaemonPod"
 	ReasonSelectingAll     = "SelectingAll"
 )
@@ -69,6 +68,8 @@ type Controller struct {
 	expectations  *controller.Expectations
 	failedBackoff *flowcontrol.Backoff
 	queue         *controller.Queue
+	podEvents     *controller.OwnedPods
+	podControl    *controller.PodControl
 }
 
 // New builds the controller on the manager's informers.
@@ -94,17 +95,20 @@ func newController(c controller.Context) (*Controller, error) {
 		expectations:  controller.NewExpectations(clk),
 		failedBackoff: flowcontrol.NewFakeBackOff(failedPodsBackoffInitial, failedPodsBackoffMax, clk),
 	}
+	dc.podControl = &controller.PodControl{Client: dc.client, Recorder: dc.recorder, Expectations: dc.expectations}
 	q, err := controller.New(controller.Config{Name: Name, Sync: dc.sync, Logger: c.Logger, Clock: c.Clock})
 	if err != nil {
 		return nil, err
 	}
 	dc.queue = q
+	dc.podEvents = &controller.OwnedPods{Kind: appsv1.SchemeGroupVersion.WithKind("DaemonSet"), Queue: q,
+		Expectations: dc.expectations, Adopters: dc.adopters, MinReadySeconds: dc.minReadySeconds}
 	handlers := []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
 		{dsInf.Informer(), q.Handler()},
-		{podInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: dc.addPod, UpdateFunc: dc.updatePod, DeleteFunc: dc.deletePod}},
+		{podInf.Informer(), dc.podEvents.Handler()},
 		{nodeInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: dc.addNode, UpdateFunc: dc.updateNode, DeleteFunc: func(any) { dc.enqueueAll() }}},
 		{histInf.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    dc.enqueueRevisionOwner,
@@ -126,91 +130,21 @@ func (dc *Controller) Run(ctx context.Context, workers int) { dc.queue.Run(ctx, 
 // ShutDown stops the controller's queue for good.
 func (dc *Controller) ShutDown() { dc.queue.ShutDown() }
 
-// ownerKey returns the key of the DaemonSet controlling obj, if any.
-func ownerKey(obj metav1.Object) (string, bool) {
-	ref := metav1.GetControllerOfNoCopy(obj)
-	if ref == nil || ref.Kind != "DaemonSet" || ref.APIVersion != appsv1.SchemeGroupVersion.String() {
-		return "", false
-	}
-	return obj.GetNamespace() + "/" + ref.Name, true
-}
-
-func (dc *Controller) addPod(obj any) {
-	pod := obj.(*v1.Pod)
-	if pod.DeletionTimestamp != nil {
-		dc.deletePod(pod)
-		return
-	}
-	if key, ok := ownerKey(pod); ok {
-		dc.expectations.CreationObserved(key)
-		dc.queue.Add(key)
-		return
-	}
-	dc.enqueueMatching(pod.Namespace, pod.Labels)
-}
-
-func (dc *Controller) updatePod(old, cur any) {
-	o, c := old.(*v1.Pod), cur.(*v1.Pod)
-	if o.ResourceVersion == c.ResourceVersion {
-		return
-	}
-	if c.DeletionTimestamp != nil {
-		dc.deletePod(c)
-	}
-	oldKey, oldOwned := ownerKey(o)
-	key, owned := ownerKey(c)
-	if oldOwned && oldKey != key {
-		dc.queue.Add(oldKey)
-	}
-	if owned {
-		dc.queue.Add(key)
-		// Becoming ready starts minReadySeconds; look again when it ends.
-		if !IsReady(o) && IsReady(c) {
-			if ds, err := dc.dsLister.DaemonSets(c.Namespace).Get(metav1.GetControllerOfNoCopy(c).Name); err == nil && ds.Spec.MinReadySeconds > 0 {
-				dc.queue.AddAfter(key, time.Duration(ds.Spec.MinReadySeconds)*time.Second+time.Second)
-			}
-		}
-		return
-	}
-	if !equality.Semantic.DeepEqual(o.Labels, c.Labels) || oldOwned {
-		dc.enqueueMatching(c.Namespace, c.Labels)
-	}
-}
-
-func (dc *Controller) deletePod(obj any) {
-	pod, ok := obj.(*v1.Pod)
-	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*v1.Pod); !ok {
-			return
-		}
-	}
-	if key, ok := ownerKey(pod); ok {
-		dc.expectations.DeletionObserved(key, podKey(pod))
-		dc.queue.Add(key)
-	}
-}
-
-// enqueueMatching enqueues the DaemonSets that could adopt an orphan
-// with these labels.
-func (dc *Controller) enqueueMatching(ns string, lbls map[string]string) {
-	if len(lbls) == 0 {
-		return
-	}
+// adopters are the keys of the DaemonSets of ns whose selector matches
+// an orphan's labels.
+func (dc *Controller) adopters(ns string, lbls map[string]string) []string {
 	list, err := dc.dsLister.DaemonSets(ns).List(labels.Everything())
-	if err != nil {
-		return
+	if err != nil || len(lbls) == 0 {
+		return nil
 	}
-	for _, ds := range list {
-		sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(lbls)) {
-			continue
-		}
-		dc.queue.Add(ds.Namespace + "/" + ds.Name)
+	return controller.Selecting(list, func(o *appsv1.DaemonSet) *metav1.LabelSelector { return o.Spec.Selector }, lbls)
+}
+
+func (dc *Controller) minReadySeconds(ns, name string) int32 {
+	if ds, err := dc.dsLister.DaemonSets(ns).Get(name); err == nil {
+		return ds.Spec.MinReadySeconds
 	}
+	return 0
 }
 
 func (dc *Controller) enqueueRevisionOwner(obj any) {
@@ -221,11 +155,13 @@ func (dc *Controller) enqueueRevisionOwner(obj any) {
 	if !ok {
 		return
 	}
-	if key, ok := ownerKey(rev); ok {
+	if key, ok := dc.podEvents.OwnerKey(rev); ok {
 		dc.queue.Add(key)
 		return
 	}
-	dc.enqueueMatching(rev.Namespace, rev.Labels)
+	for _, key := range dc.adopters(rev.Namespace, rev.Labels) {
+		dc.queue.Add(key)
+	}
 }
 
 func (dc *Controller) enqueueAll() {
@@ -440,71 +376,8 @@ func (dc *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key s
 		delKeys[i] = podKey(p)
 	}
 	dc.expectations.Expect(key, len(create), delKeys)
-	var errs []error
-	var mu sync.Mutex
-	fail := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
-	pos := 0
-	for _, batch := range SlowStartBatches(len(create)) {
-		before := len(errs)
-		var wg sync.WaitGroup
-		for _, node := range create[pos : pos+batch] {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := dc.createPod(ctx, ds, key, hash, node); err != nil {
-					fail(err)
-				}
-			}()
-		}
-		wg.Wait()
-		pos += batch
-		if len(errs) > before {
-			for range len(create) - pos {
-				dc.expectations.CreationObserved(key)
-			}
-			break
-		}
-	}
-	var wg sync.WaitGroup
-	for _, pod := range del {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := dc.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
-				Preconditions: &metav1.Preconditions{UID: &pod.UID},
-			})
-			switch {
-			case err == nil:
-				dc.recorder.Eventf(ds, v1.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %v", pod.Name)
-			case apierrors.IsNotFound(err):
-				dc.expectations.DeletionObserved(key, podKey(pod))
-			default:
-				dc.expectations.DeletionObserved(key, podKey(pod))
-				dc.recorder.Eventf(ds, v1.EventTypeWarning, ReasonFailedDelete, "Error deleting: %v", err)
-				fail(err)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-func (dc *Controller) createPod(ctx context.Context, ds *appsv1.DaemonSet, key, hash, node string) error {
-	pod, err := dc.client.CoreV1().Pods(ds.Namespace).Create(ctx, NewPod(ds, hash, node), metav1.CreateOptions{})
-	if err != nil {
-		dc.expectations.CreationObserved(key)
-		if apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause) {
-			return nil
-		}
-		dc.recorder.Eventf(ds, v1.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
-		return err
-	}
-	dc.recorder.Eventf(ds, v1.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %v", pod.Name)
-	return nil
+	createErr := dc.podControl.CreateBatches(ctx, ds, key, len(create), func(i int) *v1.Pod { return NewPod(ds, hash, create[i]) })
+	return errors.Join(createErr, dc.podControl.Delete(ctx, ds, key, del))
 }
 
 // updateStatus writes ds's status from its pods; observedGeneration

@@ -19,16 +19,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/rand"
 
+	"github.com/skiff-sh/skiff/internal/controller"
 	"github.com/skiff-sh/skiff/internal/scheduler/framework"
 )
 
 // BurstReplicas caps the pods one sync creates or deletes (upstream's
 // daemon set controller: 250).
 const BurstReplicas = 250
-
-// SlowStartInitialBatchSize is the first batch of creations; each batch
-// that fully succeeds doubles the next.
-const SlowStartInitialBatchSize = 1
 
 // Upstream's keys.
 const (
@@ -295,7 +292,7 @@ func Manage(ds *appsv1.DaemonSet, nodes []*v1.Node, byNode NodePods, hash string
 				}
 			}
 			if oldestNew != nil && oldestOld != nil &&
-				(!IsReady(oldestOld) || IsAvailable(oldestNew, ds.Spec.MinReadySeconds, now)) {
+				(!controller.IsPodReady(oldestOld) || controller.IsPodAvailable(oldestNew, ds.Spec.MinReadySeconds, now)) {
 				p.Delete = append(p.Delete, oldestOld)
 			}
 		case exists:
@@ -350,7 +347,7 @@ func RollingUpdate(ds *appsv1.DaemonSet, nodes []*v1.Node, byNode NodePods, hash
 	if want > 0 && maxSurge == 0 && maxUnavailable == 0 {
 		maxUnavailable = 1
 	}
-	available := func(p *v1.Pod) bool { return IsAvailable(p, ds.Spec.MinReadySeconds, now) }
+	available := func(p *v1.Pod) bool { return controller.IsPodAvailable(p, ds.Spec.MinReadySeconds, now) }
 	var p Plan
 	if maxSurge == 0 {
 		unavailable := 0
@@ -465,9 +462,9 @@ func Status(ds *appsv1.DaemonSet, nodes []*v1.Node, byNode NodePods, hash string
 		sorted := append([]*v1.Pod(nil), pods...)
 		sortOldestFirst(sorted)
 		pod := sorted[0]
-		if IsReady(pod) {
+		if controller.IsPodReady(pod) {
 			ready++
-			if IsAvailable(pod, ds.Spec.MinReadySeconds, now) {
+			if controller.IsPodAvailable(pod, ds.Spec.MinReadySeconds, now) {
 				available++
 			}
 		}
@@ -536,44 +533,6 @@ func unavailableCount(ds *appsv1.DaemonSet, n int) int {
 		return 0
 	}
 	return v
-}
-
-func readyCondition(p *v1.Pod) *v1.PodCondition {
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == v1.PodReady {
-			return &p.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
-// IsReady reports the pod's Ready condition.
-func IsReady(p *v1.Pod) bool {
-	c := readyCondition(p)
-	return c != nil && c.Status == v1.ConditionTrue
-}
-
-// IsAvailable reports whether a pod has been ready for minReadySeconds.
-func IsAvailable(p *v1.Pod, minReadySeconds int32, now time.Time) bool {
-	c := readyCondition(p)
-	if c == nil || c.Status != v1.ConditionTrue {
-		return false
-	}
-	if minReadySeconds == 0 {
-		return true
-	}
-	return !c.LastTransitionTime.IsZero() && c.LastTransitionTime.Add(time.Duration(minReadySeconds)*time.Second).Before(now)
-}
-
-// SlowStartBatches splits n creations into batches of 1, 2, 4, ...
-func SlowStartBatches(n int) []int {
-	var out []int
-	for size := SlowStartInitialBatchSize; n > 0; size *= 2 {
-		b := min(size, n)
-		out = append(out, b)
-		n -= b
-	}
-	return out
 }
 
 // HistoryData is what a ControllerRevision of ds stores: a strategic

@@ -377,9 +377,3 @@ func TestHistory(t *testing.T) {
 		t.Error("nothing beyond the limit")
 	}
 }
-
-func TestSlowStartBatches(t *testing.T) {
-	if got := SlowStartBatches(10); !reflect.DeepEqual(got, []int{1, 2, 4, 3}) {
-		t.Errorf("batches = %v", got)
-	}
-}

@@ -158,7 +158,7 @@ func TestSyncCreatesOnePodPerEligibleNodeOnce(t *testing.T) {
 		t.Errorf("created twice while in flight: %v", f.writes())
 	}
 	for range 2 {
-		f.c.addPod(dpod("x", "a", hash))
+		f.c.podEvents.OnAdd(dpod("x", "a", hash))
 	}
 	if !f.c.expectations.Satisfied("ns/agent") {
 		t.Error("expectations not satisfied after the pods were observed")
@@ -221,7 +221,7 @@ func TestSyncReplacesAFailedPodWithBackoff(t *testing.T) {
 		t.Errorf("events = %q", ev)
 	}
 	// The deletion was seen but the pod failed again at once: back off.
-	f.c.deletePod(failed)
+	f.c.podEvents.OnDelete(failed)
 	f.client.ClearActions()
 	f.sync()
 	if slices.Contains(f.writes(), "delete pods pa") {

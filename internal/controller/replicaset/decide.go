@@ -11,16 +11,13 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/skiff-sh/skiff/internal/controller"
 )
 
 // BurstReplicas caps the pods one sync creates or deletes, as upstream's
 // replicaset controller (500).
 const BurstReplicas = 500
-
-// SlowStartInitialBatchSize is the first batch of creations; each batch
-// that fully succeeds doubles the next (upstream's slow start), so a
-// failing template costs one request, not hundreds.
-const SlowStartInitialBatchSize = 1
 
 // PodDeletionCostAnnotation lets users rank pods for scale-down: lower
 // costs go first.
@@ -229,39 +226,15 @@ func maxRestarts(p *v1.Pod) int32 {
 	return m
 }
 
-func readyCondition(p *v1.Pod) *v1.PodCondition {
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == v1.PodReady {
-			return &p.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 // IsReady reports the pod's Ready condition.
-func IsReady(p *v1.Pod) bool {
-	c := readyCondition(p)
-	return c != nil && c.Status == v1.ConditionTrue
-}
+func IsReady(p *v1.Pod) bool { return controller.IsPodReady(p) }
 
-func readySince(p *v1.Pod) time.Time {
-	if c := readyCondition(p); c != nil && c.Status == v1.ConditionTrue {
-		return c.LastTransitionTime.Time
-	}
-	return time.Time{}
-}
+func readySince(p *v1.Pod) time.Time { return controller.PodReadySince(p) }
 
 // IsAvailable reports whether a pod has been ready for minReadySeconds
 // (upstream's IsPodAvailable).
 func IsAvailable(p *v1.Pod, minReadySeconds int32, now time.Time) bool {
-	if !IsReady(p) {
-		return false
-	}
-	if minReadySeconds == 0 {
-		return true
-	}
-	t := readySince(p)
-	return !t.IsZero() && t.Add(time.Duration(minReadySeconds)*time.Second).Before(now)
+	return controller.IsPodAvailable(p, minReadySeconds, now)
 }
 
 // Status is the status RS reports for its owned active pods; manageErr is
@@ -311,15 +284,7 @@ func Status(rs *appsv1.ReplicaSet, owned []*v1.Pod, manageErr error, scaleUp boo
 
 // SlowStartBatches splits n creations into upstream's slow-start
 // batches: 1, 2, 4, ... and the rest.
-func SlowStartBatches(n int) []int {
-	var out []int
-	for size := SlowStartInitialBatchSize; n > 0; size *= 2 {
-		b := min(size, n)
-		out = append(out, b)
-		n -= b
-	}
-	return out
-}
+func SlowStartBatches(n int) []int { return controller.SlowStartBatches(n) }
 
 // PodFromTemplate is the pod RS creates: its template with generateName
 // <rs>-, RS as controller, and blockOwnerDeletion.

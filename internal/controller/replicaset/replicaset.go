@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,10 +35,10 @@ const (
 // Upstream's event reasons and the source component.
 const (
 	EventSource            = "replicaset-controller"
-	ReasonSuccessfulCreate = "SuccessfulCreate"
-	ReasonFailedCreate     = "FailedCreate"
-	ReasonSuccessfulDelete = "SuccessfulDelete"
-	ReasonFailedDelete     = "FailedDelete"
+	ReasonSuccessfulCreate = controller.ReasonSuccessfulCreate
+	ReasonFailedCreate     = controller.ReasonFailedCreate
+	ReasonSuccessfulDelete = controller.ReasonSuccessfulDelete
+	ReasonFailedDelete     = controller.ReasonFailedDelete
 )
 
 // Controller is the ReplicaSet controller.
@@ -51,6 +50,8 @@ type Controller struct {
 	clock        clock.PassiveClock
 	expectations *controller.Expectations
 	queue        *controller.Queue
+	podEvents    *controller.OwnedPods
+	pods         *controller.PodControl
 }
 
 // New builds the controller on the manager's informers.
@@ -67,6 +68,7 @@ func newController(c controller.Context) (*Controller, error) {
 		clock:        c.Clock,
 		expectations: controller.NewExpectations(c.Clock),
 	}
+	rc.pods = &controller.PodControl{Client: rc.client, Recorder: rc.recorder, Expectations: rc.expectations}
 	q, err := controller.New(controller.Config{Name: Name, Sync: rc.sync, Logger: c.Logger, Clock: c.Clock})
 	if err != nil {
 		return nil, err
@@ -75,11 +77,9 @@ func newController(c controller.Context) (*Controller, error) {
 	if _, err := rsInf.Informer().AddEventHandler(q.Handler()); err != nil {
 		return nil, err
 	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    rc.addPod,
-		UpdateFunc: rc.updatePod,
-		DeleteFunc: rc.deletePod,
-	}); err != nil {
+	rc.podEvents = &controller.OwnedPods{Kind: appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), Queue: q,
+		Expectations: rc.expectations, Adopters: rc.adopters, MinReadySeconds: rc.minReadySeconds}
+	if _, err := podInf.Informer().AddEventHandler(rc.podEvents.Handler()); err != nil {
 		return nil, err
 	}
 	return rc, nil
@@ -91,98 +91,21 @@ func (rc *Controller) Run(ctx context.Context, workers int) { rc.queue.Run(ctx, 
 // ShutDown stops the controller's queue for good.
 func (rc *Controller) ShutDown() { rc.queue.ShutDown() }
 
-// ownerKey returns the key of the ReplicaSet controlling pod, if any.
-func ownerKey(pod *v1.Pod) (string, bool) {
-	ref := metav1.GetControllerOfNoCopy(pod)
-	if ref == nil || ref.Kind != "ReplicaSet" || ref.APIVersion != appsv1.SchemeGroupVersion.String() {
-		return "", false
+// adopters are the keys of the ReplicaSets of ns whose selector matches
+// an orphan's labels.
+func (rc *Controller) adopters(ns string, lbls map[string]string) []string {
+	list, err := rc.rsLister.ReplicaSets(ns).List(labels.Everything())
+	if err != nil || len(lbls) == 0 {
+		return nil
 	}
-	return pod.Namespace + "/" + ref.Name, true
+	return controller.Selecting(list, func(o *appsv1.ReplicaSet) *metav1.LabelSelector { return o.Spec.Selector }, lbls)
 }
 
-func (rc *Controller) addPod(obj any) {
-	pod := obj.(*v1.Pod)
-	if pod.DeletionTimestamp != nil {
-		rc.deletePod(pod)
-		return
+func (rc *Controller) minReadySeconds(ns, name string) int32 {
+	if rs, err := rc.rsLister.ReplicaSets(ns).Get(name); err == nil {
+		return rs.Spec.MinReadySeconds
 	}
-	if key, ok := ownerKey(pod); ok {
-		rc.expectations.CreationObserved(key)
-		rc.queue.Add(key)
-		return
-	}
-	rc.enqueueMatching(pod)
-}
-
-func (rc *Controller) updatePod(old, cur any) {
-	o, c := old.(*v1.Pod), cur.(*v1.Pod)
-	if o.ResourceVersion == c.ResourceVersion {
-		return
-	}
-	if c.DeletionTimestamp != nil {
-		rc.deletePod(c)
-		if !equality.Semantic.DeepEqual(o.Labels, c.Labels) {
-			if key, ok := ownerKey(o); ok {
-				rc.queue.Add(key)
-			}
-		}
-		return
-	}
-	ok1, oldOwned := ownerKey(o)
-	key, owned := ownerKey(c)
-	if oldOwned && ok1 != key {
-		rc.queue.Add(ok1)
-	}
-	if owned {
-		rc.queue.Add(key)
-		// Becoming ready is what availability waits for.
-		if !IsReady(o) && IsReady(c) {
-			if rs, err := rc.rsLister.ReplicaSets(c.Namespace).Get(metav1.GetControllerOfNoCopy(c).Name); err == nil && rs.Spec.MinReadySeconds > 0 {
-				rc.queue.AddAfter(key, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
-			}
-		}
-		return
-	}
-	if !equality.Semantic.DeepEqual(o.Labels, c.Labels) || oldOwned {
-		rc.enqueueMatching(c)
-	}
-}
-
-func (rc *Controller) deletePod(obj any) {
-	pod, ok := obj.(*v1.Pod)
-	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*v1.Pod); !ok {
-			return
-		}
-	}
-	key, ok := ownerKey(pod)
-	if !ok {
-		return
-	}
-	rc.expectations.DeletionObserved(key, podKey(pod))
-	rc.queue.Add(key)
-}
-
-// enqueueMatching enqueues the ReplicaSets that could adopt an orphan.
-func (rc *Controller) enqueueMatching(pod *v1.Pod) {
-	if len(pod.Labels) == 0 {
-		return
-	}
-	list, err := rc.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, rs := range list {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
-		rc.queue.Add(rs.Namespace + "/" + rs.Name)
-	}
+	return 0
 }
 
 func (rc *Controller) sync(ctx context.Context, key string) error {
@@ -253,9 +176,8 @@ func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Pla
 		}
 		ref := ControllerRef(rs)
 		for _, pod := range plan.Adopt {
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":%q,"kind":%q,"name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"uid":%q}}`,
-				ref.APIVersion, ref.Kind, ref.Name, ref.UID, pod.UID)
-			_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+			patch := controller.AdoptPatch(ref, pod.UID)
+			_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 			if apierrors.IsNotFound(err) {
 				lost[pod.UID] = true
 				continue
@@ -266,8 +188,8 @@ func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Pla
 		}
 	}
 	for _, pod := range plan.Release {
-		patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, rs.UID, pod.UID)
-		_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+		patch := controller.ReleasePatch(rs.UID, pod.UID)
+		_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
 			return nil, fmt.Errorf("release pod %s: %w", podKey(pod), err)
 		}
@@ -282,47 +204,10 @@ func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Pla
 }
 
 // create makes n pods in slow-start batches, stopping at the first batch
-// with a failure; the creations never sent are taken off the
-// expectations so that the next sync retries them.
+// with a failure.
 func (rc *Controller) create(ctx context.Context, rs *appsv1.ReplicaSet, key string, n int) error {
 	rc.expectations.ExpectCreations(key, n)
-	sent := 0
-	for _, batch := range SlowStartBatches(n) {
-		errs := make([]error, batch)
-		var wg sync.WaitGroup
-		for i := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = rc.createPod(ctx, rs, key)
-			}()
-		}
-		wg.Wait()
-		sent += batch
-		if err := errors.Join(errs...); err != nil {
-			for range n - sent {
-				rc.expectations.CreationObserved(key)
-			}
-			return err
-		}
-	}
-	return nil
-}
-
-func (rc *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, key string) error {
-	pod, err := rc.client.CoreV1().Pods(rs.Namespace).Create(ctx, PodFromTemplate(rs), metav1.CreateOptions{})
-	if err != nil {
-		// The pod will never be observed.
-		rc.expectations.CreationObserved(key)
-		if apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause) {
-			// Creations in a terminating namespace fail until it is gone.
-			return nil
-		}
-		rc.recorder.Eventf(rs, v1.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
-		return err
-	}
-	rc.recorder.Eventf(rs, v1.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %v", pod.Name)
-	return nil
+	return rc.pods.CreateBatches(ctx, rs, key, n, func(int) *v1.Pod { return PodFromTemplate(rs) })
 }
 
 func (rc *Controller) delete(ctx context.Context, rs *appsv1.ReplicaSet, key string, pods []*v1.Pod) error {
@@ -331,29 +216,7 @@ func (rc *Controller) delete(ctx context.Context, rs *appsv1.ReplicaSet, key str
 		keys[i] = podKey(p)
 	}
 	rc.expectations.ExpectDeletions(key, keys)
-	errs := make([]error, len(pods))
-	var wg sync.WaitGroup
-	for i, pod := range pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := rc.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
-				Preconditions: &metav1.Preconditions{UID: &pod.UID},
-			})
-			switch {
-			case err == nil:
-				rc.recorder.Eventf(rs, v1.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %v", pod.Name)
-			case apierrors.IsNotFound(err):
-				rc.expectations.DeletionObserved(key, podKey(pod))
-			default:
-				rc.expectations.DeletionObserved(key, podKey(pod))
-				rc.recorder.Eventf(rs, v1.EventTypeWarning, ReasonFailedDelete, "Error deleting: %v", err)
-				errs[i] = err
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return rc.pods.Delete(ctx, rs, key, pods)
 }
 
 // updateStatus writes status when it changed and returns the ReplicaSet
