@@ -38,6 +38,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
+	"github.com/skiff-sh/skiff/internal/controller/podautoscaler"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
@@ -71,6 +72,7 @@ var table = map[string]entry{
 	podgc.Name:            {init: podgc.New, alias: podgc.Alias, workers: 1},
 	nodelifecycle.Name:    {init: nodelifecycle.New, alias: nodelifecycle.Alias, workers: 5},
 	daemonset.Name:        {init: daemonset.New, alias: daemonset.Alias, workers: 2},
+	podautoscaler.Name:    {init: podautoscaler.New, alias: podautoscaler.Alias, workers: 5},
 }
 
 // canonical resolves a name or an alias.
@@ -124,6 +126,10 @@ type Config struct {
 	// its node is marked unreachable (--node-monitor-grace-period).
 	// Default 50 s, as upstream.
 	NodeMonitorGracePeriod time.Duration
+	// HPASyncPeriod is how often each HorizontalPodAutoscaler is
+	// reconciled (--horizontal-pod-autoscaler-sync-period). Default 15 s,
+	// as upstream.
+	HPASyncPeriod time.Duration
 	// Clock is the controllers' time. Default the real clock.
 	Clock clock.WithTicker
 	// Logger receives structured logs with component=kube-controller-manager
@@ -249,6 +255,7 @@ func New(cfg Config) (*Manager, error) {
 			Clock:                  cfg.Clock,
 			Logger:                 cfg.Logger,
 			NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod,
+			HPASyncPeriod:          cfg.HPASyncPeriod,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("controller-manager: %s: %w", name, err)
