@@ -39,21 +39,9 @@ func TestHorizontalPodAutoscaler(t *testing.T) {
 	c.settled(ns, "web", 1)
 	k := kubectlFor(t, c)
 
-	// What `kubectl autoscale rs/web --min=1 --max=3 --cpu-percent=50`
-	// creates (kubectl 1.32 posts it as autoscaling/v1, which is not served).
-	auto := &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
-		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web"},
-			MinReplicas:    ptr.To[int32](1), MaxReplicas: 3,
-			Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
-				Name: v1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To[int32](50)}}}},
-		},
-	}
-	if _, err := c.client.AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, auto, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	c.settled(ns, "web", 3)
+	// kubectl 1.32 posts an autoscaling/v1 object, served as a view of v2.
+	k("autoscale", "rs/web", "-n", ns, "--min=1", "--max=3", "--cpu-percent=50")
+	c.scaledTo(ns, "web", 3)
 	c.eventually(time.Minute, "the autoscaler's status", func() (bool, string) {
 		hpa, err := c.client.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, "web", metav1.GetOptions{})
 		if err != nil {
@@ -70,6 +58,12 @@ func TestHorizontalPodAutoscaler(t *testing.T) {
 			conds[autoscalingv2.ScalingActive] == "True/ValidMetricFound" && conds[autoscalingv2.ScalingLimited] == "True/TooManyReplicas"
 		return ok, fmt.Sprintf("%+v", st)
 	})
+	if out := k("api-versions"); !strings.Contains(out, "autoscaling/v1\nautoscaling/v2\n") {
+		t.Errorf("api-versions:\n%s", out)
+	}
+	if out := k("api-resources", "--api-group=autoscaling"); !strings.Contains(out, "autoscaling/v2") || strings.Contains(out, "autoscaling/v1") {
+		t.Errorf("api-resources must list v2, the preferred version:\n%s", out)
+	}
 	out := k("get", "hpa", "web", "-n", ns)
 	if !strings.Contains(out, "ReplicaSet/web") || !strings.Contains(out, "/50%") {
 		t.Errorf("kubectl get hpa:\n%s", out)
@@ -102,7 +96,23 @@ func TestHorizontalPodAutoscaler(t *testing.T) {
 	if _, err := c.client.AutoscalingV2().HorizontalPodAutoscalers(ns).Update(ctx, hpa, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c.settled(ns, "web", 1)
+	c.scaledTo(ns, "web", 1)
+}
+
+// scaledTo waits, longer than settled (new pods wait for the API
+// server's next metrics scrape, every 15 s), until the autoscaler has
+// brought the ReplicaSet to n ready replicas.
+func (c *cluster) scaledTo(ns, name string, n int32) {
+	c.t.Helper()
+	start := time.Now()
+	c.eventually(3*time.Minute, fmt.Sprintf("%s/%s scaled to %d", ns, name, n), func() (bool, string) {
+		rs, err := c.client.AppsV1().ReplicaSets(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return *rs.Spec.Replicas == n && rs.Status.ReadyReplicas == n && rs.Status.Replicas == n, fmt.Sprintf("spec %d, status %+v", *rs.Spec.Replicas, rs.Status)
+	})
+	c.t.Logf("scaled to %d after %v", n, time.Since(start).Round(100*time.Millisecond))
 }
 
 // startMetricsCluster is a control plane with a scheduler, two simulated

@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 
 	"github.com/skiff-sh/skiff/internal/controller"
 )
@@ -210,6 +211,11 @@ func (hc *Controller) reconcile(ctx context.Context, key string, hpa *autoscalin
 	case current < minReplicas:
 		reason, desired = "Current number of replicas below Spec.MinReplicas", minReplicas
 	default:
+		if len(hpa.Spec.Metrics) == 0 {
+			// The API server's default, should an object lack it.
+			hpa.Spec.Metrics = []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+				Name: v1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To[int32](80)}}}}
+		}
 		proposal, metric, st, err := hc.replicasForMetrics(ctx, hpa, scale, now, cond)
 		statuses = st
 		if err != nil && proposal == -1 {
