@@ -148,23 +148,19 @@ func startMetricsCluster(t *testing.T) *cluster {
 	}
 	run(sched.Run)
 	ca := filepath.Join(srv.DataDir, "pki", pki.CACertFile)
-	fleet, err := kubelet.NewFleet(kubelet.FleetConfig{Client: client, Nodes: 2, NamePrefix: "hpa-", Template: func(i int, cfg *kubelet.Config) {
+	c.startFleet("hpa-", 2, func(i int, cfg *kubelet.Config) {
 		cfg.ServerPort = testserver.FreePort(t)
 		cfg.ClientCAFile = ca
 		cfg.CertDir = t.TempDir()
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run(fleet.Run)
+	})
 	m, err := manager.New(manager.Config{RESTConfig: srv.Config, Controllers: []string{"replicaset", "horizontalpodautoscaling"},
 		HPASyncPeriod: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	run(m.Run)
-	c.eventually(time.Minute, "scheduler, nodes and controllers ready", func() (bool, string) {
-		return sched.Ready() && fleet.Ready() && m.Ready(), fmt.Sprintf("scheduler %v fleet %v manager %v", sched.Ready(), fleet.Ready(), m.Ready())
+	c.eventually(time.Minute, "scheduler and controllers ready", func() (bool, string) {
+		return sched.Ready() && m.Ready(), fmt.Sprintf("scheduler %v manager %v", sched.Ready(), m.Ready())
 	})
 	return c
 }

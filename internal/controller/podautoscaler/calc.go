@@ -329,7 +329,7 @@ func Normalize(hpa *autoscalingv2.HorizontalPodAutoscaler, h *History, current, 
 func rate(h *History, up, down *autoscalingv2.HPAScalingRules, current, desired, minReplicas, maxReplicas int32, now time.Time) (int32, string, string) {
 	switch {
 	case desired > current:
-		limit := max(scaleUpLimit(current, h, up, now), current)
+		limit := max(rateLimit(current, h, up, true, now), current)
 		if maxReplicas > limit {
 			if desired > limit {
 				return limit, "ScaleUpLimit", "the desired replica count is increasing faster than the maximum scale rate"
@@ -338,7 +338,7 @@ func rate(h *History, up, down *autoscalingv2.HPAScalingRules, current, desired,
 			return maxReplicas, "TooManyReplicas", "the desired replica count is more than the maximum replica count"
 		}
 	case desired < current:
-		limit := min(scaleDownLimit(current, h, down, now), current)
+		limit := min(rateLimit(current, h, down, false, now), current)
 		if minReplicas < limit {
 			if desired < limit {
 				return limit, "ScaleDownLimit", "the desired replica count is decreasing faster than the maximum scale rate"
@@ -425,50 +425,35 @@ func changeSince(events []ScaleEvent, period int32, now time.Time) int32 {
 	return n
 }
 
-func scaleUpLimit(current int32, h *History, r *autoscalingv2.HPAScalingRules, now time.Time) int32 {
+// rateLimit is the furthest the policies of r let a scale go from
+// current (up: the highest count, down: the lowest), each policy
+// measured from the count at the start of its period; selectPolicy Max
+// takes the policy allowing the largest change, Min the smallest,
+// Disabled none.
+func rateLimit(current int32, h *History, r *autoscalingv2.HPAScalingRules, up bool, now time.Time) int32 {
 	if *r.SelectPolicy == autoscalingv2.DisabledPolicySelect {
 		return current
 	}
-	minChange := *r.SelectPolicy == autoscalingv2.MinChangePolicySelect
-	result := int32(math.MinInt32)
-	if minChange {
-		result = math.MaxInt32
-	}
-	for _, p := range r.Policies {
-		start := current - changeSince(h.ScaleUps, p.PeriodSeconds, now) + changeSince(h.ScaleDowns, p.PeriodSeconds, now)
-		var proposed int32
-		if p.Type == autoscalingv2.PodsScalingPolicy {
-			proposed = start + p.Value
-		} else {
-			proposed = int32(math.Ceil(float64(start) * (1 + float64(p.Value)/100)))
-		}
-		if minChange {
-			result = min(result, proposed)
-		} else {
-			result = max(result, proposed)
-		}
-	}
-	return result
-}
-
-func scaleDownLimit(current int32, h *History, r *autoscalingv2.HPAScalingRules, now time.Time) int32 {
-	if *r.SelectPolicy == autoscalingv2.DisabledPolicySelect {
-		return current
-	}
-	minChange := *r.SelectPolicy == autoscalingv2.MinChangePolicySelect
+	larger := up != (*r.SelectPolicy == autoscalingv2.MinChangePolicySelect)
 	result := int32(math.MaxInt32)
-	if minChange {
+	if larger {
 		result = math.MinInt32
 	}
 	for _, p := range r.Policies {
 		start := current - changeSince(h.ScaleUps, p.PeriodSeconds, now) + changeSince(h.ScaleDowns, p.PeriodSeconds, now)
 		var proposed int32
-		if p.Type == autoscalingv2.PodsScalingPolicy {
+		switch {
+		case p.Type == autoscalingv2.PodsScalingPolicy && up:
+			proposed = start + p.Value
+		case p.Type == autoscalingv2.PodsScalingPolicy:
 			proposed = start - p.Value
-		} else {
+		case up:
+			// Rounded up, or a small target could never grow.
+			proposed = int32(math.Ceil(float64(start) * (1 + float64(p.Value)/100)))
+		default:
 			proposed = int32(float64(start) * (1 - float64(p.Value)/100))
 		}
-		if minChange {
+		if larger {
 			result = max(result, proposed)
 		} else {
 			result = min(result, proposed)
