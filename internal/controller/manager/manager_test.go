@@ -13,10 +13,10 @@ func TestSelectControllers(t *testing.T) {
 		wantErr bool
 	}{
 		{spec: []string{"*"}, want: KnownControllers()},
-		{spec: []string{"*", "-namespace", "-endpoint", "-endpointslice", "-garbagecollector", "-podgc", "-nodelifecycle"}, want: []string{"replicaset-controller", "serviceaccount-controller"}},
+		{spec: []string{"*", "-namespace", "-endpoint", "-endpointslice", "-garbagecollector", "-podgc", "-nodelifecycle", "-daemonset", "-horizontalpodautoscaling"}, want: []string{"replicaset-controller", "serviceaccount-controller"}},
 		{spec: []string{"replicaset"}, want: []string{"replicaset-controller"}},
 		{spec: []string{"replicaset-controller", "serviceaccount"}, want: []string{"replicaset-controller", "serviceaccount-controller"}},
-		{spec: []string{"*", "-replicaset-controller"}, want: []string{"endpoints-controller", "endpointslice-controller", "garbage-collector-controller", "namespace-controller", "node-lifecycle-controller", "pod-garbage-collector-controller", "serviceaccount-controller"}},
+		{spec: []string{"*", "-replicaset-controller"}, want: []string{"daemonset-controller", "endpoints-controller", "endpointslice-controller", "garbage-collector-controller", "horizontal-pod-autoscaler-controller", "namespace-controller", "node-lifecycle-controller", "pod-garbage-collector-controller", "serviceaccount-controller"}},
 		{spec: []string{"-replicaset"}, want: nil},
 		{spec: []string{"nosuch"}, wantErr: true},
 		{spec: []string{"*", "-"}, wantErr: true},
