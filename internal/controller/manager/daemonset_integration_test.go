@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/skiff-sh/skiff/internal/controller/daemonset"
 	"github.com/skiff-sh/skiff/internal/kubelet"
@@ -130,6 +132,9 @@ func TestDaemonSet(t *testing.T) {
 				t.Errorf("pod %s (image %s) survived the update", p.Name, p.Spec.Containers[0].Image)
 			}
 		}
+		if out := k("get", "ds", "agent", "-n", ns); !regexp.MustCompile(`(?m)^agent\s+3\s+3\s+3\s+3\s+3\s`).MatchString(out) {
+			t.Errorf("kubectl get ds:\n%s", out)
+		}
 		hist := k("rollout", "history", "ds/agent", "-n", ns)
 		if !strings.Contains(hist, "REVISION") || !strings.Contains(hist, "\n1 ") || !strings.Contains(hist, "\n2 ") {
 			t.Errorf("rollout history:\n%s", hist)
@@ -154,6 +159,29 @@ func TestDaemonSet(t *testing.T) {
 		if strings.Join(got, ",") != "2,3" {
 			t.Errorf("revisions %v; want 2 and 3 (the undo renumbers revision 1 as 3)", got)
 		}
+	})
+
+	t.Run("a surge update (maxSurge 1, maxUnavailable 0) replaces every pod", func(t *testing.T) {
+		ds, err := c.client.AppsV1().DaemonSets(ns).Get(ctx, "infra", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
+		ds.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxUnavailable: &zero, MaxSurge: &one}
+		ds.Spec.Template.Spec.Containers[0].Image = "registry.example/agent:2"
+		if _, err := c.client.AppsV1().DaemonSets(ns).Update(ctx, ds, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.eventually(2*time.Minute, "every infra pod replaced", func() (bool, string) {
+			pods := c.activePods(ns, "infra")
+			for _, p := range pods {
+				if p.Spec.Containers[0].Image != "registry.example/agent:2" {
+					return false, podNames(pods)
+				}
+			}
+			return len(pods) == 4, podNames(pods)
+		})
+		c.daemonsOn(ns, "infra", "cm-0000", "cm-0001", "ds-0000", "ds-0001")
 	})
 
 	t.Run("events", func(t *testing.T) {
