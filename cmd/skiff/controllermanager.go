@@ -58,6 +58,7 @@ kube-system/kube-controller-manager reconciles. Known controllers: ` + strings.J
 	fs.StringSliceVar(&cfg.Controllers, "controllers", []string{"*"}, `Controllers to run: "*" all, "name" one, "-name" all but one`)
 	registerLeaderElectionFlags(fs, &cfg.LeaderElection, manager.LeaseName, "reconciles")
 	fs.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 50*time.Second, "How long a kubelet may be silent (no Lease renewal, no status) before its node is marked unreachable")
+	fs.DurationVar(&cfg.HPASyncPeriod, "horizontal-pod-autoscaler-sync-period", 15*time.Second, "How often each HorizontalPodAutoscaler is reconciled")
 	fs.Float32Var(&cfg.QPS, "kube-api-qps", 20, "Requests per second to the API server (upstream's default)")
 	fs.IntVar(&cfg.Burst, "kube-api-burst", 30, "Burst of requests to the API server")
 	fs.IntVar(&healthzPort, "healthz-port", 0, "HTTP port of /healthz (0: off)")

@@ -35,6 +35,10 @@ type Context struct {
 	// before the node lifecycle controller calls it unreachable (upstream's
 	// --node-monitor-grace-period); 0 is upstream's 50 s.
 	NodeMonitorGracePeriod time.Duration
+	// HPASyncPeriod is how often the horizontal pod autoscaler looks at
+	// each autoscaler (upstream's --horizontal-pod-autoscaler-sync-period);
+	// 0 is upstream's 15 s.
+	HPASyncPeriod time.Duration
 }
 
 // Runner is a built controller. Run starts its workers and blocks until

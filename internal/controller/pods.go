@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,11 +41,32 @@ func (pc PodControl) Create(ctx context.Context, owner runtime.Object, key strin
 		return nil
 	}
 	pc.Expectations.ExpectCreations(key, len(pods))
+	return pc.createAll(ctx, owner, key, pods)
+}
+
+// CreateAndDelete creates and deletes pods in one sync for the owner
+// whose key is key (the DaemonSet controller does both), recording both
+// in its expectations at once, then behaves as Create and Delete.
+func (pc PodControl) CreateAndDelete(ctx context.Context, owner runtime.Object, key string, create, del []*v1.Pod) error {
+	pc.Expectations.Expect(key, len(create), podKeys(del))
+	return errors.Join(pc.createAll(ctx, owner, key, create), pc.deleteAll(ctx, owner, key, del))
+}
+
+// createAll sends the creations whose expectations are recorded.
+func (pc PodControl) createAll(ctx context.Context, owner runtime.Object, key string, pods []*v1.Pod) error {
 	sent, err := SlowStart(len(pods), func(i int) error { return pc.create(ctx, owner, key, pods[i]) })
 	for range len(pods) - sent {
 		pc.Expectations.CreationObserved(key)
 	}
 	return err
+}
+
+func podKeys(pods []*v1.Pod) []string {
+	keys := make([]string, len(pods))
+	for i, p := range pods {
+		keys[i] = p.Namespace + "/" + p.Name
+	}
+	return keys
 }
 
 func (pc PodControl) create(ctx context.Context, owner runtime.Object, key string, pod *v1.Pod) error {
@@ -70,11 +92,13 @@ func (pc PodControl) Delete(ctx context.Context, owner runtime.Object, key strin
 	if len(pods) == 0 {
 		return nil
 	}
-	keys := make([]string, len(pods))
-	for i, p := range pods {
-		keys[i] = p.Namespace + "/" + p.Name
-	}
-	pc.Expectations.ExpectDeletions(key, keys)
+	pc.Expectations.ExpectDeletions(key, podKeys(pods))
+	return pc.deleteAll(ctx, owner, key, pods)
+}
+
+// deleteAll sends the deletions whose expectations are recorded.
+func (pc PodControl) deleteAll(ctx context.Context, owner runtime.Object, key string, pods []*v1.Pod) error {
+	keys := podKeys(pods)
 	errs := make([]error, len(pods))
 	var wg sync.WaitGroup
 	for i, pod := range pods {
@@ -108,4 +132,32 @@ func PodReadyCondition(p *v1.Pod) *v1.PodCondition {
 		}
 	}
 	return nil
+}
+
+// IsPodReady reports the pod's Ready condition.
+func IsPodReady(p *v1.Pod) bool {
+	c := PodReadyCondition(p)
+	return c != nil && c.Status == v1.ConditionTrue
+}
+
+// PodReadySince is when a ready pod became ready; the zero time when it
+// is not ready.
+func PodReadySince(p *v1.Pod) time.Time {
+	if c := PodReadyCondition(p); c != nil && c.Status == v1.ConditionTrue {
+		return c.LastTransitionTime.Time
+	}
+	return time.Time{}
+}
+
+// IsPodAvailable reports whether a pod has been ready for
+// minReadySeconds (upstream's IsPodAvailable).
+func IsPodAvailable(p *v1.Pod, minReadySeconds int32, now time.Time) bool {
+	if !IsPodReady(p) {
+		return false
+	}
+	if minReadySeconds == 0 {
+		return true
+	}
+	t := PodReadySince(p)
+	return !t.IsZero() && t.Add(time.Duration(minReadySeconds)*time.Second).Before(now)
 }

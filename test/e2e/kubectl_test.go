@@ -556,9 +556,9 @@ stringData:
 			`^configmaps\s+cm\s+v1\s+true\s+ConfigMap\s+create,delete,deletecollection,get,list,patch,update,watch\s*$`)
 		out = k.ok(t, "api-resources", "-o", "name", "--api-group=apps")
 		wantLines(t, out, "controllerrevisions.apps", "daemonsets.apps", "deployments.apps", "replicasets.apps", "statefulsets.apps")
-		// Upstream also serves autoscaling/v1 (HorizontalPodAutoscaler in
-		// two versions); Skiff serves one version per resource for now.
-		wantLines(t, k.ok(t, "api-versions"), strings.Fields(`apps/v1 autoscaling/v2 batch/v1 coordination.k8s.io/v1
+		// HorizontalPodAutoscalers are served in two versions, v2 preferred,
+		// as upstream.
+		wantLines(t, k.ok(t, "api-versions"), strings.Fields(`apps/v1 autoscaling/v1 autoscaling/v2 batch/v1 coordination.k8s.io/v1
 			discovery.k8s.io/v1 events.k8s.io/v1 metrics.k8s.io/v1beta1 scheduling.k8s.io/v1 v1`)...)
 	})
 

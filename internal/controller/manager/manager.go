@@ -33,6 +33,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/controller"
 	"github.com/skiff-sh/skiff/internal/controller/cronjob"
+	"github.com/skiff-sh/skiff/internal/controller/daemonset"
 	"github.com/skiff-sh/skiff/internal/controller/deployment"
 	"github.com/skiff-sh/skiff/internal/controller/endpoints"
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
@@ -40,6 +41,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/job"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
+	"github.com/skiff-sh/skiff/internal/controller/podautoscaler"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
@@ -79,6 +81,8 @@ var table = map[string]entry{
 	job.Name:              {init: job.New, alias: job.Alias, workers: 5},
 	cronjob.Name:          {init: cronjob.New, alias: cronjob.Alias, workers: 5},
 	ttlafterfinished.Name: {init: ttlafterfinished.New, alias: ttlafterfinished.Alias, workers: 5},
+	daemonset.Name:        {init: daemonset.New, alias: daemonset.Alias, workers: 2},
+	podautoscaler.Name:    {init: podautoscaler.New, alias: podautoscaler.Alias, workers: 5},
 }
 
 // canonical resolves a name or an alias.
@@ -132,6 +136,10 @@ type Config struct {
 	// its node is marked unreachable (--node-monitor-grace-period).
 	// Default 50 s, as upstream.
 	NodeMonitorGracePeriod time.Duration
+	// HPASyncPeriod is how often each HorizontalPodAutoscaler is
+	// reconciled (--horizontal-pod-autoscaler-sync-period). Default 15 s,
+	// as upstream.
+	HPASyncPeriod time.Duration
 	// Clock is the controllers' time. Default the real clock.
 	Clock clock.WithTicker
 	// Logger receives structured logs with component=kube-controller-manager
@@ -257,6 +265,7 @@ func New(cfg Config) (*Manager, error) {
 			Clock:                  cfg.Clock,
 			Logger:                 cfg.Logger,
 			NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod,
+			HPASyncPeriod:          cfg.HPASyncPeriod,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("controller-manager: %s: %w", name, err)
