@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -35,6 +36,24 @@ type Context struct {
 	// before the node lifecycle controller calls it unreachable (upstream's
 	// --node-monitor-grace-period); 0 is upstream's 50 s.
 	NodeMonitorGracePeriod time.Duration
+	// NodeIPAM configures the node IPAM controller.
+	NodeIPAM NodeIPAM
+}
+
+// NodeIPAM is the node IPAM controller's configuration (upstream's flags
+// of the same names).
+type NodeIPAM struct {
+	// AllocateNodeCIDRs turns the controller on (--allocate-node-cidrs;
+	// upstream's default is off, `skiff server` turns it on).
+	AllocateNodeCIDRs bool
+	// ClusterCIDRs are the ranges node pod CIDRs are cut from
+	// (--cluster-cidr): one, or one per IP family.
+	ClusterCIDRs []netip.Prefix
+	// NodeCIDRMaskSize is the node CIDRs' mask size of a single-stack
+	// cluster (--node-cidr-mask-size), NodeCIDRMaskSizeIPv4 and
+	// NodeCIDRMaskSizeIPv6 those of a dual-stack one; 0 is the default,
+	// 24 for IPv4 and 64 for IPv6.
+	NodeCIDRMaskSize, NodeCIDRMaskSizeIPv4, NodeCIDRMaskSizeIPv6 int
 }
 
 // Runner is a built controller. Run starts its workers and blocks until
@@ -45,5 +64,7 @@ type Runner interface {
 	ShutDown()
 }
 
-// Init builds one controller from the manager's Context.
+// Init builds one controller from the manager's Context. A nil Runner
+// with a nil error means the configuration turns the controller off
+// (upstream: node IPAM without --allocate-node-cidrs).
 type Init func(Context) (Runner, error)

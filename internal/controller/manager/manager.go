@@ -36,6 +36,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/nodeipam"
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
@@ -69,6 +70,7 @@ var table = map[string]entry{
 	garbagecollector.Name: {init: garbagecollector.New, alias: garbagecollector.Alias, workers: 20},
 	podgc.Name:            {init: podgc.New, alias: podgc.Alias, workers: 1},
 	nodelifecycle.Name:    {init: nodelifecycle.New, alias: nodelifecycle.Alias, workers: 5},
+	nodeipam.Name:         {init: nodeipam.New, alias: nodeipam.Alias, workers: 1},
 }
 
 // canonical resolves a name or an alias.
@@ -122,6 +124,9 @@ type Config struct {
 	// its node is marked unreachable (--node-monitor-grace-period).
 	// Default 50 s, as upstream.
 	NodeMonitorGracePeriod time.Duration
+	// NodeIPAM configures the node IPAM controller (--allocate-node-cidrs,
+	// --cluster-cidr, --node-cidr-mask-size); off by default, as upstream.
+	NodeIPAM controller.NodeIPAM
 	// Clock is the controllers' time. Default the real clock.
 	Clock clock.WithTicker
 	// Logger receives structured logs with component=kube-controller-manager
@@ -247,12 +252,18 @@ func New(cfg Config) (*Manager, error) {
 			Clock:                  cfg.Clock,
 			Logger:                 cfg.Logger,
 			NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod,
+			NodeIPAM:               cfg.NodeIPAM,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("controller-manager: %s: %w", name, err)
 		}
+		if r == nil {
+			cfg.Logger.Info("controller is disabled by its configuration", "controller", name)
+			continue
+		}
 		m.runners[name] = r
 	}
+	m.enabled = slices.DeleteFunc(m.enabled, func(name string) bool { return m.runners[name] == nil })
 	return m, nil
 }
 
