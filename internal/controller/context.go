@@ -36,8 +36,29 @@ type Context struct {
 	// before the node lifecycle controller calls it unreachable (upstream's
 	// --node-monitor-grace-period); 0 is upstream's 50 s.
 	NodeMonitorGracePeriod time.Duration
+	// NodeEviction configures the node lifecycle controller's tainting
+	// rates; zero fields are upstream's defaults.
+	NodeEviction NodeEviction
 	// NodeIPAM configures the node IPAM controller.
 	NodeIPAM NodeIPAM
+}
+
+// NodeEviction is how fast the node lifecycle controller taints nodes
+// NoExecute per zone (upstream's flags of the same names).
+type NodeEviction struct {
+	// Rate is nodes per second in a healthy zone (--node-eviction-rate,
+	// default 0.1).
+	Rate float32
+	// SecondaryRate is nodes per second in a partially disrupted zone
+	// of a large cluster (--secondary-node-eviction-rate, default 0.01).
+	SecondaryRate float32
+	// UnhealthyZoneThreshold is the share of not-ready nodes that makes a
+	// zone partially disrupted (--unhealthy-zone-threshold, default 0.55).
+	UnhealthyZoneThreshold float32
+	// LargeClusterSizeThreshold is the zone size above which a partially
+	// disrupted zone keeps its secondary rate, below which it stops
+	// (--large-cluster-size-threshold, default 50).
+	LargeClusterSizeThreshold int
 }
 
 // NodeIPAM is the node IPAM controller's configuration (upstream's flags

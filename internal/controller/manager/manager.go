@@ -124,6 +124,9 @@ type Config struct {
 	// its node is marked unreachable (--node-monitor-grace-period).
 	// Default 50 s, as upstream.
 	NodeMonitorGracePeriod time.Duration
+	// NodeEviction is the node lifecycle controller's per-zone tainting
+	// rates (--node-eviction-rate, ...); zero fields are upstream's defaults.
+	NodeEviction controller.NodeEviction
 	// NodeIPAM configures the node IPAM controller (--allocate-node-cidrs,
 	// --cluster-cidr, --node-cidr-mask-size); off by default, as upstream.
 	NodeIPAM controller.NodeIPAM
@@ -252,6 +255,7 @@ func New(cfg Config) (*Manager, error) {
 			Clock:                  cfg.Clock,
 			Logger:                 cfg.Logger,
 			NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod,
+			NodeEviction:           cfg.NodeEviction,
 			NodeIPAM:               cfg.NodeIPAM,
 		})
 		if err != nil {
