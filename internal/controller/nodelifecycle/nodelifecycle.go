@@ -85,7 +85,7 @@ func newController(c controller.Context) (*Controller, error) {
 		client: c.Client, nodeLister: nodeInf.Lister(), leaseLister: leaseInf.Lister(), podLister: podInf.Lister(),
 		recorder: c.Recorder(EventSource), clock: c.Clock, grace: c.NodeMonitorGracePeriod,
 		eviction: evictionDefaults(c.NodeEviction),
-		known: map[string]types.UID{}, retry: map[string]bool{}, zones: map[string]ZoneState{}, limiters: map[string]*zoneLimiter{},
+		known:    map[string]types.UID{}, retry: map[string]bool{}, zones: map[string]ZoneState{}, limiters: map[string]*zoneLimiter{},
 	}
 	if nc.grace <= 0 {
 		nc.grace = DefaultGracePeriod

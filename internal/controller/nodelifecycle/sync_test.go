@@ -2,7 +2,7 @@ package nodelifecycle
 
 import (
 	"context"
-		"strings"
+	"strings"
 	"testing"
 	"time"
 
