@@ -38,7 +38,9 @@ func (d *servedKinds) ServerGroupsAndResources() ([]*metav1.APIGroup, []*metav1.
 	return nil, l, err
 }
 
-func (d *servedKinds) ServerPreferredResources() ([]*metav1.APIResourceList, error) { return d.result() }
+func (d *servedKinds) ServerPreferredResources() ([]*metav1.APIResourceList, error) {
+	return d.result()
+}
 
 var (
 	verbs      = metav1.Verbs{"list", "watch", "delete", "get"}
