@@ -40,6 +40,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/job"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/nodeipam"
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podautoscaler"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
@@ -83,6 +84,7 @@ var table = map[string]entry{
 	ttlafterfinished.Name: {init: ttlafterfinished.New, alias: ttlafterfinished.Alias, workers: 5},
 	daemonset.Name:        {init: daemonset.New, alias: daemonset.Alias, workers: 2},
 	podautoscaler.Name:    {init: podautoscaler.New, alias: podautoscaler.Alias, workers: 5},
+	nodeipam.Name:         {init: nodeipam.New, alias: nodeipam.Alias, workers: 1},
 }
 
 // canonical resolves a name or an alias.
@@ -140,6 +142,12 @@ type Config struct {
 	// reconciled (--horizontal-pod-autoscaler-sync-period). Default 15 s,
 	// as upstream.
 	HPASyncPeriod time.Duration
+	// NodeEviction is the node lifecycle controller's per-zone tainting
+	// rates (--node-eviction-rate, ...); zero fields are upstream's defaults.
+	NodeEviction controller.NodeEviction
+	// NodeIPAM configures the node IPAM controller (--allocate-node-cidrs,
+	// --cluster-cidr, --node-cidr-mask-size); off by default, as upstream.
+	NodeIPAM controller.NodeIPAM
 	// Clock is the controllers' time. Default the real clock.
 	Clock clock.WithTicker
 	// Logger receives structured logs with component=kube-controller-manager
@@ -266,12 +274,19 @@ func New(cfg Config) (*Manager, error) {
 			Logger:                 cfg.Logger,
 			NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod,
 			HPASyncPeriod:          cfg.HPASyncPeriod,
+			NodeEviction:           cfg.NodeEviction,
+			NodeIPAM:               cfg.NodeIPAM,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("controller-manager: %s: %w", name, err)
 		}
+		if r == nil {
+			cfg.Logger.Info("controller is disabled by its configuration", "controller", name)
+			continue
+		}
 		m.runners[name] = r
 	}
+	m.enabled = slices.DeleteFunc(m.enabled, func(name string) bool { return m.runners[name] == nil })
 	return m, nil
 }
 

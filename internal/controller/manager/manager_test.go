@@ -1,9 +1,16 @@
 package manager
 
 import (
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/skiff-sh/skiff/internal/controller"
 )
 
 func TestSelectControllers(t *testing.T) {
@@ -51,4 +58,31 @@ func without(names []string, name string) []string {
 		}
 	}
 	return out
+}
+
+// Node IPAM is off without --allocate-node-cidrs, as upstream: selected
+// or not, it is not run.
+func TestNodeIPAMOffByDefault(t *testing.T) {
+	client := fake.NewClientset()
+	dyn := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme())
+	for _, tc := range []struct {
+		ipam controller.NodeIPAM
+		want []string
+	}{
+		{want: []string{"replicaset-controller"}},
+		{ipam: controller.NodeIPAM{AllocateNodeCIDRs: true, ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/16")}},
+			want: []string{"node-ipam-controller", "replicaset-controller"}},
+	} {
+		m, err := New(Config{Client: client, Dynamic: dyn, Controllers: []string{"nodeipam", "replicaset"}, NodeIPAM: tc.ipam})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Enabled(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("allocate %v: enabled %v, want %v", tc.ipam.AllocateNodeCIDRs, got, tc.want)
+		}
+	}
+	bad := controller.NodeIPAM{AllocateNodeCIDRs: true, ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24")}, NodeCIDRMaskSize: 16}
+	if _, err := New(Config{Client: client, Dynamic: dyn, Controllers: []string{"nodeipam"}, NodeIPAM: bad}); err == nil {
+		t.Error("a node CIDR mask shorter than the cluster CIDR's must be refused")
+	}
 }
