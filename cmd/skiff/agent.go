@@ -41,9 +41,13 @@ more nodes than /24s fit), node addresses 127.1.x.y (loopback: simulated
 nodes never send anything to a real network). They share one client and one
 event broadcaster.
 
+Without --simulate-nodes it runs one real node (a kubelet over the
+containerd it supervises, or --runtime=simulated); without --pod-cidr it
+waits for the node IPAM controller of the server to set the node's
+spec.podCIDR and builds the pod network on it.
+
 Credentials come from --kubeconfig, or from --token with
---certificate-authority (or --insecure-skip-tls-verify). The real node
-(containerd) is not implemented yet: --simulate-nodes is required.`,
+--certificate-authority (or --insecure-skip-tls-verify).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rc, err := agentRESTConfig(servers, kubeconfigPath, token, caFile, insecure)

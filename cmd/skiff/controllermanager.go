@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/skiff-sh/skiff/internal/controller"
 	"github.com/skiff-sh/skiff/internal/controller/manager"
 	"github.com/skiff-sh/skiff/internal/controlplane"
 	"github.com/skiff-sh/skiff/internal/leaderelect"
@@ -21,6 +23,7 @@ func newControllerManagerCommand() *cobra.Command {
 	var (
 		kubeconfigPath, bindAddress string
 		healthzPort, verbosity      int
+		clusterCIDRs                []string
 		cfg                         = manager.Config{QPS: 20, Burst: 30}
 	)
 	cmd := &cobra.Command{
@@ -38,6 +41,13 @@ kube-system/kube-controller-manager reconciles. Known controllers: ` + strings.J
 			}
 			cfg.RESTConfig = rc
 			cfg.Logger = newLogger(verbosity)
+			for _, s := range clusterCIDRs {
+				p, err := netip.ParsePrefix(strings.TrimSpace(s))
+				if err != nil {
+					return fmt.Errorf("--cluster-cidr %q: %v", s, err)
+				}
+				cfg.NodeIPAM.ClusterCIDRs = append(cfg.NodeIPAM.ClusterCIDRs, p)
+			}
 			if healthzPort > 0 {
 				addr := net.JoinHostPort(bindAddress, strconv.Itoa(healthzPort))
 				if cfg.HealthzListener, err = net.Listen("tcp", addr); err != nil {
@@ -58,6 +68,16 @@ kube-system/kube-controller-manager reconciles. Known controllers: ` + strings.J
 	fs.StringSliceVar(&cfg.Controllers, "controllers", []string{"*"}, `Controllers to run: "*" all, "name" one, "-name" all but one`)
 	registerLeaderElectionFlags(fs, &cfg.LeaderElection, manager.LeaseName, "reconciles")
 	fs.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 50*time.Second, "How long a kubelet may be silent (no Lease renewal, no status) before its node is marked unreachable")
+	fs.DurationVar(&cfg.HPASyncPeriod, "horizontal-pod-autoscaler-sync-period", 15*time.Second, "How often each HorizontalPodAutoscaler is reconciled")
+	fs.Float32Var(&cfg.NodeEviction.Rate, "node-eviction-rate", 0.1, "Nodes per second tainted NoExecute (their pods evicted) in a healthy zone")
+	fs.Float32Var(&cfg.NodeEviction.SecondaryRate, "secondary-node-eviction-rate", 0.01, "Nodes per second tainted in a partially disrupted zone of more than --large-cluster-size-threshold nodes")
+	fs.Float32Var(&cfg.NodeEviction.UnhealthyZoneThreshold, "unhealthy-zone-threshold", 0.55, "Share of not-ready nodes (at least 3) that makes a zone partially disrupted")
+	fs.IntVar(&cfg.NodeEviction.LargeClusterSizeThreshold, "large-cluster-size-threshold", 50, "Zone size above which a partially disrupted zone keeps tainting at the secondary rate (smaller ones stop)")
+	fs.BoolVar(&cfg.NodeIPAM.AllocateNodeCIDRs, "allocate-node-cidrs", false, "Give every node without one a pod CIDR from --cluster-cidr (the node IPAM controller)")
+	fs.StringSliceVar(&clusterCIDRs, "cluster-cidr", []string{"10.42.0.0/16"}, "Range of pod IPs node CIDRs are cut from (one, or one IPv4 and one IPv6)")
+	fs.IntVar(&cfg.NodeIPAM.NodeCIDRMaskSize, "node-cidr-mask-size", 0, "Mask size of the node CIDRs of a single-stack cluster (default 24 for IPv4, 64 for IPv6)")
+	fs.IntVar(&cfg.NodeIPAM.NodeCIDRMaskSizeIPv4, "node-cidr-mask-size-ipv4", 0, "Mask size of the IPv4 node CIDRs of a dual-stack cluster (default 24)")
+	fs.IntVar(&cfg.NodeIPAM.NodeCIDRMaskSizeIPv6, "node-cidr-mask-size-ipv6", 0, "Mask size of the IPv6 node CIDRs of a dual-stack cluster (default 64)")
 	fs.Float32Var(&cfg.QPS, "kube-api-qps", 20, "Requests per second to the API server (upstream's default)")
 	fs.IntVar(&cfg.Burst, "kube-api-burst", 30, "Burst of requests to the API server")
 	fs.IntVar(&healthzPort, "healthz-port", 0, "HTTP port of /healthz (0: off)")
@@ -70,12 +90,13 @@ kube-system/kube-controller-manager reconciles. Known controllers: ` + strings.J
 // and `skiff up`: a client of its own process's API server, as user
 // system:kube-controller-manager with a certificate issued when it starts.
 type serverControllerManager struct {
-	cfg *controlplane.Config
-	m   atomic.Pointer[manager.Manager]
+	cfg  *controlplane.Config
+	ipam controller.NodeIPAM
+	m    atomic.Pointer[manager.Manager]
 }
 
-func newServerControllerManager(cfg *controlplane.Config) *serverControllerManager {
-	return &serverControllerManager{cfg: cfg}
+func newServerControllerManager(cfg *controlplane.Config, ipam controller.NodeIPAM) *serverControllerManager {
+	return &serverControllerManager{cfg: cfg, ipam: ipam}
 }
 
 func (c *serverControllerManager) Name() string { return manager.Component }
@@ -98,6 +119,7 @@ func (c *serverControllerManager) Run(ctx context.Context) error {
 	m, err := manager.New(manager.Config{
 		RESTConfig:     rc,
 		LeaderElection: leaderelect.Config{Enabled: true},
+		NodeIPAM:       c.ipam,
 		Logger:         c.cfg.Logger,
 	})
 	if err != nil {

@@ -43,7 +43,7 @@ type nodeFlags struct {
 // register adds every node flag (`skiff kubelet`, `skiff agent`).
 func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	f.registerRuntime(fs)
-	fs.StringVar(&f.podCIDR, "pod-cidr", "10.42.0.0/24", "Pod IP range of this node, written into a new Node's spec.podCIDR")
+	fs.StringVar(&f.podCIDR, "pod-cidr", "", "Pod IP range of this node, written into a new Node's spec.podCIDR (default: wait for the node IPAM controller to set spec.podCIDR)")
 	fs.StringToStringVar(&f.labels, "node-labels", nil, "Labels to add to the node (key=value,...)")
 	fs.StringSliceVar(&f.roles, "node-role", nil, "Node roles, shown by kubectl get nodes (e.g. control-plane, worker)")
 	fs.StringSliceVar(&f.taints, "register-with-taints", nil, "Taints of the registered node (key=value:Effect,...)")
@@ -136,9 +136,10 @@ bound to it through a CRI runtime and reports their status and events.
 
 By default the pods run in a containerd that Skiff starts and supervises
 under --data-dir/containerd (Debian's containerd and runc, CNI bridge over
---pod-cidr); --container-runtime-endpoint uses a runtime someone else runs.
---runtime=simulated runs the same kubelet against an in-memory runtime:
-sandboxes get IPs from --pod-cidr, containers run without processes (see the
+the node's pod CIDR: --pod-cidr, or else the spec.podCIDR the node IPAM
+controller assigns); --container-runtime-endpoint uses a runtime someone
+else runs. --runtime=simulated runs the same kubelet against an in-memory
+runtime: sandboxes get IPs from the pod CIDR, containers run without processes (see the
 simruntime package for the annotations that make them exit or fail).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

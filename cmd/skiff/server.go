@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/component"
+	"github.com/skiff-sh/skiff/internal/controller"
 	"github.com/skiff-sh/skiff/internal/controlplane"
 	"github.com/skiff-sh/skiff/internal/kubeconfig"
 	"github.com/skiff-sh/skiff/internal/kubelet"
@@ -35,6 +36,9 @@ type controlPlaneFlags struct {
 	compactionInterval                     time.Duration
 	clusterDNSPort                         int
 	verbosity                              int
+	// Node IPAM (`skiff server` and `skiff up` only).
+	allocateNodeCIDRs bool
+	nodeCIDRMaskSize  int
 }
 
 func (f *controlPlaneFlags) register(fs *pflag.FlagSet, defaultDataDir string) {
@@ -56,6 +60,22 @@ func (f *controlPlaneFlags) register(fs *pflag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&f.tokenAuthFile, "token-auth-file", "", "Static bearer tokens (CSV: token,user,uid,\"group1,group2\")")
 	fs.DurationVar(&f.compactionInterval, "etcd-compaction-interval", 5*time.Minute, "How much etcd history is kept for watches and continue tokens")
 	fs.IntVarP(&f.verbosity, "v", "v", 0, "Log verbosity; 2 and above logs every API request")
+}
+
+// registerIPAM adds the node IPAM flags of the control planes that run a
+// controller manager.
+func (f *controlPlaneFlags) registerIPAM(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.allocateNodeCIDRs, "allocate-node-cidrs", true, "Give every node without one a pod CIDR from --cluster-cidr (the node IPAM controller)")
+	fs.IntVar(&f.nodeCIDRMaskSize, "node-cidr-mask-size", 0, "Mask size of the node pod CIDRs (default 24 for IPv4, 64 for IPv6)")
+}
+
+// nodeIPAM is the node IPAM controller's configuration from the flags.
+func (f *controlPlaneFlags) nodeIPAM() (controller.NodeIPAM, error) {
+	p, err := netip.ParsePrefix(f.clusterCIDR)
+	if err != nil {
+		return controller.NodeIPAM{}, fmt.Errorf("--cluster-cidr %q: %v", f.clusterCIDR, err)
+	}
+	return controller.NodeIPAM{AllocateNodeCIDRs: f.allocateNodeCIDRs, ClusterCIDRs: []netip.Prefix{p}, NodeCIDRMaskSize: f.nodeCIDRMaskSize}, nil
 }
 
 func (f *controlPlaneFlags) config() (*controlplane.Config, error) {
@@ -105,9 +125,9 @@ func (f *controlPlaneFlags) config() (*controlplane.Config, error) {
 
 // controlPlaneComponents is the wiring table of a control plane, in start
 // order.
-func controlPlaneComponents(cfg *controlplane.Config) []component.Component {
+func controlPlaneComponents(cfg *controlplane.Config, ipam controller.NodeIPAM) []component.Component {
 	components := append(apiServerComponents(cfg),
-		newServerScheduler(cfg), newServerControllerManager(cfg),
+		newServerScheduler(cfg), newServerControllerManager(cfg, ipam),
 	)
 	if cfg.ClusterDNSPort > 0 {
 		components = append(components, newServerDNS(cfg))
@@ -145,10 +165,15 @@ func newServerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runComponents(cfg, controlPlaneComponents(cfg))
+			ipam, err := f.nodeIPAM()
+			if err != nil {
+				return err
+			}
+			return runComponents(cfg, controlPlaneComponents(cfg, ipam))
 		},
 	}
 	f.register(cmd.Flags(), "/var/lib/skiff")
+	f.registerIPAM(cmd.Flags())
 	return cmd
 }
 
@@ -190,7 +215,13 @@ resumes the cluster, and containers keep running across restarts unless
 			if err != nil {
 				return err
 			}
-			podCIDR, err := firstNodeCIDR(f.clusterCIDR)
+			ipam, err := f.nodeIPAM()
+			if err != nil {
+				return err
+			}
+			// The node of `skiff up` takes the first node CIDR itself; the
+			// node IPAM controller sees it as used.
+			podCIDR, err := firstNodeCIDR(f.clusterCIDR, f.nodeCIDRMaskSize)
 			if err != nil {
 				return err
 			}
@@ -223,13 +254,14 @@ resumes the cluster, and containers keep running across restarts unless
 				return err
 			}
 			start := time.Now()
-			components := append(append(controlPlaneComponents(cfg), node...), kp...)
+			components := append(append(controlPlaneComponents(cfg, ipam), node...), kp...)
 			go announce(cmd, cfg, components, start)
 			return runComponents(cfg, components)
 		},
 	}
 	fs := cmd.Flags()
 	f.register(fs, ".skiff")
+	f.registerIPAM(fs)
 	nf.registerRuntime(fs)
 	pf.register(fs, true)
 	host, _ := os.Hostname()
@@ -237,9 +269,10 @@ resumes the cluster, and containers keep running across restarts unless
 	return cmd
 }
 
-// firstNodeCIDR is a lone node's pod range: the first /24 of the cluster
-// CIDR (all of it when that is smaller).
-func firstNodeCIDR(clusterCIDR string) (string, error) {
+// firstNodeCIDR is a lone node's pod range: the first node CIDR (mask
+// size maskSize, 0 for /24 or /64) of the cluster CIDR (all of it when
+// that is smaller).
+func firstNodeCIDR(clusterCIDR string, maskSize int) (string, error) {
 	p, err := netip.ParsePrefix(clusterCIDR)
 	if err != nil {
 		return "", fmt.Errorf("--cluster-cidr %q: %v", clusterCIDR, err)
@@ -247,6 +280,9 @@ func firstNodeCIDR(clusterCIDR string) (string, error) {
 	bits := 24
 	if p.Addr().Is6() {
 		bits = 64
+	}
+	if maskSize > 0 {
+		bits = maskSize
 	}
 	if p.Bits() >= bits {
 		return p.Masked().String(), nil

@@ -143,9 +143,16 @@ func (e *extensions) beforeCreate(ctx context.Context, res *resource, obj runtim
 // beforeUpdate applies what upstream's update strategies carry over from
 // the stored object before validation.
 func (e *extensions) beforeUpdate(obj, old runtime.Object) {
-	if svc, ok := obj.(*corev1.Service); ok {
-		dropTypeDependentFields(svc, old.(*corev1.Service))
-		keepAllocatedValues(svc, old.(*corev1.Service))
+	switch o := obj.(type) {
+	case *corev1.Service:
+		dropTypeDependentFields(o, old.(*corev1.Service))
+		keepAllocatedValues(o, old.(*corev1.Service))
+	case *corev1.Pod:
+		// Upstream's DefaultTolerationSeconds admission runs on updates
+		// too: a pod replaced by its original manifest keeps the
+		// tolerations (which an update may not remove). A status or
+		// binding update carries the stored spec, which has them.
+		defaults.AdmitPodTolerations(o)
 	}
 }
 

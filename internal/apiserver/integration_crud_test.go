@@ -307,14 +307,17 @@ func TestIntegrationCRUD(t *testing.T) {
 		// A status update ignores spec and metadata changes.
 		d.Spec.Replicas = ptr(int32(9))
 		d.Labels = map[string]string{"sneaky": "yes"}
+		// Annotations do pass, as upstream's deploymentStatusStrategy (the
+		// deployment controller writes its revision this way).
+		d.Annotations = map[string]string{"deployment.kubernetes.io/revision": "1"}
 		d.Status.Replicas = 3
 		d.Status.ObservedGeneration = 1
 		got, err := c.AppsV1().Deployments(ns).UpdateStatus(bg(), d, metav1.UpdateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *got.Spec.Replicas != 2 || got.Labels["sneaky"] != "" || got.Status.Replicas != 3 {
-			t.Errorf("status update: replicas=%d labels=%v status=%+v", *got.Spec.Replicas, got.Labels, got.Status)
+		if *got.Spec.Replicas != 2 || got.Labels["sneaky"] != "" || got.Status.Replicas != 3 || got.Annotations["deployment.kubernetes.io/revision"] != "1" {
+			t.Errorf("status update: replicas=%d labels=%v annotations=%v status=%+v", *got.Spec.Replicas, got.Labels, got.Annotations, got.Status)
 		}
 		// A main update ignores status changes.
 		got.Status.Replicas = 100

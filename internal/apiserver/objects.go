@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -232,7 +233,12 @@ func prepareUpdate(res *resource, obj, old runtime.Object, sub string) {
 	case "status":
 		copyField(obj, old, "Spec")
 		m.SetLabels(om.GetLabels())
-		m.SetAnnotations(om.GetAnnotations())
+		if _, ok := obj.(*appsv1.Deployment); !ok {
+			// Deployment status writes carry annotations, as upstream's
+			// deploymentStatusStrategy: the deployment controller records
+			// deployment.kubernetes.io/revision through them.
+			m.SetAnnotations(om.GetAnnotations())
+		}
 		m.SetFinalizers(om.GetFinalizers())
 		m.SetOwnerReferences(om.GetOwnerReferences())
 	}

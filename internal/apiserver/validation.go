@@ -74,6 +74,11 @@ func attachValidation(rs []*resource) {
 		"scheduling.k8s.io/PriorityClass":     kindValidation[*schedulingv1.PriorityClass]{schedulingvalidation.ValidatePriorityClass, schedulingvalidation.ValidatePriorityClassUpdate, nil},
 	}
 	for _, r := range rs {
+		if r.GVK == gvk("autoscaling", "v1", "HorizontalPodAutoscaler") {
+			// Served as a view of the stored v2 (hpa.go).
+			hpaV1Validation.attach(r)
+			continue
+		}
 		if a, ok := byKind[r.GVK.Group+"/"+r.GVK.Kind]; ok {
 			a.attach(r)
 			continue

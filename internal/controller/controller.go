@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -96,6 +98,34 @@ func (q *Queue) Enqueue(obj any) {
 		return
 	}
 	q.queue.Add(key)
+}
+
+// Selecting returns the candidates whose selector is valid, not empty,
+// and matches set: the owners (ReplicaSets, Deployments) that could adopt
+// an orphan with labels set.
+func Selecting[T any](candidates []T, selector func(T) *metav1.LabelSelector, set map[string]string) []T {
+	if len(set) == 0 {
+		return nil
+	}
+	var out []T
+	for _, c := range candidates {
+		sel, err := metav1.LabelSelectorAsSelector(selector(c))
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(set)) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Deleted is the object of an informer's delete notification, unwrapping
+// the tombstone (cache.DeletedFinalStateUnknown) of a delete the watch
+// missed; ok is false when it is not a T.
+func Deleted[T any](obj any) (T, bool) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	t, ok := obj.(T)
+	return t, ok
 }
 
 // Handler is the informer handler of a controller's own kind: every add,

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	clocktesting "k8s.io/utils/clock/testing"
 )
@@ -161,5 +163,39 @@ func TestExpectations(t *testing.T) {
 				t.Errorf("Satisfied = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestDeleted(t *testing.T) {
+	type obj struct{ name string }
+	if o, ok := Deleted[*obj](&obj{"a"}); !ok || o.name != "a" {
+		t.Error("plain object not returned")
+	}
+	if o, ok := Deleted[*obj](cache.DeletedFinalStateUnknown{Key: "b", Obj: &obj{"b"}}); !ok || o.name != "b" {
+		t.Error("tombstone not unwrapped")
+	}
+	if _, ok := Deleted[*obj]("other"); ok {
+		t.Error("another type accepted")
+	}
+}
+
+func TestSelecting(t *testing.T) {
+	type owner struct {
+		name string
+		sel  *metav1.LabelSelector
+	}
+	owners := []owner{
+		{"web", &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+		{"all", &metav1.LabelSelector{}},
+		{"bad", &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "x", Operator: "Bogus"}}}},
+		{"db", &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}},
+	}
+	sel := func(o owner) *metav1.LabelSelector { return o.sel }
+	got := Selecting(owners, sel, map[string]string{"app": "web", "tier": "x"})
+	if len(got) != 1 || got[0].name != "web" {
+		t.Errorf("selecting = %v, want [web]", got)
+	}
+	if got := Selecting(owners, sel, nil); len(got) != 0 {
+		t.Errorf("no labels selected %v", got)
 	}
 }

@@ -101,3 +101,16 @@ func (e *Expectations) Delete(key string) {
 	defer e.mu.Unlock()
 	delete(e.m, key)
 }
+
+// Expect records that key is about to create adds objects and delete
+// the objects named by objKeys in the same sync (the DaemonSet
+// controller does both), replacing whatever was recorded.
+func (e *Expectations) Expect(key string, adds int, objKeys []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := make(map[string]bool, len(objKeys))
+	for _, k := range objKeys {
+		d[k] = true
+	}
+	e.m[key] = &expectation{adds: adds, deletions: d, at: e.clock.Now()}
+}

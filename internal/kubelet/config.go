@@ -112,9 +112,10 @@ type Config struct {
 	// NodeName if that fails.
 	Hostname string
 	// PodCIDR is the range pod IPs come from. When set it is written into
-	// a newly registered Node's spec.podCIDR (Skiff has no node IPAM
-	// controller yet) and passed to the runtime; otherwise the kubelet
-	// waits for the Node's spec.podCIDR and passes that.
+	// a newly registered Node's spec.podCIDR and passed to the runtime;
+	// otherwise the kubelet waits for the Node's spec.podCIDR (set by the
+	// node IPAM controller), looking at every status update, and passes
+	// that. Until then the runtime's network is not ready, nor the node.
 	PodCIDR string
 	// Services, when set, is a shared informer of the cluster's Services
 	// for the service env vars (a fleet shares one); its factory is the

@@ -106,6 +106,9 @@ stringData:
 		ns := "e2e-get"
 		applyApp(t, k, ns)
 		wantLines(t, k.ok(t, "run", "-n", ns, "p1", "--image=nginx:1.27"), "pod/p1 created")
+		// The Deployment controller gives web a ReplicaSet and 2 pods
+		// (Pending: this server has no nodes).
+		waitRolloutStarted(t, k, ns, "web", 2)
 
 		out := k.ok(t, "get", "-n", ns, "pods", "-o", "wide")
 		wantHeader(t, out, "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES")
@@ -116,7 +119,7 @@ stringData:
 
 		out = k.ok(t, "get", "-n", ns, "deployments", "-o", "wide")
 		wantHeader(t, out, "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR")
-		if r := row(t, out, "web"); !equalStrings(append(r[:4:4], r[5:]...), []string{"web", "0/2", "0", "0", "nginx", "nginx:1.27", "app=web"}) {
+		if r := row(t, out, "web"); !equalStrings(append(r[:4:4], r[5:]...), []string{"web", "0/2", "2", "0", "nginx", "nginx:1.27", "app=web"}) {
 			t.Errorf("deployment row = %q", r)
 		}
 		wantHeader(t, k.ok(t, "get", "-n", ns, "deploy"), "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE")
@@ -202,14 +205,21 @@ stringData:
 		if got != "80/TCP ClusterIP" {
 			t.Errorf("jsonpath = %q", got)
 		}
-		wantLines(t, k.ok(t, "get", "-n", ns, "deploy,svc,cm,secret,pod", "-o", "name"),
-			"deployment.apps/web", "service/web", "configmap/web-config", "secret/web-secret", "pod/p1")
+		var named []string
+		for _, l := range lines(k.ok(t, "get", "-n", ns, "deploy,svc,cm,secret,pod", "-o", "name")) {
+			if regexp.MustCompile(`^pod/web-\w+-\w+$`).MatchString(l) {
+				l = "pod/web-HASH-ID"
+			}
+			named = append(named, l)
+		}
+		wantLines(t, strings.Join(named, "\n"),
+			"deployment.apps/web", "service/web", "configmap/web-config", "secret/web-secret", "pod/p1", "pod/web-HASH-ID", "pod/web-HASH-ID")
 		out = k.ok(t, "get", "-n", ns, "deploy", "-o", "custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas,IMAGE:.spec.template.spec.containers[0].image")
 		wantLines(t, out, "NAME   REPLICAS   IMAGE", "web    2          nginx:1.27")
 
 		// get all: the "all" category, in discovery order.
 		out = k.ok(t, "get", "all", "-n", ns)
-		wantMatch(t, out, `^pod/p1\s+0/1\s+Pending\s+0\s+\S+$`, `^service/web\s+ClusterIP\s`, `^deployment\.apps/web\s+0/2\s+0\s+0\s`)
+		wantMatch(t, out, `^pod/p1\s+0/1\s+Pending\s+0\s+\S+$`, `^service/web\s+ClusterIP\s`, `^deployment\.apps/web\s+0/2\s+2\s+0\s`, `^replicaset\.apps/web-\w+\s+2\s+2\s+0\s`)
 		if i, j, k := strings.Index(out, "pod/p1"), strings.Index(out, "service/web"), strings.Index(out, "deployment.apps/web"); !(i < j && j < k) {
 			t.Errorf("get all order is not pods, services, deployments:\n%s", out)
 		}
@@ -322,15 +332,16 @@ stringData:
 	t.Run("Describe", func(t *testing.T) {
 		ns := "e2e-describe"
 		applyApp(t, k, ns)
+		waitRolloutStarted(t, k, ns, "web", 2)
 		out := k.ok(t, "describe", "-n", ns, "deployment", "web")
 		wantMatch(t, out,
 			`^Name:\s+web$`,
 			`^Namespace:\s+`+ns+`$`,
 			`^CreationTimestamp:\s+\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000$`,
 			`^Labels:\s+app=web$`,
-			`^Annotations:\s+<none>$`,
+			`^Annotations:\s+deployment\.kubernetes\.io/revision: 1$`,
 			`^Selector:\s+app=web$`,
-			`^Replicas:\s+2 desired \| 0 updated \| 0 total \| 0 available \| 0 unavailable$`,
+			`^Replicas:\s+2 desired \| 2 updated \| 2 total \| 0 available \| 2 unavailable$`,
 			`^StrategyType:\s+RollingUpdate$`,
 			`^MinReadySeconds:\s+0$`,
 			`^RollingUpdateStrategy:\s+25% max unavailable, 25% max surge$`,
@@ -338,7 +349,10 @@ stringData:
 			`^   nginx:$`,
 			`^    Image:\s+nginx:1\.27$`,
 			`^    Port:\s+80/TCP$`,
-			`^Events:\s+<none>$`)
+			`^  Available\s+False\s+MinimumReplicasUnavailable$`,
+			`^OldReplicaSets:\s+<none>$`,
+			`^NewReplicaSet:\s+web-\w+ \(2/2 replicas created\)$`,
+			`^  Normal  ScalingReplicaSet  \S+\s+deployment-controller  Scaled up replica set web-\w+ from 0 to 2$`)
 		out = k.ok(t, "describe", "-n", ns, "service", "web")
 		wantMatch(t, out,
 			`^Name:\s+web$`,
@@ -408,7 +422,7 @@ stringData:
 		if got := get("{.spec.replicas}"); got != "5" {
 			t.Errorf("replicas after scale = %q", got)
 		}
-		wantMatch(t, k.ok(t, "get", "-n", ns, "deploy", "web"), `^web\s+0/5\s+0\s+0\s+\S+$`)
+		wantMatch(t, k.ok(t, "get", "-n", ns, "deploy", "web"), `^web\s+0/5\s+\d+\s+0\s+\S+$`)
 		wantLines(t, k.fails(t, "scale", "-n", ns, "deploy", "web", "--current-replicas=2", "--replicas=1"),
 			"error: Expected replicas to be 2, was 5")
 		wantLines(t, k.ok(t, "scale", "-n", ns, "deploy", "web", "--current-replicas=5", "--replicas=1"), "deployment.apps/web scaled")
@@ -542,9 +556,9 @@ stringData:
 			`^configmaps\s+cm\s+v1\s+true\s+ConfigMap\s+create,delete,deletecollection,get,list,patch,update,watch\s*$`)
 		out = k.ok(t, "api-resources", "-o", "name", "--api-group=apps")
 		wantLines(t, out, "controllerrevisions.apps", "daemonsets.apps", "deployments.apps", "replicasets.apps", "statefulsets.apps")
-		// Upstream also serves autoscaling/v1 (HorizontalPodAutoscaler in
-		// two versions); Skiff serves one version per resource for now.
-		wantLines(t, k.ok(t, "api-versions"), strings.Fields(`apps/v1 autoscaling/v2 batch/v1 coordination.k8s.io/v1
+		// HorizontalPodAutoscalers are served in two versions, v2 preferred,
+		// as upstream.
+		wantLines(t, k.ok(t, "api-versions"), strings.Fields(`apps/v1 autoscaling/v1 autoscaling/v2 batch/v1 coordination.k8s.io/v1
 			discovery.k8s.io/v1 events.k8s.io/v1 metrics.k8s.io/v1beta1 scheduling.k8s.io/v1 v1`)...)
 	})
 

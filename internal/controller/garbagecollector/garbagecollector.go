@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
 )
@@ -45,25 +46,45 @@ const (
 	byUID   = "uid"
 )
 
+// ResyncPeriod is how often the served kinds are discovered again, as
+// upstream: kinds served later (a CRD) get monitors, kinds no longer
+// served lose theirs.
+const ResyncPeriod = 30 * time.Second
+
 // Controller is the garbage collector. Its keys are
 // "<action>|<group>/<version>/<resource>|<namespace>|<name>|<uid>".
 type Controller struct {
 	dynamic   dynamic.Interface
 	discovery discovery.DiscoveryInterface
 	queue     *controller.Queue
-	// monitors watch every deletable kind's metadata.
-	monitors map[schema.GroupVersionResource]cache.SharedIndexInformer
+	clock     clock.WithTicker
+	resync    time.Duration
+
+	// mu guards monitors, kinds, namespaced and running: discovery
+	// changes them while workers and handlers read them.
+	mu sync.RWMutex
+	// monitors watch every deletable kind.
+	monitors map[schema.GroupVersionResource]*monitor
 	// kinds resolves an ownerReference's apiVersion and kind.
 	kinds      map[schema.GroupVersionKind]schema.GroupVersionResource
 	namespaced map[schema.GroupVersionResource]bool
-	start      sync.Once
-	synced     chan struct{}
-	stop       chan struct{}
-	stopOnce   sync.Once
+	// running: the monitors have been started (a new one starts at once).
+	running bool
+
+	start    sync.Once
+	synced   chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
-// New discovers the served resources and builds a metadata informer for
-// each; they start with the first Run.
+// monitor is one kind's informer; closing stop ends it.
+type monitor struct {
+	inf  cache.SharedIndexInformer
+	stop chan struct{}
+}
+
+// New discovers the served resources and builds an informer for each;
+// they start with the first Run.
 func New(c controller.Context) (controller.Runner, error) { return newController(c) }
 
 func newController(c controller.Context) (*Controller, error) {
@@ -71,31 +92,39 @@ func newController(c controller.Context) (*Controller, error) {
 		return nil, errors.New("garbage collector: a dynamic client is required")
 	}
 	gc := &Controller{
-		dynamic: c.Dynamic, discovery: c.Client.Discovery(),
-		monitors:   map[schema.GroupVersionResource]cache.SharedIndexInformer{},
+		dynamic: c.Dynamic, discovery: c.Client.Discovery(), clock: c.Clock, resync: ResyncPeriod,
+		monitors:   map[schema.GroupVersionResource]*monitor{},
 		kinds:      map[schema.GroupVersionKind]schema.GroupVersionResource{},
 		namespaced: map[schema.GroupVersionResource]bool{},
 		synced:     make(chan struct{}),
 		stop:       make(chan struct{}),
+	}
+	if gc.clock == nil {
+		gc.clock = clock.RealClock{}
 	}
 	q, err := controller.New(controller.Config{Name: Name, Sync: gc.sync, Logger: c.Logger, Clock: c.Clock})
 	if err != nil {
 		return nil, err
 	}
 	gc.queue = q
-	if err := gc.discover(); err != nil {
+	if _, _, err := gc.discover(); err != nil {
 		return nil, err
 	}
 	return gc, nil
 }
 
-// discover maps every served kind to its resource and builds a monitor
-// per preferred version of each deletable resource.
-func (gc *Controller) discover() error {
+// discover maps every served kind to its resource and keeps a monitor per
+// preferred version of each deletable resource: it adds the missing ones
+// (started at once once the collector runs) and, when discovery answered
+// for every group, stops those of kinds no longer served.
+func (gc *Controller) discover() (added, removed []schema.GroupVersionResource, err error) {
 	_, all, err := gc.discovery.ServerGroupsAndResources()
-	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
-		return fmt.Errorf("garbage collector: discovery: %w", err)
+	partial := discovery.IsGroupDiscoveryFailedError(err)
+	if err != nil && !partial {
+		return nil, nil, fmt.Errorf("garbage collector: discovery: %w", err)
 	}
+	kinds := map[schema.GroupVersionKind]schema.GroupVersionResource{}
+	namespaced := map[schema.GroupVersionResource]bool{}
 	for _, l := range all {
 		gv, err := schema.ParseGroupVersion(l.GroupVersion)
 		if err != nil {
@@ -106,14 +135,16 @@ func (gc *Controller) discover() error {
 				continue
 			}
 			gvr := gv.WithResource(r.Name)
-			gc.kinds[gv.WithKind(r.Kind)] = gvr
-			gc.namespaced[gvr] = r.Namespaced
+			kinds[gv.WithKind(r.Kind)] = gvr
+			namespaced[gvr] = r.Namespaced
 		}
 	}
 	preferred, err := gc.discovery.ServerPreferredResources()
 	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
-		return fmt.Errorf("garbage collector: discovery: %w", err)
+		return nil, nil, fmt.Errorf("garbage collector: discovery: %w", err)
 	}
+	partial = partial || err != nil
+	want := map[schema.GroupVersionResource]bool{}
 	watchable := discovery.FilteredBy(discovery.SupportsAllVerbs{Verbs: []string{"list", "watch", "delete"}}, preferred)
 	for _, l := range watchable {
 		gv, err := schema.ParseGroupVersion(l.GroupVersion)
@@ -121,17 +152,46 @@ func (gc *Controller) discover() error {
 			continue
 		}
 		for _, r := range l.APIResources {
-			gvr := gv.WithResource(r.Name)
-			if ignored[gvr.GroupResource()] {
-				continue
+			if gvr := gv.WithResource(r.Name); !ignored[gvr.GroupResource()] {
+				want[gvr] = true
 			}
-			gc.addMonitor(gvr)
 		}
 	}
-	return nil
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	if partial {
+		// Keep what the groups that did not answer served.
+		for k, v := range gc.kinds {
+			if _, ok := kinds[k]; !ok {
+				kinds[k] = v
+			}
+		}
+		for k, v := range gc.namespaced {
+			if _, ok := namespaced[k]; !ok {
+				namespaced[k] = v
+			}
+		}
+	}
+	gc.kinds, gc.namespaced = kinds, namespaced
+	for gvr := range want {
+		if _, ok := gc.monitors[gvr]; !ok {
+			gc.addMonitorLocked(gvr)
+			added = append(added, gvr)
+		}
+	}
+	if !partial {
+		for gvr, m := range gc.monitors {
+			if !want[gvr] {
+				close(m.stop)
+				delete(gc.monitors, gvr)
+				removed = append(removed, gvr)
+			}
+		}
+	}
+	return added, removed, nil
 }
 
-func (gc *Controller) addMonitor(gvr schema.GroupVersionResource) {
+func (gc *Controller) addMonitorLocked(gvr schema.GroupVersionResource) {
 	// Full objects, not metadata only: the API server's watch does not
 	// serve PartialObjectMetadata yet.
 	inf := dynamicinformer.NewFilteredDynamicInformer(gc.dynamic, gvr, metav1.NamespaceAll, 0, cache.Indexers{
@@ -159,7 +219,11 @@ func (gc *Controller) addMonitor(gvr schema.GroupVersionResource) {
 		UpdateFunc: func(_, cur any) { gc.changed(gvr, cur) },
 		DeleteFunc: func(obj any) { gc.deleted(obj) },
 	})
-	gc.monitors[gvr] = inf
+	m := &monitor{inf: inf, stop: make(chan struct{})}
+	gc.monitors[gvr] = m
+	if gc.running {
+		go inf.Run(m.stop)
+	}
 }
 
 func metaOf(obj any) (metav1.Object, error) {
@@ -251,8 +315,10 @@ func (gc *Controller) deleted(obj any) {
 // dependents are the cached objects with an ownerReference to uid.
 func (gc *Controller) dependents(uid types.UID) map[schema.GroupVersionResource][]metav1.Object {
 	out := map[schema.GroupVersionResource][]metav1.Object{}
-	for gvr, inf := range gc.monitors {
-		objs, err := inf.GetIndexer().ByIndex(byOwner, string(uid))
+	gc.mu.RLock()
+	defer gc.mu.RUnlock()
+	for gvr, m := range gc.monitors {
+		objs, err := m.inf.GetIndexer().ByIndex(byOwner, string(uid))
 		if err != nil {
 			continue
 		}
@@ -267,8 +333,10 @@ func (gc *Controller) dependents(uid types.UID) map[schema.GroupVersionResource]
 
 // cached finds an object by UID in the monitors.
 func (gc *Controller) cached(uid types.UID) (schema.GroupVersionResource, metav1.Object, bool) {
-	for gvr, inf := range gc.monitors {
-		objs, err := inf.GetIndexer().ByIndex(byUID, string(uid))
+	gc.mu.RLock()
+	defer gc.mu.RUnlock()
+	for gvr, m := range gc.monitors {
+		objs, err := m.inf.GetIndexer().ByIndex(byUID, string(uid))
 		if err == nil && len(objs) > 0 {
 			if m, err := metaOf(objs[0]); err == nil {
 				return gvr, m, true
@@ -278,21 +346,27 @@ func (gc *Controller) cached(uid types.UID) (schema.GroupVersionResource, metav1
 	return schema.GroupVersionResource{}, nil, false
 }
 
-// Run starts the monitors (once), waits for them to sync, and collects
-// with workers goroutines until ctx ends.
+// Run starts the monitors and the periodic discovery (once), waits for
+// the first monitors to sync, and collects with workers goroutines until
+// ctx ends. Monitors added later are not waited for: an owner missing from
+// the cache is looked up in the API server.
 func (gc *Controller) Run(ctx context.Context, workers int) {
 	// The monitors outlive a term of leadership; ShutDown ends them.
 	gc.start.Do(func() {
+		gc.mu.Lock()
+		gc.running = true
 		var synced []cache.InformerSynced
-		for _, inf := range gc.monitors {
-			go inf.Run(gc.stop)
-			synced = append(synced, inf.HasSynced)
+		for _, m := range gc.monitors {
+			go m.inf.Run(m.stop)
+			synced = append(synced, m.inf.HasSynced)
 		}
+		gc.mu.Unlock()
 		go func() {
 			if cache.WaitForCacheSync(gc.stop, synced...) {
 				close(gc.synced)
 			}
 		}()
+		go gc.rediscover()
 	})
 	select {
 	case <-gc.synced:
@@ -302,10 +376,40 @@ func (gc *Controller) Run(ctx context.Context, workers int) {
 	gc.queue.Run(ctx, workers)
 }
 
+// rediscover runs discovery every resync period until ShutDown.
+func (gc *Controller) rediscover() {
+	t := gc.clock.NewTicker(gc.resync)
+	defer t.Stop()
+	for {
+		select {
+		case <-gc.stop:
+			return
+		case <-t.C():
+		}
+		added, removed, err := gc.discover()
+		if err != nil {
+			gc.queue.Logger().Warn("discovery failed; monitors unchanged", "err", err)
+			continue
+		}
+		if len(added)+len(removed) > 0 {
+			gc.queue.Logger().Info("served kinds changed", "added", fmt.Sprint(added), "removed", fmt.Sprint(removed))
+		}
+	}
+}
+
 // ShutDown stops the queue and the monitors for good.
 func (gc *Controller) ShutDown() {
 	gc.queue.ShutDown()
-	gc.stopOnce.Do(func() { close(gc.stop) })
+	gc.stopOnce.Do(func() {
+		close(gc.stop)
+		gc.mu.Lock()
+		defer gc.mu.Unlock()
+		gc.running = false
+		for gvr, m := range gc.monitors {
+			close(m.stop)
+			delete(gc.monitors, gvr)
+		}
+	})
 }
 
 func (gc *Controller) sync(ctx context.Context, key string) error {
@@ -313,10 +417,13 @@ func (gc *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return controller.Permanent(err)
 	}
-	inf, ok := gc.monitors[r.gvr]
+	gc.mu.RLock()
+	mon, ok := gc.monitors[r.gvr]
+	gc.mu.RUnlock()
 	if !ok {
 		return nil
 	}
+	inf := mon.inf
 	cacheKey := r.name
 	if r.namespace != "" {
 		cacheKey = r.namespace + "/" + r.name
@@ -384,11 +491,14 @@ func (gc *Controller) ownerState(ctx context.Context, o metav1.OwnerReference, n
 	if err != nil {
 		return Dangling, nil
 	}
+	gc.mu.RLock()
 	gvr, ok := gc.kinds[gv.WithKind(o.Kind)]
+	isNamespaced := gc.namespaced[gvr]
+	gc.mu.RUnlock()
 	if !ok {
 		return 0, fmt.Errorf("owner kind %s %s is not served (yet?)", o.APIVersion, o.Kind)
 	}
-	if !gc.namespaced[gvr] {
+	if !isNamespaced {
 		namespace = ""
 	}
 	var owner metav1.Object

@@ -10,9 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/skiff-sh/skiff/internal/controller/manager"
-	"github.com/skiff-sh/skiff/internal/kubelet"
-	"github.com/skiff-sh/skiff/internal/scheduler"
-	"github.com/skiff-sh/skiff/internal/testserver"
 )
 
 func benchInt(name string, def int) int {
@@ -32,27 +29,16 @@ func BenchmarkReplicaSetScaleUp(b *testing.B) {
 	replicas := benchInt("SKIFF_BENCH_REPLICAS", 1000)
 	nodes := benchInt("SKIFF_BENCH_NODES", 20)
 	for i := 0; i < b.N; i++ {
-		srv := testserver.Start(b, testserver.Options{})
-		client := srv.Client(b)
+		plane := startBenchPlane(b, nodes)
+		client := plane.client
 		ctx, cancel := context.WithCancel(context.Background())
-		sched, err := scheduler.New(scheduler.Config{RESTConfig: srv.Config})
+		m, err := manager.New(manager.Config{RESTConfig: plane.srv.Config})
 		if err != nil {
 			b.Fatal(err)
 		}
-		fleet, err := kubelet.NewFleet(kubelet.FleetConfig{Client: client, Nodes: nodes, NamePrefix: "bench-",
-			Machine: kubelet.MachineInfo{CPUs: 64, MemoryBytes: 256 << 30, EphemeralStorageBytes: 1 << 40}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := manager.New(manager.Config{RESTConfig: srv.Config})
-		if err != nil {
-			b.Fatal(err)
-		}
-		done := make(chan error, 3)
-		go func() { done <- sched.Run(ctx) }()
-		go func() { done <- fleet.Run(ctx) }()
+		done := make(chan error, 1)
 		go func() { done <- m.Run(ctx) }()
-		for !sched.Ready() || !fleet.Ready() || !m.Ready() {
+		for !plane.ready() || !m.Ready() {
 			time.Sleep(50 * time.Millisecond)
 		}
 		start := time.Now()
@@ -91,9 +77,7 @@ func BenchmarkReplicaSetScaleUp(b *testing.B) {
 		b.ReportMetric(bound.Seconds(), "s-bound")
 		b.ReportMetric(time.Since(start).Seconds(), "s-ready")
 		cancel()
-		for range 3 {
-			<-done
-		}
-		srv.Stop()
+		<-done
+		plane.stop()
 	}
 }

@@ -32,14 +32,22 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/cronjob"
+	"github.com/skiff-sh/skiff/internal/controller/daemonset"
+	"github.com/skiff-sh/skiff/internal/controller/deployment"
 	"github.com/skiff-sh/skiff/internal/controller/endpoints"
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
+	"github.com/skiff-sh/skiff/internal/controller/job"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/nodeipam"
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
+	"github.com/skiff-sh/skiff/internal/controller/podautoscaler"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/controller/statefulset"
+	"github.com/skiff-sh/skiff/internal/controller/ttlafterfinished"
 	"github.com/skiff-sh/skiff/internal/leaderelect"
 )
 
@@ -69,6 +77,14 @@ var table = map[string]entry{
 	garbagecollector.Name: {init: garbagecollector.New, alias: garbagecollector.Alias, workers: 20},
 	podgc.Name:            {init: podgc.New, alias: podgc.Alias, workers: 1},
 	nodelifecycle.Name:    {init: nodelifecycle.New, alias: nodelifecycle.Alias, workers: 5},
+	statefulset.Name:      {init: statefulset.New, alias: statefulset.Alias, workers: 5},
+	deployment.Name:       {init: deployment.New, alias: deployment.Alias, workers: 5},
+	job.Name:              {init: job.New, alias: job.Alias, workers: 5},
+	cronjob.Name:          {init: cronjob.New, alias: cronjob.Alias, workers: 5},
+	ttlafterfinished.Name: {init: ttlafterfinished.New, alias: ttlafterfinished.Alias, workers: 5},
+	daemonset.Name:        {init: daemonset.New, alias: daemonset.Alias, workers: 2},
+	podautoscaler.Name:    {init: podautoscaler.New, alias: podautoscaler.Alias, workers: 5},
+	nodeipam.Name:         {init: nodeipam.New, alias: nodeipam.Alias, workers: 1},
 }
 
 // canonical resolves a name or an alias.
@@ -122,6 +138,16 @@ type Config struct {
 	// its node is marked unreachable (--node-monitor-grace-period).
 	// Default 50 s, as upstream.
 	NodeMonitorGracePeriod time.Duration
+	// HPASyncPeriod is how often each HorizontalPodAutoscaler is
+	// reconciled (--horizontal-pod-autoscaler-sync-period). Default 15 s,
+	// as upstream.
+	HPASyncPeriod time.Duration
+	// NodeEviction is the node lifecycle controller's per-zone tainting
+	// rates (--node-eviction-rate, ...); zero fields are upstream's defaults.
+	NodeEviction controller.NodeEviction
+	// NodeIPAM configures the node IPAM controller (--allocate-node-cidrs,
+	// --cluster-cidr, --node-cidr-mask-size); off by default, as upstream.
+	NodeIPAM controller.NodeIPAM
 	// Clock is the controllers' time. Default the real clock.
 	Clock clock.WithTicker
 	// Logger receives structured logs with component=kube-controller-manager
@@ -247,12 +273,20 @@ func New(cfg Config) (*Manager, error) {
 			Clock:                  cfg.Clock,
 			Logger:                 cfg.Logger,
 			NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod,
+			HPASyncPeriod:          cfg.HPASyncPeriod,
+			NodeEviction:           cfg.NodeEviction,
+			NodeIPAM:               cfg.NodeIPAM,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("controller-manager: %s: %w", name, err)
 		}
+		if r == nil {
+			cfg.Logger.Info("controller is disabled by its configuration", "controller", name)
+			continue
+		}
 		m.runners[name] = r
 	}
+	m.enabled = slices.DeleteFunc(m.enabled, func(name string) bool { return m.runners[name] == nil })
 	return m, nil
 }
 

@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiff-sh/skiff/internal/controller/manager"
@@ -16,7 +18,9 @@ import (
 
 // A node whose kubelet never speaks (no kubelet at all) is marked
 // unreachable after the grace period, tainted, and its pod evicted when
-// its toleration runs out.
+// its toleration runs out. Another node stays healthy: were every node
+// down, the controller would taint none (upstream's master disruption
+// mode).
 func TestSilentNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: starts a control plane")
@@ -33,6 +37,7 @@ func TestSilentNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 	go func() { done <- m.Run(runCtx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	c := &cluster{t: t, srv: srv, client: client}
+	keepHealthy(t, client, "healthy")
 
 	node := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "silent"}}
 	if _, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
@@ -70,4 +75,41 @@ func TestSilentNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 		}
 		return p.DeletionTimestamp != nil, "not marked for deletion"
 	})
+}
+
+// keepHealthy registers a node that is Ready and renews its Lease every
+// 500 ms, as a kubelet would, until the test ends.
+func keepHealthy(t *testing.T, client kubernetes.Interface, name string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err := client.CoreV1().Nodes().Create(ctx, &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Status.Conditions = []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, Reason: "KubeletReady",
+		LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: v1.NamespaceNodeLease},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(name), RenewTime: &metav1.MicroTime{Time: time.Now()}}}
+	if lease, err = client.CoordinationV1().Leases(v1.NamespaceNodeLease).Create(ctx, lease, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			lease.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
+			if l, err := client.CoordinationV1().Leases(v1.NamespaceNodeLease).Update(ctx, lease, metav1.UpdateOptions{}); err == nil {
+				lease = l
+			}
+		}
+	}()
 }

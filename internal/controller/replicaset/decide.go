@@ -11,16 +11,13 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/skiff-sh/skiff/internal/controller"
 )
 
 // BurstReplicas caps the pods one sync creates or deletes, as upstream's
 // replicaset controller (500).
 const BurstReplicas = 500
-
-// SlowStartInitialBatchSize is the first batch of creations; each batch
-// that fully succeeds doubles the next (upstream's slow start), so a
-// failing template costs one request, not hundreds.
-const SlowStartInitialBatchSize = 1
 
 // PodDeletionCostAnnotation lets users rank pods for scale-down: lower
 // costs go first.
@@ -40,6 +37,11 @@ type Input struct {
 	CanManage bool
 	// Now is the current time (availability, scale-down ranking).
 	Now time.Time
+	// Related are the pods of every ReplicaSet that shares RS's
+	// controller (a Deployment's ReplicaSets, RS's own included:
+	// upstream's indirectly related pods); scale-down prefers pods on
+	// nodes crowded with them. Nil counts only RS's own pods.
+	Related []*v1.Pod
 }
 
 // Plan is what a sync does.
@@ -92,7 +94,11 @@ func Decide(in Input) Plan {
 	case diff < 0:
 		p.Create = min(-diff, BurstReplicas)
 	case diff > 0:
-		p.Delete = PodsToDelete(p.Owned, min(diff, BurstReplicas), in.Now)
+		related := in.Related
+		if related == nil {
+			related = p.Owned
+		}
+		p.Delete = PodsToDelete(p.Owned, related, min(diff, BurstReplicas), in.Now)
 	}
 	return p
 }
@@ -113,16 +119,17 @@ func IsActive(p *v1.Pod) bool {
 // PodsToDelete returns the n pods of pods to delete first, in upstream's
 // order: unassigned before assigned; Pending before Unknown before
 // Running; not ready before ready; lower pod-deletion-cost first; more
-// sibling pods on the same node first; ready for less time first
+// related active pods on the same node first; ready for less time first
 // (logarithmic buckets); more container restarts first; newer first
-// (logarithmic buckets).
-func PodsToDelete(pods []*v1.Pod, n int, now time.Time) []*v1.Pod {
+// (logarithmic buckets). related are the pods counted per node (pods
+// itself, or all the pods of a Deployment's ReplicaSets).
+func PodsToDelete(pods, related []*v1.Pod, n int, now time.Time) []*v1.Pod {
 	if n >= len(pods) {
 		return append([]*v1.Pod(nil), pods...)
 	}
 	onNode := map[string]int{}
-	for _, p := range pods {
-		if p.Spec.NodeName != "" {
+	for _, p := range related {
+		if p.Spec.NodeName != "" && IsActive(p) {
 			onNode[p.Spec.NodeName]++
 		}
 	}
@@ -229,23 +236,14 @@ func maxRestarts(p *v1.Pod) int32 {
 	return m
 }
 
-func readyCondition(p *v1.Pod) *v1.PodCondition {
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == v1.PodReady {
-			return &p.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 // IsReady reports the pod's Ready condition.
 func IsReady(p *v1.Pod) bool {
-	c := readyCondition(p)
+	c := controller.PodReadyCondition(p)
 	return c != nil && c.Status == v1.ConditionTrue
 }
 
 func readySince(p *v1.Pod) time.Time {
-	if c := readyCondition(p); c != nil && c.Status == v1.ConditionTrue {
+	if c := controller.PodReadyCondition(p); c != nil && c.Status == v1.ConditionTrue {
 		return c.LastTransitionTime.Time
 	}
 	return time.Time{}
@@ -307,18 +305,6 @@ func Status(rs *appsv1.ReplicaSet, owned []*v1.Pod, manageErr error, scaleUp boo
 		st.Conditions = append(st.Conditions[:idx], st.Conditions[idx+1:]...)
 	}
 	return st
-}
-
-// SlowStartBatches splits n creations into upstream's slow-start
-// batches: 1, 2, 4, ... and the rest.
-func SlowStartBatches(n int) []int {
-	var out []int
-	for size := SlowStartInitialBatchSize; n > 0; size *= 2 {
-		b := min(size, n)
-		out = append(out, b)
-		n -= b
-	}
-	return out
 }
 
 // PodFromTemplate is the pod RS creates: its template with generateName

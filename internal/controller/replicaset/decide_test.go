@@ -160,11 +160,26 @@ func TestPodsToDeleteOrder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// A long-ready pod more than asked for: the order, not the
 			// everything-goes shortcut, decides.
-			got := names(PodsToDelete(append(tt.pods, pod("zz-keep", onNode("k"), readyFor(1000*time.Hour), created(1000*time.Hour))), len(tt.pods), now))
+			all := append(tt.pods, pod("zz-keep", onNode("k"), readyFor(1000*time.Hour), created(1000*time.Hour)))
+			got := names(PodsToDelete(all, all, len(tt.pods), now))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("order = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestPodsToDeleteCountsRelatedPods(t *testing.T) {
+	// Alone among this ReplicaSet's pods on n1, but n1 also runs two pods
+	// of a sibling ReplicaSet (same Deployment): n1's pod goes first.
+	mine := []*v1.Pod{pod("on-n1", onNode("n1"), created(time.Minute)), pod("on-n2", onNode("n2"), created(time.Minute))}
+	related := append([]*v1.Pod{pod("sib1", onNode("n1")), pod("sib2", onNode("n1"))}, mine...)
+	if got := names(PodsToDelete(mine, related, 1, now)); !reflect.DeepEqual(got, []string{"on-n1"}) {
+		t.Errorf("with related pods: %v, want [on-n1]", got)
+	}
+	related = append([]*v1.Pod{pod("sib1", onNode("n2")), pod("sib2", onNode("n2"))}, mine...)
+	if got := names(PodsToDelete(mine, related, 1, now)); !reflect.DeepEqual(got, []string{"on-n2"}) {
+		t.Errorf("with related pods: %v, want [on-n2]", got)
 	}
 }
 
@@ -189,14 +204,6 @@ func TestStatus(t *testing.T) {
 	rs.Status = failed
 	if healed := Status(rs, nil, nil, false, now); len(healed.Conditions) != 0 {
 		t.Errorf("ReplicaFailure not cleared: %+v", healed.Conditions)
-	}
-}
-
-func TestSlowStartBatches(t *testing.T) {
-	for n, want := range map[int][]int{0: nil, 1: {1}, 3: {1, 2}, 10: {1, 2, 4, 3}, 16: {1, 2, 4, 8, 1}} {
-		if got := SlowStartBatches(n); !reflect.DeepEqual(got, want) {
-			t.Errorf("SlowStartBatches(%d) = %v, want %v", n, got, want)
-		}
 	}
 }
 

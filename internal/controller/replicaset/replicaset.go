@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,10 +35,10 @@ const (
 // Upstream's event reasons and the source component.
 const (
 	EventSource            = "replicaset-controller"
-	ReasonSuccessfulCreate = "SuccessfulCreate"
-	ReasonFailedCreate     = "FailedCreate"
-	ReasonSuccessfulDelete = "SuccessfulDelete"
-	ReasonFailedDelete     = "FailedDelete"
+	ReasonSuccessfulCreate = controller.ReasonSuccessfulCreate
+	ReasonFailedCreate     = controller.ReasonFailedCreate
+	ReasonSuccessfulDelete = controller.ReasonSuccessfulDelete
+	ReasonFailedDelete     = controller.ReasonFailedDelete
 )
 
 // Controller is the ReplicaSet controller.
@@ -50,6 +49,7 @@ type Controller struct {
 	recorder     record.EventRecorder
 	clock        clock.PassiveClock
 	expectations *controller.Expectations
+	pods         controller.PodControl
 	queue        *controller.Queue
 }
 
@@ -67,6 +67,7 @@ func newController(c controller.Context) (*Controller, error) {
 		clock:        c.Clock,
 		expectations: controller.NewExpectations(c.Clock),
 	}
+	rc.pods = controller.PodControl{Client: c.Client, Recorder: rc.recorder, Expectations: rc.expectations}
 	q, err := controller.New(controller.Config{Name: Name, Sync: rc.sync, Logger: c.Logger, Clock: c.Clock})
 	if err != nil {
 		return nil, err
@@ -149,15 +150,9 @@ func (rc *Controller) updatePod(old, cur any) {
 }
 
 func (rc *Controller) deletePod(obj any) {
-	pod, ok := obj.(*v1.Pod)
+	pod, ok := controller.Deleted[*v1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*v1.Pod); !ok {
-			return
-		}
+		return
 	}
 	key, ok := ownerKey(pod)
 	if !ok {
@@ -169,21 +164,16 @@ func (rc *Controller) deletePod(obj any) {
 
 // enqueueMatching enqueues the ReplicaSets that could adopt an orphan.
 func (rc *Controller) enqueueMatching(pod *v1.Pod) {
-	if len(pod.Labels) == 0 {
-		return
-	}
 	list, err := rc.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
 	if err != nil {
 		return
 	}
-	for _, rs := range list {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
+	for _, rs := range controller.Selecting(list, rsSelector, pod.Labels) {
 		rc.queue.Add(rs.Namespace + "/" + rs.Name)
 	}
 }
+
+func rsSelector(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector }
 
 func (rc *Controller) sync(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
@@ -208,16 +198,21 @@ func (rc *Controller) sync(ctx context.Context, key string) error {
 	}
 	log := rc.queue.Logger().With("replicaset", key)
 	now := rc.clock.Now()
-	plan := Decide(Input{RS: cached, Selector: sel, Pods: pods, CanManage: rc.expectations.Satisfied(key), Now: now})
+	plan := Decide(Input{RS: cached, Selector: sel, Pods: pods, CanManage: rc.expectations.Satisfied(key), Now: now,
+		Related: rc.relatedPods(cached, pods)})
 	owned, err := rc.claim(ctx, cached, plan)
 	if err != nil {
 		return err
 	}
 	var manageErr error
 	if plan.Create > 0 {
-		manageErr = rc.create(ctx, cached, key, plan.Create)
+		pods := make([]*v1.Pod, plan.Create)
+		for i := range pods {
+			pods[i] = PodFromTemplate(cached)
+		}
+		manageErr = rc.pods.Create(ctx, cached, key, pods)
 	} else if len(plan.Delete) > 0 {
-		manageErr = rc.delete(ctx, cached, key, plan.Delete)
+		manageErr = rc.pods.Delete(ctx, cached, key, plan.Delete)
 	}
 	if manageErr != nil {
 		log.Info("could not reach the replica count", "err", manageErr)
@@ -237,6 +232,42 @@ func (rc *Controller) sync(ctx context.Context, key string) error {
 	return nil
 }
 
+// relatedPods are the pods matching the selector of any ReplicaSet with
+// rs's controller (rs included), each once: upstream's indirectly related
+// pods, which rank scale-down across a Deployment's ReplicaSets. Nil when
+// rs has no controller.
+func (rc *Controller) relatedPods(rs *appsv1.ReplicaSet, pods []*v1.Pod) []*v1.Pod {
+	ref := metav1.GetControllerOfNoCopy(rs)
+	if ref == nil {
+		return nil
+	}
+	siblings, err := rc.rsLister.ReplicaSets(rs.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	// Selectors parsed once: a Deployment's ReplicaSets may have
+	// thousands of pods.
+	var sels []labels.Selector
+	for _, s := range siblings {
+		if r := metav1.GetControllerOfNoCopy(s); r == nil || r.UID != ref.UID {
+			continue
+		}
+		if sel, err := metav1.LabelSelectorAsSelector(s.Spec.Selector); err == nil && !sel.Empty() {
+			sels = append(sels, sel)
+		}
+	}
+	var out []*v1.Pod
+	for _, p := range pods {
+		for _, sel := range sels {
+			if sel.Matches(labels.Set(p.Labels)) {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // claim writes the plan's adoptions and releases and returns the owned
 // pods that survived them. Adoption first re-reads the ReplicaSet from
 // the API server: a ReplicaSet being deleted must not adopt (upstream's
@@ -253,9 +284,7 @@ func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Pla
 		}
 		ref := ControllerRef(rs)
 		for _, pod := range plan.Adopt {
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":%q,"kind":%q,"name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"uid":%q}}`,
-				ref.APIVersion, ref.Kind, ref.Name, ref.UID, pod.UID)
-			_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+			_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, controller.AdoptPatch(ref, pod.UID), metav1.PatchOptions{})
 			if apierrors.IsNotFound(err) {
 				lost[pod.UID] = true
 				continue
@@ -266,8 +295,7 @@ func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Pla
 		}
 	}
 	for _, pod := range plan.Release {
-		patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, rs.UID, pod.UID)
-		_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+		_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, controller.ReleasePatch(rs.UID, pod.UID), metav1.PatchOptions{})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
 			return nil, fmt.Errorf("release pod %s: %w", podKey(pod), err)
 		}
@@ -279,81 +307,6 @@ func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Pla
 		}
 	}
 	return owned, nil
-}
-
-// create makes n pods in slow-start batches, stopping at the first batch
-// with a failure; the creations never sent are taken off the
-// expectations so that the next sync retries them.
-func (rc *Controller) create(ctx context.Context, rs *appsv1.ReplicaSet, key string, n int) error {
-	rc.expectations.ExpectCreations(key, n)
-	sent := 0
-	for _, batch := range SlowStartBatches(n) {
-		errs := make([]error, batch)
-		var wg sync.WaitGroup
-		for i := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = rc.createPod(ctx, rs, key)
-			}()
-		}
-		wg.Wait()
-		sent += batch
-		if err := errors.Join(errs...); err != nil {
-			for range n - sent {
-				rc.expectations.CreationObserved(key)
-			}
-			return err
-		}
-	}
-	return nil
-}
-
-func (rc *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, key string) error {
-	pod, err := rc.client.CoreV1().Pods(rs.Namespace).Create(ctx, PodFromTemplate(rs), metav1.CreateOptions{})
-	if err != nil {
-		// The pod will never be observed.
-		rc.expectations.CreationObserved(key)
-		if apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause) {
-			// Creations in a terminating namespace fail until it is gone.
-			return nil
-		}
-		rc.recorder.Eventf(rs, v1.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
-		return err
-	}
-	rc.recorder.Eventf(rs, v1.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %v", pod.Name)
-	return nil
-}
-
-func (rc *Controller) delete(ctx context.Context, rs *appsv1.ReplicaSet, key string, pods []*v1.Pod) error {
-	keys := make([]string, len(pods))
-	for i, p := range pods {
-		keys[i] = podKey(p)
-	}
-	rc.expectations.ExpectDeletions(key, keys)
-	errs := make([]error, len(pods))
-	var wg sync.WaitGroup
-	for i, pod := range pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := rc.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
-				Preconditions: &metav1.Preconditions{UID: &pod.UID},
-			})
-			switch {
-			case err == nil:
-				rc.recorder.Eventf(rs, v1.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %v", pod.Name)
-			case apierrors.IsNotFound(err):
-				rc.expectations.DeletionObserved(key, podKey(pod))
-			default:
-				rc.expectations.DeletionObserved(key, podKey(pod))
-				rc.recorder.Eventf(rs, v1.EventTypeWarning, ReasonFailedDelete, "Error deleting: %v", err)
-				errs[i] = err
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // updateStatus writes status when it changed and returns the ReplicaSet

@@ -17,6 +17,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 )
 
 // fixture is a controller on a fake clientset whose listers are
@@ -68,33 +69,9 @@ func (f *fixture) sync(key string) error {
 	return f.c.sync(context.Background(), key)
 }
 
-// writes lists the fake client's write actions as "verb resource[/sub]".
-func (f *fixture) writes() []string {
-	var out []string
-	for _, a := range f.client.Actions() {
-		if a.GetVerb() == "get" || a.GetVerb() == "list" || a.GetVerb() == "watch" {
-			continue
-		}
-		s := a.GetVerb() + " " + a.GetResource().Resource
-		if a.GetSubresource() != "" {
-			s += "/" + a.GetSubresource()
-		}
-		out = append(out, s)
-	}
-	return out
-}
+func (f *fixture) writes() []string { return controllertest.Writes(f.client.Actions()) }
 
-func (f *fixture) drainEvents() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.events.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+func (f *fixture) drainEvents() []string { return controllertest.Events(f.events) }
 
 func TestSyncCreatesMissingPodsOnceWhileInFlight(t *testing.T) {
 	rs := newRS(3)
