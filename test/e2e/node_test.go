@@ -212,6 +212,43 @@ func TestRealNode(t *testing.T) {
 		k.ok(t, "delete", "pod", "client")
 	})
 
+	t.Run("rolling update: traffic reaches only the new pods", func(t *testing.T) {
+		serve := `mkdir -p /www && echo $VERSION > /www/index.html && exec httpd -f -p 8080 -h /www`
+		k.ok(t, "create", "deployment", "site", "--image="+image, "--replicas=2", "--", "sh", "-c", serve)
+		k.ok(t, "set", "env", "deployment/site", "VERSION=v1")
+		k.ok(t, "patch", "deployment", "site", "-p", `{"spec":{"template":{"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"busybox","readinessProbe":{"httpGet":{"path":"/index.html","port":8080},"periodSeconds":1}}]}}}}`)
+		k.ok(t, "rollout", "status", "deployment/site", "--timeout=90s")
+		k.ok(t, "expose", "deployment", "site", "--port", "80", "--target-port", "8080")
+		ip := strings.TrimSpace(k.ok(t, "get", "service", "site", "-o", "jsonpath={.spec.clusterIP}"))
+		get := func() string {
+			c := http.Client{Timeout: 3 * time.Second}
+			resp, err := c.Get("http://" + ip + "/index.html")
+			if err != nil {
+				return err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return strings.TrimSpace(string(b))
+		}
+		// consistently waits until n answers in a row are want.
+		consistently := func(want string, n int) {
+			waitFor(t, 60*time.Second, func() (bool, string) {
+				for i := range n {
+					if got := get(); got != want {
+						return false, fmt.Sprintf("answer %d: %q, want %q", i, got, want)
+					}
+				}
+				return true, ""
+			})
+		}
+		consistently("v1", 10)
+		k.ok(t, "set", "env", "deployment/site", "VERSION=v2")
+		k.ok(t, "rollout", "status", "deployment/site", "--timeout=90s")
+		consistently("v2", 20)
+		k.ok(t, "delete", "service", "site")
+		k.ok(t, "delete", "deployment", "site")
+	})
+
 	t.Run("host network", func(t *testing.T) {
 		k.ok(t, "run", "hostnet", "--image="+image, `--overrides={"spec":{"hostNetwork":true,"terminationGracePeriodSeconds":1}}`, "--", "sleep", "3600")
 		k.ok(t, "wait", "--for=condition=Ready", "pod/hostnet", "--timeout=60s")
