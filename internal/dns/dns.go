@@ -30,6 +30,8 @@ import (
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/informerrun"
 )
 
 // Component is the name in logs: the role upstream's CoreDNS pods play.
@@ -122,11 +124,7 @@ func New(cfg Config) (*Server, error) {
 	svc := s.informers.Core().V1().Services()
 	eps := s.informers.Discovery().V1().EndpointSlices()
 	s.services, s.slices = svc.Lister(), eps.Lister()
-	mark := toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { s.markDirty() },
-		UpdateFunc: func(any, any) { s.markDirty() },
-		DeleteFunc: func(any) { s.markDirty() },
-	}
+	mark := informerrun.Signal(s.dirty)
 	for _, inf := range []toolscache.SharedIndexInformer{svc.Informer(), eps.Informer()} {
 		if _, err := inf.AddEventHandler(mark); err != nil {
 			return nil, fmt.Errorf("dns: %w", err)
@@ -140,13 +138,6 @@ func (s *Server) Name() string { return Component }
 
 // Ready reports whether the server answers from a synced zone.
 func (s *Server) Ready() bool { return s.ready.Load() }
-
-func (s *Server) markDirty() {
-	select {
-	case s.dirty <- struct{}{}:
-	default:
-	}
-}
 
 // Run serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
@@ -177,18 +168,13 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
-	// The informers stop with ctx: end it before waiting for them, also
-	// when Run returns an error.
-	ctx, cancel := context.WithCancel(ctx)
-	defer func() { cancel(); s.informers.Shutdown() }()
-	s.informers.Start(ctx.Done())
-	for typ, ok := range s.informers.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("dns: %v informer did not sync", typ)
+	stop, err := informerrun.Start(ctx, s.informers)
+	defer stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
 		}
+		return fmt.Errorf("dns: %w", err)
 	}
 	s.rebuild()
 	if s.cfg.ServiceIP.IsValid() {

@@ -24,9 +24,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
+	"github.com/skiff-sh/skiff/internal/informerrun"
 	"github.com/skiff-sh/skiff/internal/proxy/iptables"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 	"github.com/skiff-sh/skiff/internal/proxy/nftables"
@@ -156,11 +156,7 @@ func New(cfg Config) (*Proxy, error) {
 	svc := p.informers.Core().V1().Services()
 	eps := p.informers.Discovery().V1().EndpointSlices()
 	p.services, p.slices = svc.Lister(), eps.Lister()
-	poke := toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { p.poke() },
-		UpdateFunc: func(any, any) { p.poke() },
-		DeleteFunc: func(any) { p.poke() },
-	}
+	poke := informerrun.Signal(p.changed)
 	if _, err := svc.Informer().AddEventHandler(poke); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -193,18 +189,13 @@ func (p *Proxy) Run(ctx context.Context) error {
 	if p.cfg.Sysctls {
 		p.setSysctls()
 	}
-	// The informers stop with ctx: end it before waiting for them, also
-	// when Run returns an error.
-	ctx, cancel := context.WithCancel(ctx)
-	defer func() { cancel(); p.informers.Shutdown() }()
-	p.informers.Start(ctx.Done())
-	for typ, ok := range p.informers.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("proxy: %v informer did not sync", typ)
+	stop, err := informerrun.Start(ctx, p.informers)
+	defer stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
 		}
+		return fmt.Errorf("proxy: %w", err)
 	}
 	full := p.cfg.Clock.NewTicker(p.cfg.SyncPeriod)
 	defer full.Stop()

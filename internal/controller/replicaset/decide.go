@@ -236,31 +236,16 @@ func maxRestarts(p *v1.Pod) int32 {
 	return m
 }
 
-// IsReady reports the pod's Ready condition.
-func IsReady(p *v1.Pod) bool {
-	c := controller.PodReadyCondition(p)
-	return c != nil && c.Status == v1.ConditionTrue
-}
-
-func readySince(p *v1.Pod) time.Time {
-	if c := controller.PodReadyCondition(p); c != nil && c.Status == v1.ConditionTrue {
-		return c.LastTransitionTime.Time
-	}
-	return time.Time{}
-}
+// IsReady reports the pod's Ready condition (controller.IsPodReady).
+func IsReady(p *v1.Pod) bool { return controller.IsPodReady(p) }
 
 // IsAvailable reports whether a pod has been ready for minReadySeconds
-// (upstream's IsPodAvailable).
+// (controller.IsPodAvailable).
 func IsAvailable(p *v1.Pod, minReadySeconds int32, now time.Time) bool {
-	if !IsReady(p) {
-		return false
-	}
-	if minReadySeconds == 0 {
-		return true
-	}
-	t := readySince(p)
-	return !t.IsZero() && t.Add(time.Duration(minReadySeconds)*time.Second).Before(now)
+	return controller.IsPodAvailable(p, minReadySeconds, now)
 }
+
+func readySince(p *v1.Pod) time.Time { return controller.PodReadySince(p) }
 
 // Status is the status RS reports for its owned active pods; manageErr is
 // the error of the last creations or deletions (the ReplicaFailure
