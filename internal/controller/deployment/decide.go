@@ -318,7 +318,7 @@ func NewRSReplicas(d *appsv1.Deployment, all []*appsv1.ReplicaSet, newRS *appsv1
 		return want
 	}
 	cur := specReplicas(newRS)
-	maxTotal := want + scaled(d.Spec.Strategy.RollingUpdate.MaxSurge, want, true)
+	maxTotal := want + MaxSurge(d)
 	total := sum(all, specReplicas)
 	if total >= maxTotal {
 		return cur
@@ -368,8 +368,13 @@ func ScaleDownOld(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, oldRSs []*apps
 		cleaned += n
 	}
 	// Only the ReplicaSets that had replicas count: pods of one already
-	// at 0 are on their way out.
-	available := newRS.Status.AvailableReplicas + sum(olds, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.AvailableReplicas })
+	// at 0 are on their way out. An old ReplicaSet counts no more than its
+	// spec: right after a scale-down its status may still count the pods
+	// it is deleting, and trusting it would scale down twice (below
+	// maxUnavailable).
+	available := newRS.Status.AvailableReplicas + sum(olds, func(rs *appsv1.ReplicaSet) int32 {
+		return min(rs.Status.AvailableReplicas, specReplicas(rs))
+	})
 	if available > minAvailable {
 		budget := available - minAvailable
 		var done int32

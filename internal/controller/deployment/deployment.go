@@ -158,7 +158,7 @@ func (dc *Controller) deletePod(obj any) {
 		return
 	}
 	ref := metav1.GetControllerOfNoCopy(pod)
-	if ref == nil || ref.Kind != "ReplicaSet" {
+	if ref == nil || ref.Kind != "ReplicaSet" || ref.APIVersion != appsv1.SchemeGroupVersion.String() {
 		return
 	}
 	rs, err := dc.rsLister.ReplicaSets(pod.Namespace).Get(ref.Name)

@@ -107,8 +107,7 @@ func (dc *Controller) claim(ctx context.Context, d *appsv1.Deployment) ([]*appsv
 			if d.DeletionTimestamp != nil {
 				continue
 			}
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, d.UID, rs.UID)
-			_, err := dc.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+			_, err := dc.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, controller.ReleasePatch(d.UID, rs.UID), metav1.PatchOptions{})
 			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
 				return nil, fmt.Errorf("release replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
 			}
@@ -123,10 +122,7 @@ func (dc *Controller) claim(ctx context.Context, d *appsv1.Deployment) ([]*appsv
 				}
 				checked = true
 			}
-			ref := ControllerRef(d)
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":%q,"kind":%q,"name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"uid":%q}}`,
-				ref.APIVersion, ref.Kind, ref.Name, ref.UID, rs.UID)
-			adopted, err := dc.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+			adopted, err := dc.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, controller.AdoptPatch(ControllerRef(d), rs.UID), metav1.PatchOptions{})
 			if apierrors.IsNotFound(err) {
 				continue
 			}

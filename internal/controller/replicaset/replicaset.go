@@ -50,6 +50,7 @@ type Controller struct {
 	clock        clock.PassiveClock
 	expectations *controller.Expectations
 	pods         controller.PodControl
+	podEvents    *controller.OwnedPods
 	queue        *controller.Queue
 }
 
@@ -76,11 +77,9 @@ func newController(c controller.Context) (*Controller, error) {
 	if _, err := rsInf.Informer().AddEventHandler(q.Handler()); err != nil {
 		return nil, err
 	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    rc.addPod,
-		UpdateFunc: rc.updatePod,
-		DeleteFunc: rc.deletePod,
-	}); err != nil {
+	rc.podEvents = &controller.OwnedPods{Kind: appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), Queue: q,
+		Expectations: rc.expectations, Adopters: rc.adopters, MinReadySeconds: rc.minReadySeconds}
+	if _, err := podInf.Informer().AddEventHandler(rc.podEvents.Handler()); err != nil {
 		return nil, err
 	}
 	return rc, nil
@@ -92,85 +91,25 @@ func (rc *Controller) Run(ctx context.Context, workers int) { rc.queue.Run(ctx, 
 // ShutDown stops the controller's queue for good.
 func (rc *Controller) ShutDown() { rc.queue.ShutDown() }
 
-// ownerKey returns the key of the ReplicaSet controlling pod, if any.
-func ownerKey(pod *v1.Pod) (string, bool) {
-	ref := metav1.GetControllerOfNoCopy(pod)
-	if ref == nil || ref.Kind != "ReplicaSet" || ref.APIVersion != appsv1.SchemeGroupVersion.String() {
-		return "", false
-	}
-	return pod.Namespace + "/" + ref.Name, true
-}
-
-func (rc *Controller) addPod(obj any) {
-	pod := obj.(*v1.Pod)
-	if pod.DeletionTimestamp != nil {
-		rc.deletePod(pod)
-		return
-	}
-	if key, ok := ownerKey(pod); ok {
-		rc.expectations.CreationObserved(key)
-		rc.queue.Add(key)
-		return
-	}
-	rc.enqueueMatching(pod)
-}
-
-func (rc *Controller) updatePod(old, cur any) {
-	o, c := old.(*v1.Pod), cur.(*v1.Pod)
-	if o.ResourceVersion == c.ResourceVersion {
-		return
-	}
-	if c.DeletionTimestamp != nil {
-		rc.deletePod(c)
-		if !equality.Semantic.DeepEqual(o.Labels, c.Labels) {
-			if key, ok := ownerKey(o); ok {
-				rc.queue.Add(key)
-			}
-		}
-		return
-	}
-	ok1, oldOwned := ownerKey(o)
-	key, owned := ownerKey(c)
-	if oldOwned && ok1 != key {
-		rc.queue.Add(ok1)
-	}
-	if owned {
-		rc.queue.Add(key)
-		// Becoming ready is what availability waits for.
-		if !IsReady(o) && IsReady(c) {
-			if rs, err := rc.rsLister.ReplicaSets(c.Namespace).Get(metav1.GetControllerOfNoCopy(c).Name); err == nil && rs.Spec.MinReadySeconds > 0 {
-				rc.queue.AddAfter(key, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
-			}
-		}
-		return
-	}
-	if !equality.Semantic.DeepEqual(o.Labels, c.Labels) || oldOwned {
-		rc.enqueueMatching(c)
-	}
-}
-
-func (rc *Controller) deletePod(obj any) {
-	pod, ok := controller.Deleted[*v1.Pod](obj)
-	if !ok {
-		return
-	}
-	key, ok := ownerKey(pod)
-	if !ok {
-		return
-	}
-	rc.expectations.DeletionObserved(key, podKey(pod))
-	rc.queue.Add(key)
-}
-
-// enqueueMatching enqueues the ReplicaSets that could adopt an orphan.
-func (rc *Controller) enqueueMatching(pod *v1.Pod) {
-	list, err := rc.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
+// adopters are the keys of the ReplicaSets of ns whose selector matches
+// an orphan's labels.
+func (rc *Controller) adopters(ns string, lbls map[string]string) []string {
+	list, err := rc.rsLister.ReplicaSets(ns).List(labels.Everything())
 	if err != nil {
-		return
+		return nil
 	}
-	for _, rs := range controller.Selecting(list, rsSelector, pod.Labels) {
-		rc.queue.Add(rs.Namespace + "/" + rs.Name)
+	var keys []string
+	for _, rs := range controller.Selecting(list, rsSelector, lbls) {
+		keys = append(keys, rs.Namespace+"/"+rs.Name)
 	}
+	return keys
+}
+
+func (rc *Controller) minReadySeconds(ns, name string) int32 {
+	if rs, err := rc.rsLister.ReplicaSets(ns).Get(name); err == nil {
+		return rs.Spec.MinReadySeconds
+	}
+	return 0
 }
 
 func rsSelector(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector }

@@ -100,7 +100,7 @@ func TestSyncCreatesMissingPodsOnceWhileInFlight(t *testing.T) {
 	}
 	// Once they are observed, the controller is free again.
 	for range 3 {
-		f.c.addPod(pod("x", owned(rs)))
+		f.c.podEvents.OnAdd(pod("x", owned(rs)))
 	}
 	if !f.c.expectations.Satisfied("ns/web") {
 		t.Error("expectations not satisfied after the pods were observed")
