@@ -65,6 +65,7 @@ type Controller struct {
 	historyLister appslisters.ControllerRevisionLister
 	recorder      record.EventRecorder
 	clock         clock.PassiveClock
+	ticker        clock.WithTicker
 	expectations  *controller.Expectations
 	failedBackoff *flowcontrol.Backoff
 	queue         *controller.Queue
@@ -80,7 +81,7 @@ func newController(c controller.Context) (*Controller, error) {
 	podInf := c.Informers.Core().V1().Pods()
 	nodeInf := c.Informers.Core().V1().Nodes()
 	histInf := c.Informers.Apps().V1().ControllerRevisions()
-	var clk clock.Clock = clock.RealClock{}
+	var clk clock.WithTicker = clock.RealClock{}
 	if c.Clock != nil {
 		clk = c.Clock
 	}
@@ -92,6 +93,7 @@ func newController(c controller.Context) (*Controller, error) {
 		historyLister: histInf.Lister(),
 		recorder:      c.Recorder(EventSource),
 		clock:         clk,
+		ticker:        clk,
 		expectations:  controller.NewExpectations(clk),
 		failedBackoff: flowcontrol.NewFakeBackOff(failedPodsBackoffInitial, failedPodsBackoffMax, clk),
 	}
@@ -125,7 +127,24 @@ func newController(c controller.Context) (*Controller, error) {
 }
 
 // Run syncs DaemonSets with workers goroutines until ctx ends.
-func (dc *Controller) Run(ctx context.Context, workers int) { dc.queue.Run(ctx, workers) }
+func (dc *Controller) Run(ctx context.Context, workers int) {
+	// Forget the back-off of failed pods that have not failed again for
+	// a while (upstream: every minute), or it grows with every generation
+	// and node that ever had one.
+	go func() {
+		t := dc.ticker.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C():
+				dc.failedBackoff.GC()
+			}
+		}
+	}()
+	dc.queue.Run(ctx, workers)
+}
 
 // ShutDown stops the controller's queue for good.
 func (dc *Controller) ShutDown() { dc.queue.ShutDown() }
@@ -575,5 +594,3 @@ func (dc *Controller) cleanupHistory(ctx context.Context, ds *appsv1.DaemonSet, 
 	}
 	return nil
 }
-
-func podKey(p *v1.Pod) string { return p.Namespace + "/" + p.Name }

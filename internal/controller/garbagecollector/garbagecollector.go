@@ -356,9 +356,16 @@ func (gc *Controller) Run(ctx context.Context, workers int) {
 		gc.mu.Lock()
 		gc.running = true
 		var synced []cache.InformerSynced
-		for _, m := range gc.monitors {
+		for gvr, m := range gc.monitors {
 			go m.inf.Run(m.stop)
-			synced = append(synced, m.inf.HasSynced)
+			// A kind no longer served is not waited for: its monitor
+			// stopped (rediscover) and may never sync.
+			synced = append(synced, func() bool {
+				gc.mu.RLock()
+				cur, ok := gc.monitors[gvr]
+				gc.mu.RUnlock()
+				return !ok || cur != m || m.inf.HasSynced()
+			})
 		}
 		gc.mu.Unlock()
 		go func() {

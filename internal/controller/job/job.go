@@ -192,15 +192,9 @@ func (jc *Controller) syncOrphan(ctx context.Context, key string) error {
 }
 
 func (jc *Controller) deletePod(obj any) {
-	pod, ok := obj.(*v1.Pod)
+	pod, ok := controller.Deleted[*v1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*v1.Pod); !ok {
-			return
-		}
+		return
 	}
 	jc.removing.remove(pod.UID)
 	if key, ok := ownerKey(pod); ok {

@@ -348,17 +348,11 @@ func (nc *Controller) markPodsNotReady(ctx context.Context, node string) error {
 	var errs []error
 	for _, p := range pods {
 		next := p.DeepCopy()
-		changed := false
-		for i := range next.Status.Conditions {
-			c := &next.Status.Conditions[i]
-			if c.Type == v1.PodReady && c.Status != v1.ConditionFalse {
-				c.Status, c.LastTransitionTime = v1.ConditionFalse, metav1.NewTime(nc.clock.Now())
-				changed = true
-			}
-		}
-		if !changed {
+		c := controller.PodReadyCondition(next)
+		if c == nil || c.Status == v1.ConditionFalse {
 			continue
 		}
+		c.Status, c.LastTransitionTime = v1.ConditionFalse, metav1.NewTime(nc.clock.Now())
 		if _, err := nc.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil {
 			if !apierrors.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("mark pod %s/%s not ready: %w", p.Namespace, p.Name, err))

@@ -8,6 +8,8 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-sh/skiff/internal/controller"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -190,12 +192,7 @@ func groupPods(pods []*v1.Pod, metrics map[string]PodMetric, resource v1.Resourc
 // or sampled before a full window since it became ready; after it, not
 // ready and never been ready.
 func cpuUnready(pod *v1.Pod, m PodMetric, now time.Time) bool {
-	var cond *v1.PodCondition
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == v1.PodReady {
-			cond = &pod.Status.Conditions[i]
-		}
-	}
+	cond := controller.PodReadyCondition(pod)
 	if cond == nil || pod.Status.StartTime == nil {
 		return true
 	}
