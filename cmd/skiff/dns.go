@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -51,7 +52,10 @@ func (c *serverDNS) Run(ctx context.Context) error {
 	if adv == nil {
 		adv = apiserver.DefaultAdvertiseAddress()
 	}
-	advIP, _ := netip.AddrFromSlice(adv.To4())
+	advIP, ok := netip.AddrFromSlice(adv.To4())
+	if !ok {
+		return fmt.Errorf("cluster DNS: the advertise address %s is not IPv4 (set --advertise-address, or --cluster-dns-port 0)", adv)
+	}
 	cfg := dns.Config{
 		Client: client, Domain: c.cfg.ClusterDomain,
 		Listen: net.JoinHostPort(advIP.String(), strconv.Itoa(c.cfg.ClusterDNSPort)),

@@ -66,6 +66,20 @@ func (c *cache) put(k cacheKey, m *mdns.Msg, now time.Time) {
 		return
 	}
 	ttl := c.maxTTL
+	if len(m.Answer) == 0 {
+		// A negative answer is kept for its SOA's TTL and MINIMUM, and
+		// not at all without an SOA (RFC 2308 5).
+		var soa *mdns.SOA
+		for _, rr := range m.Ns {
+			if s, ok := rr.(*mdns.SOA); ok {
+				soa = s
+			}
+		}
+		if soa == nil {
+			return
+		}
+		ttl = min(ttl, time.Duration(min(soa.Hdr.Ttl, soa.Minttl))*time.Second)
+	}
 	for _, sec := range [][]mdns.RR{m.Answer, m.Ns} {
 		for _, rr := range sec {
 			if t := time.Duration(rr.Header().Ttl) * time.Second; t < ttl {

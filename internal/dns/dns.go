@@ -24,6 +24,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -178,8 +179,21 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.rebuild()
 	if s.cfg.ServiceIP.IsValid() {
-		if err := s.ensureService(ctx); err != nil {
-			return err
+		// The API server may still be settling: retry, with back-off,
+		// rather than stop the whole process over one failed call.
+		err := wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Steps: 12, Cap: 10 * time.Second},
+			func(ctx context.Context) (bool, error) {
+				if err := s.ensureService(ctx); err != nil {
+					s.logger.Warn("keeping kube-dns pointing here", "err", err)
+					return false, nil
+				}
+				return true, nil
+			})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("dns: kube-dns could not be kept pointing here: %w", err)
 		}
 	}
 	s.ready.Store(true)
@@ -257,6 +271,7 @@ func (s *Server) forward(w mdns.ResponseWriter, req *mdns.Msg) {
 		if err == nil {
 			break
 		}
+		resp = nil // a message that came with an error is not an answer
 	}
 	if resp == nil {
 		if err == nil {

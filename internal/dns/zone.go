@@ -2,6 +2,7 @@ package dns
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,10 @@ type node struct {
 // Pod names (a-b-c-d.<ns>.pod.<domain>) are answered from the name alone.
 func BuildZone(domain string, services []*v1.Service, slices []*discoveryv1.EndpointSlice) *Zone {
 	z := &Zone{domain: mdns.Fqdn(strings.ToLower(domain)), names: map[string]*node{}, ptr: map[netip.Addr]string{}}
+	// The apex and the svc and pod subtrees exist even without Services.
+	for _, n := range []string{z.domain, "svc." + z.domain, "pod." + z.domain} {
+		z.node(n)
+	}
 	bySvc := map[[2]string][]*discoveryv1.EndpointSlice{}
 	for _, s := range slices {
 		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" && s.AddressType == discoveryv1.AddressTypeIPv4 {
@@ -93,10 +98,10 @@ func BuildZone(domain string, services []*v1.Service, slices []*discoveryv1.Endp
 }
 
 // headless adds a headless Service's endpoint records.
-func (z *Zone) headless(svc *v1.Service, base string, slices []*discoveryv1.EndpointSlice) {
+func (z *Zone) headless(svc *v1.Service, base string, svcSlices []*discoveryv1.EndpointSlice) {
 	n := z.node(base)
 	seen := map[netip.Addr]bool{}
-	for _, s := range slices {
+	for _, s := range svcSlices {
 		for _, e := range s.Endpoints {
 			ready := e.Conditions.Ready == nil || *e.Conditions.Ready
 			if !ready && !svc.Spec.PublishNotReadyAddresses {
@@ -104,11 +109,13 @@ func (z *Zone) headless(svc *v1.Service, base string, slices []*discoveryv1.Endp
 			}
 			for _, a := range e.Addresses {
 				ip, err := netip.ParseAddr(a)
-				if err != nil || !ip.Is4() || seen[ip] {
+				if err != nil || !ip.Is4() {
 					continue
 				}
-				seen[ip] = true
-				n.a = append(n.a, ip)
+				if !seen[ip] {
+					seen[ip] = true
+					n.a = append(n.a, ip)
+				}
 				// The endpoint's own name: its hostname, else its address
 				// with dashes (as CoreDNS).
 				host := strings.ReplaceAll(ip.String(), ".", "-")
@@ -116,7 +123,9 @@ func (z *Zone) headless(svc *v1.Service, base string, slices []*discoveryv1.Endp
 					host = *e.Hostname
 				}
 				target := host + "." + base
-				z.node(target).a = append(z.node(target).a, ip)
+				if t := z.node(target); !slices.Contains(t.a, ip) {
+					t.a = append(t.a, ip)
+				}
 				if e.Hostname != nil && *e.Hostname != "" {
 					z.ptr[ip] = target
 				} else if _, taken := z.ptr[ip]; !taken {

@@ -125,7 +125,11 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, errors.New("proxy: a NodeName is required")
 	}
 	if cfg.Backend == nil {
-		cfg.Backend = nftables.NewBackend(nftables.Options{ClusterCIDR: cfg.ClusterCIDR}, nil)
+		b, err := NewBackend(ModeNFTables, cfg.ClusterCIDR)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Backend = b
 	}
 	if cfg.SyncPeriod <= 0 {
 		cfg.SyncPeriod = 30 * time.Second
@@ -175,13 +179,6 @@ func (p *Proxy) Ready() bool { return p.ready.Load() }
 // Syncs counts the syncs applied so far (tests wait on it).
 func (p *Proxy) Syncs() int64 { return p.syncs.Load() }
 
-func (p *Proxy) poke() {
-	select {
-	case p.changed <- struct{}{}:
-	default:
-	}
-}
-
 // Run syncs until ctx ends. Rules stay in the kernel when it returns, so
 // traffic keeps flowing while the proxy restarts (as upstream); Cleanup
 // removes them.
@@ -200,25 +197,32 @@ func (p *Proxy) Run(ctx context.Context) error {
 	full := p.cfg.Clock.NewTicker(p.cfg.SyncPeriod)
 	defer full.Stop()
 	wantFull := true
+	// retry is the wait after a failed sync: 1 s, doubling to 30 s, back
+	// to nothing once a sync succeeds.
+	var retry time.Duration
 	for {
 		start := p.cfg.Clock.Now()
 		if err := p.sync(ctx, wantFull); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			p.logger.Error("sync failed; retrying with a full sync", "err", err)
+			retry = min(max(2*retry, time.Second), 30*time.Second)
+			p.logger.Error("sync failed; retrying with a full sync", "err", err, "in", retry)
 			wantFull = true
-			p.poke()
 		} else {
-			wantFull = false
+			wantFull, retry = false, 0
 		}
-		// Changes that arrive within MinSyncPeriod wait for the next sync.
-		if wait := p.cfg.MinSyncPeriod - p.cfg.Clock.Since(start); wait > 0 {
+		// Changes that arrive within MinSyncPeriod (or the retry wait)
+		// wait for the next sync.
+		if wait := max(p.cfg.MinSyncPeriod, retry) - p.cfg.Clock.Since(start); wait > 0 {
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-p.cfg.Clock.After(wait):
 			}
+		}
+		if retry > 0 {
+			continue
 		}
 		select {
 		case <-ctx.Done():

@@ -3,6 +3,7 @@ package iptables
 import (
 	"bufio"
 	"bytes"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -41,7 +42,7 @@ func PlanRestore(want *Ruleset, prev Applied, existing []ChainKey) Plan {
 		k := ChainKey{c.Table, c.Name}
 		wanted[k] = true
 		after[k] = c.Rules
-		if old, ok := prev[k]; prev != nil && ok && equal(old, c.Rules) {
+		if old, ok := prev[k]; prev != nil && ok && slices.Equal(old, c.Rules) {
 			continue
 		}
 		write = append(write, c)
@@ -90,18 +91,6 @@ func PlanRestore(want *Ruleset, prev Applied, existing []ChainKey) Plan {
 		b.WriteString("COMMIT\n")
 	}
 	return Plan{Input: b.Bytes(), Written: len(write), Deleted: len(remove), After: after}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ParseChains lists the chains declared in iptables-save output of one

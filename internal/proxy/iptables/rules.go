@@ -219,18 +219,26 @@ func Render(snap *model.Snapshot, opt Options) *Ruleset {
 			perService = append(perService, c)
 		}
 		// KUBE-SVC-*: every usable endpoint; KUBE-SVL-*: the local ones.
-		if r.NeedService {
-			c := Chain{Table: NAT, Name: svc}
+		// Off-cluster clients of the cluster IP are masqueraded in the
+		// chain the cluster IP jumps to.
+		masq := func(c *Chain) {
 			if opt.ClusterCIDR.IsValid() {
 				add(&c.Rules, []string{"!", "-s", opt.ClusterCIDR.String()}, dst, match(name+" cluster IP", sp.Name.Protocol, sp.Port), []string{"-j", chainMarkMasq})
 			} else {
 				add(&c.Rules, dst, match(name+" cluster IP", sp.Name.Protocol, sp.Port), []string{"-j", chainMarkMasq})
 			}
+		}
+		if r.NeedService {
+			c := Chain{Table: NAT, Name: svc}
+			masq(&c)
 			spread(&c, sp, r.All, name)
 			perService = append(perService, c)
 		}
 		if r.NeedLocal {
 			c := Chain{Table: NAT, Name: svl}
+			if r.ClusterLocal {
+				masq(&c)
+			}
 			spread(&c, sp, r.Local, name)
 			perService = append(perService, c)
 		}

@@ -171,6 +171,7 @@ nat SEP1 ns/web:http -p tcp -m tcp -j DNAT --to-destination 10.42.1.5:8080
 				sp.Endpoints = []model.Endpoint{readyEP("10.42.0.5", true), readyEP("10.42.1.5", false)}
 			}),
 			want: `nat KUBE-SERVICES -d 10.43.0.20/32 -p tcp "ns/web:http cluster IP" -m tcp --dport 80 -j SVL
+nat SVL ! -s 10.42.0.0/16 -d 10.43.0.20/32 -p tcp "ns/web:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
 nat SVL "ns/web:http -> 10.42.0.5:8080" -j SEP1
 nat SEP1 -s 10.42.0.5/32 ns/web:http -j KUBE-MARK-MASQ
 nat SEP1 ns/web:http -p tcp -m tcp -j DNAT --to-destination 10.42.0.5:8080

@@ -123,18 +123,18 @@ func PlanScript(want *Ruleset, prev *Applied) Plan {
 		}
 	}
 	// Gone chains, then gone sets.
-	for _, name := range sortedNames(prev.Chains) {
+	for _, name := range sortedKeys(prev.Chains) {
 		if _, ok := after.Chains[name]; !ok {
 			line("flush chain", table, name)
 			p.Deleted++
 		}
 	}
-	for _, name := range sortedNames(prev.Chains) {
+	for _, name := range sortedKeys(prev.Chains) {
 		if _, ok := after.Chains[name]; !ok {
 			line("delete chain", table, name)
 		}
 	}
-	for _, name := range sortedNames(prev.Maps) {
+	for _, name := range sortedKeys(prev.Maps) {
 		if _, ok := after.Maps[name]; !ok {
 			line("delete", kind(prev.Maps[name]), table, name)
 			p.Deleted++
@@ -165,13 +165,4 @@ func elements(m map[string]string, keys []string) string {
 		parts[i] = k + " : " + m[k]
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -103,9 +103,12 @@ func endpointChain(sp *model.ServicePort, e model.Endpoint) string {
 	id := portID(sp)
 	return "endpoint-" + hash(id, e.String()) + "-" + id + "__" + e.IP.String() + "/" + strconv.Itoa(int(e.Port))
 }
+
+// affinitySet's name carries the timeout: a changed timeout is a new set
+// (and changed rules), never a set redeclared under rules that use it.
 func affinitySet(sp *model.ServicePort, e model.Endpoint) string {
 	id := portID(sp)
-	return "affinity-" + hash(id, e.String()) + "-" + id + "__" + e.IP.String() + "/" + strconv.Itoa(int(e.Port))
+	return "affinity-" + hash(id, e.String(), strconv.Itoa(int(sp.AffinitySeconds))) + "-" + id + "__" + e.IP.String() + "/" + strconv.Itoa(int(e.Port))
 }
 
 // Names are used unquoted: nft 1.0 takes no quoted chain or set names,
@@ -177,7 +180,14 @@ func Render(snap *model.Snapshot, opt Options) *Ruleset {
 			perService = append(perService, c)
 		}
 		if r.NeedLocal {
-			perService = append(perService, Chain{Name: loc, Rules: spread(sp, r.Local)})
+			c := Chain{Name: loc}
+			if r.ClusterLocal {
+				// The cluster IP's own chain: off-cluster clients are
+				// masqueraded here too, as in the service chain.
+				c.Rules = append(c.Rules, fmt.Sprintf("ip daddr %s %s dport %d %sjump %s", sp.ClusterIP, p, sp.Port, notFromPods, chainMarkMasq))
+			}
+			c.Rules = append(c.Rules, spread(sp, r.Local)...)
+			perService = append(perService, c)
 		}
 		for _, e := range r.Endpoints {
 			c := Chain{Name: endpointChain(sp, e), Rules: []string{"ip saddr " + e.IP.String() + " jump " + chainMarkMasq}}
@@ -257,6 +267,6 @@ func spread(sp *model.ServicePort, eps []model.Endpoint) []string {
 }
 
 // sortedKeys lists a map's keys in order (deterministic output).
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }

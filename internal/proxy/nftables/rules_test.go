@@ -43,7 +43,8 @@ func dump(sp *model.ServicePort) string {
 		}
 	}
 	out := b.String()
-	for _, h := range []string{hash("ns/web/tcp/http"), hash("ns/web/tcp/http", "10.42.0.5:8080"), hash("ns/web/tcp/http", "10.42.1.5:8080")} {
+	for _, h := range []string{hash("ns/web/tcp/http"), hash("ns/web/tcp/http", "10.42.0.5:8080"), hash("ns/web/tcp/http", "10.42.1.5:8080"),
+		hash("ns/web/tcp/http", "10.42.0.5:8080", "60")} {
 		out = strings.ReplaceAll(out, h, "H")
 	}
 	return out
@@ -169,5 +170,14 @@ delete chain ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.0.5/8080
 	}
 	if none := PlanScript(Render(&model.Snapshot{}, opt), &gone.After); len(none.Script) != 0 {
 		t.Errorf("nothing changed, yet:\n%s", none.Script)
+	}
+	// A changed affinity timeout is a new set: the old one goes only
+	// after the chains that used it were rewritten.
+	sp.AffinitySeconds = 60
+	with := PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), &gone.After)
+	sp.AffinitySeconds = 120
+	changed := string(PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), &with.After).Script)
+	if i, j := strings.Index(changed, "delete set"), strings.LastIndex(changed, "flush chain"); i < 0 || i < j || strings.Count(changed, "add set") != 1 {
+		t.Errorf("affinity timeout change:\n%s", changed)
 	}
 }
