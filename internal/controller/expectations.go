@@ -57,23 +57,11 @@ func (e *Expectations) Satisfied(key string) bool {
 
 // ExpectCreations records that key is about to create n objects,
 // replacing whatever was recorded.
-func (e *Expectations) ExpectCreations(key string, n int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.m[key] = &expectation{adds: n, deletions: map[string]bool{}, at: e.clock.Now()}
-}
+func (e *Expectations) ExpectCreations(key string, n int) { e.Expect(key, n, nil) }
 
 // ExpectDeletions records that key is about to delete the objects named
 // by objKeys, replacing whatever was recorded.
-func (e *Expectations) ExpectDeletions(key string, objKeys []string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	d := make(map[string]bool, len(objKeys))
-	for _, k := range objKeys {
-		d[k] = true
-	}
-	e.m[key] = &expectation{deletions: d, at: e.clock.Now()}
-}
+func (e *Expectations) ExpectDeletions(key string, objKeys []string) { e.Expect(key, 0, objKeys) }
 
 // CreationObserved counts one creation of key as seen (or as abandoned,
 // when the create failed or was skipped).
