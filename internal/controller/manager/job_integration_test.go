@@ -168,7 +168,10 @@ func TestJobsAndCronJobs(t *testing.T) {
 	t.Run("suspend deletes the pods; resume starts them again", func(t *testing.T) {
 		_, err := jobs.Create(ctx, &batchv1.Job{
 			ObjectMeta: metav1.ObjectMeta{Name: "pausable"},
-			Spec:       batchv1.JobSpec{Parallelism: ptr.To[int32](2), Completions: ptr.To[int32](2), Template: runningPod()},
+			// Completions 4: a pod stopped by the suspension may end
+			// Succeeded (the simulated container exits 0 on SIGTERM) and
+			// count, and the resumed Job must still want 2 running.
+			Spec: batchv1.JobSpec{Parallelism: ptr.To[int32](2), Completions: ptr.To[int32](4), Template: runningPod()},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
