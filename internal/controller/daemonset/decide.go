@@ -18,9 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/rand"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+	"k8s.io/klog/v2"
 
 	"github.com/skiff-sh/skiff/internal/controller"
-	"github.com/skiff-sh/skiff/internal/scheduler/framework"
 )
 
 // BurstReplicas caps the pods one sync creates or deletes (upstream's
@@ -52,15 +54,21 @@ func NodeShouldRun(node *v1.Node, ds *appsv1.DaemonSet) (shouldRun, shouldContin
 	}
 	pod := &v1.Pod{ObjectMeta: *ds.Spec.Template.ObjectMeta.DeepCopy(), Spec: *ds.Spec.Template.Spec.DeepCopy()}
 	AddDaemonTolerations(&pod.Spec)
-	if !framework.GetRequiredNodeAffinity(pod).Match(node) {
+	// The scheduler's own rules, from the library upstream's scheduler
+	// and DaemonSet controller share (k8s.io/component-helpers).
+	if match, err := nodeaffinity.GetRequiredNodeAffinity(pod).Match(node); err != nil || !match {
 		return false, false
 	}
-	if _, untolerated := framework.FindUntoleratedTaint(node.Spec.Taints, pod.Spec.Tolerations, framework.DoNotScheduleTaint); !untolerated {
+	logger := klog.Background()
+	doNotSchedule := func(t *v1.Taint) bool {
+		return t.Effect == v1.TaintEffectNoSchedule || t.Effect == v1.TaintEffectNoExecute
+	}
+	if _, untolerated := corev1helpers.FindMatchingUntoleratedTaint(logger, node.Spec.Taints, pod.Spec.Tolerations, doNotSchedule, false); !untolerated {
 		return true, true
 	}
-	_, evicted := framework.FindUntoleratedTaint(node.Spec.Taints, pod.Spec.Tolerations, func(t *v1.Taint) bool {
+	_, evicted := corev1helpers.FindMatchingUntoleratedTaint(logger, node.Spec.Taints, pod.Spec.Tolerations, func(t *v1.Taint) bool {
 		return t.Effect == v1.TaintEffectNoExecute
-	})
+	}, false)
 	return false, !evicted
 }
 
