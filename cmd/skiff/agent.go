@@ -44,7 +44,8 @@ event broadcaster.
 Without --simulate-nodes it runs one real node (a kubelet over the
 containerd it supervises, or --runtime=simulated); without --pod-cidr it
 waits for the node IPAM controller of the server to set the node's
-spec.podCIDR and builds the pod network on it.
+spec.podCIDR and builds the pod network on it. A real node also runs
+kube-proxy (--proxy-mode nftables or iptables; --disable-kube-proxy).
 
 Credentials come from --kubeconfig, or from --token with
 --certificate-authority (or --insecure-skip-tls-verify).`,

@@ -205,8 +205,9 @@ func newUpCommand() *cobra.Command {
 		Use:   "up",
 		Short: "Start a one-node cluster in the foreground; Ctrl-C stops it",
 		Long: `Runs a whole one-node cluster in this process: embedded etcd, the API server,
-the scheduler, and a node (a kubelet over a containerd that Skiff starts and
-supervises under --data-dir/containerd, or over the in-memory runtime with
+the scheduler, the controller manager, the cluster DNS, and a node (a kubelet
+over a containerd that Skiff starts and supervises under --data-dir/containerd,
+and kube-proxy; or a kubelet over the in-memory runtime with
 --runtime=simulated). State stays in --data-dir: a second ` + "`skiff up`" + ` on it
 resumes the cluster, and containers keep running across restarts unless
 --stop-pods-on-exit.`,
