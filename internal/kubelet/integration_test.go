@@ -64,7 +64,7 @@ func TestKubelet(t *testing.T) {
 		if _, ok := node.Labels["node-role.kubernetes.io/worker"]; !ok {
 			t.Errorf("role label missing: %v", node.Labels)
 		}
-		if node.Status.NodeInfo.KubeletVersion != "v1.37.2+skiff" || node.Status.NodeInfo.ContainerRuntimeVersion != "simulated://v1.37.2+skiff" {
+		if node.Status.NodeInfo.KubeletVersion != "v1.37.2+skiff" || node.Status.NodeInfo.ContainerRuntimeVersion != "simulated://v1.37.2+skiff-no-containers" {
 			t.Errorf("nodeInfo = %+v", node.Status.NodeInfo)
 		}
 		if q := node.Status.Capacity[v1.ResourcePods]; q.Value() != 110 {

@@ -68,8 +68,12 @@ const (
 // containerRuntimeVersion as "simulated://<version>".
 const RuntimeName = "simulated"
 
-// Version is the runtime version Version reports.
-const Version = "v1.37.2+skiff"
+// Version is the runtime version Version reports. Its build metadata says
+// plainly that nothing runs: a node shows "simulated://" + Version in
+// kubectl get nodes -o wide and describe node, and a reader must not take
+// it for a real runtime. It stays one word (a valid semantic version) so
+// that tools splitting those columns on spaces still read it.
+const Version = "v1.37.2+skiff-no-containers"
 
 // Exit is a container's scripted end: it exits with Code After its start.
 type Exit struct {
