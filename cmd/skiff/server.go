@@ -146,13 +146,41 @@ func apiServerComponents(cfg *controlplane.Config) []component.Component {
 }
 
 func runComponents(cfg *controlplane.Config, components []component.Component) error {
+	return runManager(&component.Manager{Logger: cfg.Logger}, components)
+}
+
+// runManager runs components under m until SIGINT or SIGTERM, then stops
+// them. A second signal while they stop ends the process at once.
+func runManager(m *component.Manager, components []component.Component) error {
 	ctx, cancel := signalContext()
 	defer cancel()
-	m := &component.Manager{Logger: cfg.Logger}
+	go func() {
+		<-ctx.Done()
+		cancel() // signals take their default action again
+	}()
 	for _, c := range components {
 		m.Add(c)
 	}
 	return m.Run(ctx)
+}
+
+// preflight locks the data dir and checks the ports cfg (and node, when
+// this process runs one) will bind, before anything starts. The returned
+// file holds the lock; the caller keeps it open while it runs.
+func preflight(cfg *controlplane.Config, shownDir string, node *nodeFlags) (*os.File, error) {
+	lock, err := lockDataDir(cfg.DataDir, shownDir)
+	if err != nil {
+		return nil, err
+	}
+	checks, err := upPortChecks(cfg, node)
+	if err == nil {
+		err = checkPorts(checks)
+	}
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return lock, nil
 }
 
 func newServerCommand() *cobra.Command {
@@ -169,6 +197,11 @@ func newServerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			lock, err := preflight(cfg, f.dataDir, nil)
+			if err != nil {
+				return err
+			}
+			defer lock.Close()
 			return runComponents(cfg, controlPlaneComponents(cfg, ipam))
 		},
 	}
@@ -187,6 +220,11 @@ func newAPIServerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			lock, err := lockDataDir(cfg.DataDir, f.dataDir)
+			if err != nil {
+				return err
+			}
+			defer lock.Close()
 			return runComponents(cfg, apiServerComponents(cfg))
 		},
 	}
@@ -200,6 +238,7 @@ func newUpCommand() *cobra.Command {
 		nf       nodeFlags
 		pf       proxyFlags
 		nodeName string
+		logFile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -220,6 +259,17 @@ resumes the cluster, and containers keep running across restarts unless
 			if err != nil {
 				return err
 			}
+			lock, err := preflight(cfg, f.dataDir, &nf)
+			if err != nil {
+				return err
+			}
+			defer lock.Close()
+			logs, err := openUpLog(logFile, cfg.DataDir, f.verbosity, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer logs.Close()
+			cfg.Logger = logs.logger
 			// The node of `skiff up` takes the first node CIDR itself; the
 			// node IPAM controller sees it as used.
 			podCIDR, err := firstNodeCIDR(f.clusterCIDR, f.nodeCIDRMaskSize)
@@ -254,10 +304,13 @@ resumes the cluster, and containers keep running across restarts unless
 			if err != nil {
 				return err
 			}
-			start := time.Now()
 			components := append(append(controlPlaneComponents(cfg, ipam), node...), kp...)
-			go announce(cmd, cfg, components, start)
-			return runComponents(cfg, components)
+			con := &upConsole{out: cmd.OutOrStdout(), kubeconfig: cfg.KubeconfigPath(), logs: logs.shown,
+				components: len(components), stopPods: nf.stopPodsOnExit, runtime: nf.runtime}
+			con.starting(f.dataDir)
+			err = runManager(&component.Manager{Logger: cfg.Logger, OnReady: con.ready, OnStop: con.stopping}, components)
+			con.stopped(err)
+			return err
 		},
 	}
 	fs := cmd.Flags()
@@ -267,6 +320,7 @@ resumes the cluster, and containers keep running across restarts unless
 	pf.register(fs, true)
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the node")
+	fs.StringVar(&logFile, "log-file", "", "Where the components' logs go (default DATA-DIR/skiff.log, warnings and errors also on stderr); - sends every log line to stderr")
 	return cmd
 }
 
@@ -289,19 +343,6 @@ func firstNodeCIDR(clusterCIDR string, maskSize int) (string, error) {
 		return p.Masked().String(), nil
 	}
 	return netip.PrefixFrom(p.Masked().Addr(), bits).String(), nil
-}
-
-// announce prints one line when the last component is ready.
-func announce(cmd *cobra.Command, cfg *controlplane.Config, components []component.Component, start time.Time) {
-	last, ok := components[len(components)-1].(component.Readier)
-	if !ok {
-		return
-	}
-	for !last.Ready() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "Skiff is up in %s. Try:\n  export KUBECONFIG=%s\n  kubectl cluster-info\n  kubectl get namespaces\n",
-		time.Since(start).Round(time.Millisecond), cfg.KubeconfigPath())
 }
 
 func newKubeconfigCommand() *cobra.Command {

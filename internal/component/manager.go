@@ -32,7 +32,14 @@ type Manager struct {
 	// ReadyTimeout bounds how long one component may take to become ready.
 	ReadyTimeout time.Duration
 	Logger       *slog.Logger
-	components   []Component
+	// OnReady, when set, is called once per component, in start order, as
+	// soon as it is ready (or started, for a component that is not a
+	// Readier), with the time since Run began. `skiff up` prints it.
+	OnReady func(name string, sinceStart time.Duration)
+	// OnStop, when set, is called once Run has begun stopping the
+	// components (ctx ended or one failed), before the first stops.
+	OnStop func()
+	components []Component
 }
 
 // Add appends a component; order of Add is start order.
@@ -55,9 +62,13 @@ func (m *Manager) Run(ctx context.Context) error {
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
+	begin := time.Now()
 	failed := make(chan error, len(m.components))
 	var started []*running
 	stopAll := func() {
+		if m.OnStop != nil {
+			m.OnStop()
+		}
 		for i := len(started) - 1; i >= 0; i-- {
 			r := started[i]
 			r.cancel()
@@ -87,6 +98,9 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		}
 		logger.Info("component started", "component", c.Name())
+		if m.OnReady != nil {
+			m.OnReady(c.Name(), time.Since(begin))
+		}
 	}
 	var err error
 	select {

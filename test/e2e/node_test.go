@@ -52,6 +52,9 @@ func nodeCluster(t *testing.T, extra ...string) *cluster {
 	args := append([]string{"--cni-bridge", nodeBridge, "--cluster-cidr", nodeClusterCIDR, "--node-name", "e2e-node", "--kubelet-port", strconv.Itoa(freePort(t))}, extra...)
 	c := newCluster(t, dir, args...)
 	c.args[0] = "up"
+	// Every log line on stderr, into skiff.log beside the console, as
+	// `skiff server` logs.
+	c.args = append(c.args, "--log-file", "-")
 	t.Cleanup(func() {
 		// Leave nothing running on the host: the kubelet tears the pods
 		// down, the last skiff stops whatever is left, and the bridge
