@@ -64,7 +64,7 @@ type upConsole struct {
 	// the cluster is up.
 	components int
 
-	mu    sync.Mutex
+	mu     sync.Mutex
 	nReady int
 }
 

@@ -38,7 +38,7 @@ type Manager struct {
 	OnReady func(name string, sinceStart time.Duration)
 	// OnStop, when set, is called once Run has begun stopping the
 	// components (ctx ended or one failed), before the first stops.
-	OnStop func()
+	OnStop     func()
 	components []Component
 }
 
