@@ -108,8 +108,9 @@ type Config struct {
 	// NodeIP is the node's InternalIP and the pods' hostIP. Default: the
 	// first global unicast IPv4 address of this host, else 127.0.0.1.
 	NodeIP string
-	// Hostname is the node's Hostname address. Default os.Hostname(), or
-	// NodeName if that fails.
+	// Hostname is the node's Hostname address. Default NodeName, as
+	// upstream's kubelet, whose --hostname-override names both (so the
+	// address matches the kubernetes.io/hostname label).
 	Hostname string
 	// PodCIDR is the range pod IPs come from. When set it is written into
 	// a newly registered Node's spec.podCIDR and passed to the runtime;
@@ -247,11 +248,7 @@ func (c *Config) defaultAndValidate() error {
 		}
 	}
 	if c.Hostname == "" {
-		if h, err := os.Hostname(); err == nil {
-			c.Hostname = h
-		} else {
-			c.Hostname = c.NodeName
-		}
+		c.Hostname = c.NodeName
 	}
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = "cluster.local"
