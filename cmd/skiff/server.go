@@ -239,6 +239,8 @@ func newUpCommand() *cobra.Command {
 		pf       proxyFlags
 		nodeName string
 		logFile  string
+		// pprofAddress serves Go's profiles (heap, goroutines, CPU).
+		pprofAddress string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -304,6 +306,11 @@ resumes the cluster, and containers keep running across restarts unless
 			if err != nil {
 				return err
 			}
+			if pprofAddress != "" {
+				if err := servePprof(pprofAddress, cfg.Logger); err != nil {
+					return err
+				}
+			}
 			components := append(append(controlPlaneComponents(cfg, ipam), node...), kp...)
 			con := &upConsole{out: cmd.OutOrStdout(), kubeconfig: cfg.KubeconfigPath(), logs: logs.shown,
 				components: len(components), stopPods: nf.stopPodsOnExit, runtime: nf.runtime}
@@ -320,6 +327,7 @@ resumes the cluster, and containers keep running across restarts unless
 	pf.register(fs, true)
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the node")
+	fs.StringVar(&pprofAddress, "pprof-address", "", "Serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060, to see where memory and CPU go")
 	fs.StringVar(&logFile, "log-file", "", "Where the components' logs go (default DATA-DIR/skiff.log, warnings and errors also on stderr); - sends every log line to stderr")
 	return cmd
 }
