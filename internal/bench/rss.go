@@ -134,13 +134,7 @@ func serverRSS(ctx context.Context, binary, command, dir string, settle time.Dur
 			return
 		default:
 		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		stopChild(cmd, exited, syscall.SIGTERM, 30*time.Second)
 	}()
 
 	// /readyz is public; the server's certificate is from its own fresh
@@ -180,4 +174,16 @@ func serverRSS(ctx context.Context, binary, command, dir string, settle time.Dur
 	}
 	m.EtcdDBBytes = etcdDBSize(dir)
 	return &m, nil
+}
+
+// stopChild sends sig to cmd and waits for its exit (exited delivers
+// cmd.Wait's result), killing it after timeout.
+func stopChild(cmd *exec.Cmd, exited <-chan error, sig os.Signal, timeout time.Duration) {
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
 }

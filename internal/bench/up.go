@@ -152,13 +152,7 @@ func runUpOnce(ctx context.Context, cfg UpConfig, name string, args []string) (*
 	go func() { done <- cmd.Wait() }()
 	stop := func() (time.Duration, int) {
 		t := time.Now()
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		stopChild(cmd, done, syscall.SIGINT, 60*time.Second)
 		return time.Since(t), cmd.ProcessState.ExitCode()
 	}
 	run := &UpRun{Name: name}
