@@ -194,6 +194,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("proxy: %w", err)
 	}
+	p.recordStarting(ctx)
 	full := p.cfg.Clock.NewTicker(p.cfg.SyncPeriod)
 	defer full.Stop()
 	wantFull := true
