@@ -123,7 +123,9 @@ func TestSeedWalkthrough(t *testing.T) {
 		`^Non-terminated Pods:\s+\(1 in total\)$`,
 		`^\s+default\s+sized\s+100m \(\d+%\)\s+200m \(\d+%\)\s+64Mi \(\d+%\)\s+128Mi \(\d+%\)\s+\d+s$`,
 		`^\s+cpu\s+100m \(\d+%\)\s+200m \(\d+%\)$`,
-		`^\s+memory\s+64Mi \(\d+%\)\s+128Mi \(\d+%\)$`)
+		`^\s+memory\s+64Mi \(\d+%\)\s+128Mi \(\d+%\)$`,
+		// kube-proxy's own event on its node, as upstream's.
+		`^\s+Normal\s+Starting\s+\S+\s+kube-proxy\s*$`)
 	waitFor(t, 60*time.Second, func() (bool, string) {
 		out, errOut, err := k.run(t, "top", "nodes")
 		return err == nil && strings.Contains(out, "e2e-node"), out + errOut
