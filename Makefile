@@ -8,8 +8,12 @@ API_PORT ?= 6443
 
 all: build
 
+# CGO_ENABLED=0: a static binary (no libc needed on the host). cgo would
+# only bring the C resolver and user lookup, and with it containerd's client
+# links Go's plugin package, which exports every symbol: 34 MB more binary
+# and 30 MB more resident pages (docs/benchmarks.md, skiff up).
 build:
-	$(GO) build -o bin/skiff ./cmd/skiff
+	CGO_ENABLED=0 $(GO) build -o bin/skiff ./cmd/skiff
 
 deps:
 	@./hack/install-deps.sh

@@ -79,6 +79,8 @@ func buildSkiff(out string) error {
 	}
 	cmd := exec.Command(goBin, "build", "-o", out, "./cmd/skiff")
 	cmd.Dir = repoRoot()
+	// As `make build`: the static binary users run.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/skiff: %v\n%s", err, b)
 	}
