@@ -105,3 +105,6 @@ func (ns *NS) Get(url string) (string, error) {
 	out, err := ns.Run(ctx, nil, "busybox", "wget", "-q", "-O", "-", url)
 	return string(bytes.TrimSpace(out)), err
 }
+
+// Path is the namespace's file, for setns(2) and netlink handles.
+func (ns *NS) Path() string { return "/run/netns/" + ns.Name }

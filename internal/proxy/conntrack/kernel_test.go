@@ -1,0 +1,72 @@
+package conntrack
+
+import (
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-sh/skiff/internal/testnetns"
+)
+
+// TestNetlinkDelete writes conntrack entries into a network namespace's
+// table and deletes some through Netlink.
+func TestNetlinkDelete(t *testing.T) {
+	ns := testnetns.New(t)
+	nsh, err := netns.GetFromPath(ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nsh.Close()
+	h, err := netlink.NewHandleAt(nsh, unix.NETLINK_NETFILTER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	// A client's flows to a cluster IP, DNATed to 10.42.0.5 and .6.
+	add := func(proto uint8, sport uint16, dst string, dport uint16, endpoint string, eport uint16) {
+		t.Helper()
+		client := net.ParseIP("192.0.2.50").To4()
+		flow := &netlink.ConntrackFlow{
+			FamilyType: unix.AF_INET,
+			Forward:    netlink.IPTuple{Protocol: proto, SrcIP: client, SrcPort: sport, DstIP: net.ParseIP(dst).To4(), DstPort: dport},
+			Reverse:    netlink.IPTuple{Protocol: proto, SrcIP: net.ParseIP(endpoint).To4(), SrcPort: eport, DstIP: client, DstPort: sport},
+			TimeOut:    300,
+		}
+		if err := h.ConntrackCreate(netlink.ConntrackTable, unix.AF_INET, flow); err != nil {
+			t.Fatalf("creating a conntrack entry (is nf_conntrack_netlink there?): %v", err)
+		}
+	}
+	add(unix.IPPROTO_UDP, 40001, "10.43.0.10", 53, "10.42.0.5", 5353)
+	add(unix.IPPROTO_UDP, 40002, "10.43.0.10", 53, "10.42.0.6", 5353)
+	add(unix.IPPROTO_UDP, 40003, "192.0.2.50", 30053, "10.42.0.5", 5353)
+	add(unix.IPPROTO_TCP, 40004, "10.43.0.10", 53, "10.42.0.5", 5353)
+
+	n, err := Netlink{NSPath: ns.Path()}.Delete([]Filter{
+		{Frontend: Frontend{v1.ProtocolUDP, netip.MustParseAddr("10.43.0.10"), 53}, Keep: []netip.Addr{netip.MustParseAddr("10.42.0.6")}},
+		{Frontend: Frontend{Protocol: v1.ProtocolUDP, Port: 30053}, Keep: []netip.Addr{netip.MustParseAddr("10.42.0.6")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("deleted %d entries, want 2", n)
+	}
+	flows, err := h.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []uint16
+	for _, f := range flows {
+		left = append(left, f.Forward.SrcPort)
+	}
+	slices.Sort(left)
+	if !slices.Equal(left, []uint16{40002, 40004}) {
+		t.Errorf("left the flows from ports %v, want 40002 (to the endpoint that stays) and 40004 (TCP)", left)
+	}
+}
