@@ -29,7 +29,11 @@ import (
 // TestProxy runs the proxy against the real API server, with each
 // backend's rules in a network namespace that holds two "pods" (addresses
 // on lo served by busybox httpd).
-func TestProxy(t *testing.T) {
+func TestProxy(t *testing.T) { eachBackend(t, testProxy) }
+
+// eachBackend runs test as a subtest per backend whose command is
+// installed, named after that command.
+func eachBackend(t *testing.T, test func(*testing.T, func(hostexec.Runner) proxy.Backend)) {
 	cidr := netip.MustParsePrefix("10.42.0.0/16")
 	for _, tc := range []struct {
 		bin     string
@@ -46,7 +50,7 @@ func TestProxy(t *testing.T) {
 			if _, err := exec.LookPath(tc.bin); err != nil {
 				t.Skipf("%s is not installed", tc.bin)
 			}
-			testProxy(t, tc.backend)
+			test(t, tc.backend)
 		})
 	}
 }
@@ -158,27 +162,7 @@ func startProxy(t *testing.T, cfg proxy.Config) (p *proxy.Proxy, stop func()) {
 // Service from one source port follows the Service when its endpoint is
 // replaced, because the proxy deletes the conntrack entry that pinned
 // the flow to the old one (which still answers).
-func TestProxyUDPConntrack(t *testing.T) {
-	cidr := netip.MustParsePrefix("10.42.0.0/16")
-	for _, tc := range []struct {
-		bin     string
-		backend func(hostexec.Runner) proxy.Backend
-	}{
-		{"nft", func(r hostexec.Runner) proxy.Backend {
-			return nftables.NewBackend(nftables.Options{ClusterCIDR: cidr}, r)
-		}},
-		{"iptables-restore", func(r hostexec.Runner) proxy.Backend {
-			return iptables.NewBackend(iptables.Options{ClusterCIDR: cidr}, r)
-		}},
-	} {
-		t.Run(tc.bin, func(t *testing.T) {
-			if _, err := exec.LookPath(tc.bin); err != nil {
-				t.Skipf("%s is not installed", tc.bin)
-			}
-			testUDPConntrack(t, tc.backend)
-		})
-	}
-}
+func TestProxyUDPConntrack(t *testing.T) { eachBackend(t, testUDPConntrack) }
 
 func testUDPConntrack(t *testing.T, backend func(hostexec.Runner) proxy.Backend) {
 	ns := testnetns.New(t)

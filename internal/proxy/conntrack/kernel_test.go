@@ -17,17 +17,7 @@ import (
 // TestNetlinkDelete writes conntrack entries into a network namespace's
 // table and deletes some through Netlink.
 func TestNetlinkDelete(t *testing.T) {
-	ns := testnetns.New(t)
-	nsh, err := netns.GetFromPath(ns.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nsh.Close()
-	h, err := netlink.NewHandleAt(nsh, unix.NETLINK_NETFILTER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	ns, h := nsWithHandle(t)
 	// A client's flows to a cluster IP, DNATed to 10.42.0.5 and .6.
 	add := func(proto uint8, sport uint16, dst string, dport uint16, endpoint string, eport uint16) {
 		t.Helper()
@@ -78,17 +68,7 @@ func TestNetlinkDelete(t *testing.T) {
 //
 //	go test ./internal/proxy/conntrack -run '^$' -bench NetlinkDelete -benchtime 10x
 func BenchmarkNetlinkDelete(b *testing.B) {
-	ns := testnetns.New(b)
-	nsh, err := netns.GetFromPath(ns.Path())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nsh.Close()
-	h, err := netlink.NewHandleAt(nsh, unix.NETLINK_NETFILTER)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	ns, h := nsWithHandle(b)
 	const flows = 20000
 	for i := range flows {
 		client := net.IPv4(192, 0, 2, byte(1+i/60000)).To4()
@@ -110,4 +90,22 @@ func BenchmarkNetlinkDelete(b *testing.B) {
 		}
 	}
 	b.ReportMetric(flows, "flows")
+}
+
+// nsWithHandle is a new network namespace and a netfilter netlink handle
+// in it, closed when the test ends.
+func nsWithHandle(t testing.TB) (*testnetns.NS, *netlink.Handle) {
+	t.Helper()
+	ns := testnetns.New(t)
+	nsh, err := netns.GetFromPath(ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nsh.Close()
+	h, err := netlink.NewHandleAt(nsh, unix.NETLINK_NETFILTER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return ns, h
 }

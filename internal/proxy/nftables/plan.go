@@ -63,16 +63,7 @@ func PlanFull(want *Ruleset, existing Existing) Plan {
 	for _, n := range staleChains {
 		line("flush chain", table, n)
 	}
-	for _, c := range want.Chains {
-		for _, r := range c.Rules {
-			line("add rule", table, c.Name, r)
-		}
-	}
-	for _, m := range want.Maps {
-		if len(m.Elements) > 0 {
-			line("add element", table, m.Name, "{", elements(m.Elements, sortedKeys(m.Elements)), "}")
-		}
-	}
+	fill(line, table, want)
 	// Stale sets and maps before stale chains: a stale map's elements may
 	// name a stale chain, and only rules (flushed by now) name a set.
 	for _, k := range []struct {
@@ -134,16 +125,7 @@ func PlanScript(want *Ruleset, prev *Applied) Plan {
 		for _, c := range want.Chains {
 			declare(line, table, c)
 		}
-		for _, c := range want.Chains {
-			for _, r := range c.Rules {
-				line("add rule", table, c.Name, r)
-			}
-		}
-		for _, m := range want.Maps {
-			if len(m.Elements) > 0 {
-				line("add element", table, m.Name, "{", elements(m.Elements, sortedKeys(m.Elements)), "}")
-			}
-		}
+		fill(line, table, want)
 		p.Written = len(want.Chains) + len(want.Maps)
 		p.Script = []byte(b.String())
 		return p
@@ -223,6 +205,20 @@ func PlanScript(want *Ruleset, prev *Applied) Plan {
 	}
 	p.Script = []byte(b.String())
 	return p
+}
+
+// fill adds every rule of want's chains and every element of its maps.
+func fill(line func(...string), table string, want *Ruleset) {
+	for _, c := range want.Chains {
+		for _, r := range c.Rules {
+			line("add rule", table, c.Name, r)
+		}
+	}
+	for _, m := range want.Maps {
+		if len(m.Elements) > 0 {
+			line("add element", table, m.Name, "{", elements(m.Elements, sortedKeys(m.Elements)), "}")
+		}
+	}
 }
 
 func declare(line func(...string), table string, c Chain) {
