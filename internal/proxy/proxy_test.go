@@ -236,12 +236,12 @@ func udpSlice(svc string, ips ...string) *discoveryv1.EndpointSlice {
 }
 
 // TestProxyAffinityKept: under sessionAffinity ClientIP a client stays
-// with its endpoint across the nftables backend's full syncs and a
-// restart of the proxy (the affinity sets keep their contents).
-func TestProxyAffinityKept(t *testing.T) {
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed")
-	}
+// with its endpoint across full syncs and a restart of the proxy: the
+// kernel's record of it (the nftables affinity set, the iptables recent
+// list) keeps its contents.
+func TestProxyAffinityKept(t *testing.T) { eachBackend(t, testAffinityKept) }
+
+func testAffinityKept(t *testing.T, backend func(hostexec.Runner) proxy.Backend) {
 	ns := testnetns.New(t)
 	var eps []discoveryv1.Endpoint
 	for i := 5; i <= 8; i++ {
@@ -254,8 +254,7 @@ func TestProxyAffinityKept(t *testing.T) {
 	client := srv.Client(t)
 	cfg := func() proxy.Config {
 		return proxy.Config{Client: client, Conntrack: conntrack.Netlink{NSPath: ns.Path()},
-			Backend:    nftables.NewBackend(nftables.Options{ClusterCIDR: netip.MustParsePrefix("10.42.0.0/16")}, ns.Run),
-			SyncPeriod: 2 * time.Second}
+			Backend: backend(ns.Run), SyncPeriod: 2 * time.Second}
 	}
 	p, stop := startProxy(t, cfg())
 	ctx := context.Background()
@@ -282,15 +281,29 @@ func TestProxyAffinityKept(t *testing.T) {
 		chosen = body
 		return strings.HasPrefix(body, "10.42.0."), fmt.Sprintf("%q %v", body, err)
 	})
-	// The set recording the client is the chosen endpoint's.
+	// The chosen endpoint's record holds the client.
 	recorded := func() bool {
-		out, err := ns.Run(ctx, nil, "nft", "list", "table", "ip", "kube-proxy")
+		if backend(ns.Run).Name() == "nftables" {
+			out, err := ns.Run(ctx, nil, "nft", "list", "table", "ip", "kube-proxy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, set := range strings.Split(string(out), "\tset ")[1:] {
+				if strings.Contains(set, "__"+chosen+"/8080 {") && strings.Contains(set, "192.0.2.50") {
+					return true
+				}
+			}
+			return false
+		}
+		// iptables: the endpoint's KUBE-SEP chain names its recent list.
+		out, err := ns.Run(ctx, nil, "iptables-save", "-t", "nat")
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, set := range strings.Split(string(out), "\tset ")[1:] {
-			if strings.Contains(set, "__"+chosen+"/8080 {") && strings.Contains(set, "192.0.2.50") {
-				return true
+		for _, l := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "-A" && strings.HasSuffix(l, "--to-destination "+chosen+":8080") {
+				list, err := ns.Run(ctx, nil, "cat", "/proc/net/xt_recent/"+f[1])
+				return err == nil && strings.Contains(string(list), "src=192.0.2.50 ")
 			}
 		}
 		return false
