@@ -2,7 +2,9 @@
 // Services and EndpointSlices and keeps the kernel's packet rules
 // implementing them (cluster IPs, node ports, external IPs), through a
 // Backend. The decision of what to implement is pure (package model); the
-// rules are the backend's (package iptables, the default).
+// rules are the backend's (package nftables, the default, or iptables).
+// After each sync it deletes the UDP and SCTP conntrack entries the new
+// rules leave stale (package conntrack).
 package proxy
 
 import (
