@@ -51,6 +51,16 @@ type Manager struct {
 	components []Component
 	states     map[string]*running
 	stopping   bool
+	allStarted bool
+}
+
+// Started reports that every component has started and was ready: the
+// start phase is over (a failure of a Tolerate component is now
+// tolerated).
+func (m *Manager) Started() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.allStarted && !m.stopping
 }
 
 // State is where a component is in its life.
@@ -168,6 +178,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
 	components := append([]Component(nil), m.components...)
 	m.states = map[string]*running{}
+	m.allStarted, m.stopping = false, false
 	m.mu.Unlock()
 	failed := make(chan failure, len(components))
 	var started []*running
@@ -216,6 +227,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 		logger.Info("component started", "component", c.Name())
 	}
+	m.mu.Lock()
+	m.allStarted = true
+	m.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
