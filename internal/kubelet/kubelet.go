@@ -88,6 +88,8 @@ type Kubelet struct {
 	// ctx is Run's: pod workers started by informer events live in it.
 	ctx     context.Context
 	started atomic.Bool
+	// mirrorWake asks the mirror pod loop for a sync.
+	mirrorWake chan struct{}
 	ready   atomic.Bool
 	wg      sync.WaitGroup
 }
@@ -125,6 +127,7 @@ func New(cfg Config) (*Kubelet, error) {
 		crashBackoff: newBackoff(cfg.CrashLoopBackOff, cfg.MaxCrashLoopBackOff),
 		imageBackoff: newBackoff(cfg.ImagePullBackOff, cfg.MaxImagePullBackOff),
 		workers:      map[types.UID]*podWorker{},
+		mirrorWake:   make(chan struct{}, 1),
 	}
 	k.volumes = newVolumeManager(&k.cfg)
 	k.services = newServiceSource(cfg.Services, client)
@@ -223,8 +226,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	k.ready.Store(true)
 	k.log.Info("kubelet ready", "runtime", k.runtimeVersion)
 
-	k.wg.Add(1)
+	k.wg.Add(2)
 	go func() { defer k.wg.Done(); k.relistLoop(ctx) }()
+	go func() { defer k.wg.Done(); k.mirrorLoop(ctx) }()
 	<-ctx.Done()
 	k.wg.Wait()
 	k.waitWorkers()
