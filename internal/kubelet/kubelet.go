@@ -90,8 +90,8 @@ type Kubelet struct {
 	started atomic.Bool
 	// mirrorWake asks the mirror pod loop for a sync.
 	mirrorWake chan struct{}
-	ready   atomic.Bool
-	wg      sync.WaitGroup
+	ready      atomic.Bool
+	wg         sync.WaitGroup
 }
 
 // New validates cfg and builds a Kubelet. Nothing talks to the API server
