@@ -88,10 +88,12 @@ type Kubelet struct {
 	// ctx is Run's: pod workers started by informer events live in it.
 	ctx     context.Context
 	started atomic.Bool
-	// mirrorWake asks the mirror pod loop for a sync.
-	mirrorWake chan struct{}
-	ready      atomic.Bool
-	wg         sync.WaitGroup
+	// mirrorWake asks the mirror pod loop for a sync; mirrorDeleted
+	// (owned by the loop) holds when it deleted mirror pods.
+	mirrorWake    chan struct{}
+	mirrorDeleted map[string]time.Time
+	ready         atomic.Bool
+	wg            sync.WaitGroup
 }
 
 // New validates cfg and builds a Kubelet. Nothing talks to the API server
@@ -119,15 +121,16 @@ func New(cfg Config) (*Kubelet, error) {
 		return nil, err
 	}
 	k := &Kubelet{
-		clientCA:     clientCA,
-		cfg:          cfg,
-		log:          cfg.Logger,
-		client:       client,
-		clock:        cfg.Clock,
-		crashBackoff: newBackoff(cfg.CrashLoopBackOff, cfg.MaxCrashLoopBackOff),
-		imageBackoff: newBackoff(cfg.ImagePullBackOff, cfg.MaxImagePullBackOff),
-		workers:      map[types.UID]*podWorker{},
-		mirrorWake:   make(chan struct{}, 1),
+		clientCA:      clientCA,
+		cfg:           cfg,
+		log:           cfg.Logger,
+		client:        client,
+		clock:         cfg.Clock,
+		crashBackoff:  newBackoff(cfg.CrashLoopBackOff, cfg.MaxCrashLoopBackOff),
+		imageBackoff:  newBackoff(cfg.ImagePullBackOff, cfg.MaxImagePullBackOff),
+		workers:       map[types.UID]*podWorker{},
+		mirrorWake:    make(chan struct{}, 1),
+		mirrorDeleted: map[string]time.Time{},
 	}
 	k.volumes = newVolumeManager(&k.cfg)
 	k.services = newServiceSource(cfg.Services, client)

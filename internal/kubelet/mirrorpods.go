@@ -57,7 +57,13 @@ func (k *Kubelet) syncMirrorPods(ctx context.Context) {
 			have = append(have, p)
 		}
 	}
-	actions := planMirrorPods(k.staticPods(), have, nodeOwner{Name: node.Name, UID: node.UID}, k.cfg.NodeIP, k.clock.Now())
+	now := k.clock.Now()
+	for key, t := range k.mirrorDeleted {
+		if now.Sub(t) >= mirrorRecreateDelay {
+			delete(k.mirrorDeleted, key)
+		}
+	}
+	actions := planMirrorPods(k.staticPods(), have, nodeOwner{Name: node.Name, UID: node.UID}, k.cfg.NodeIP, now, k.mirrorDeleted)
 	for _, a := range actions {
 		switch {
 		case a.Create != nil:
@@ -76,6 +82,7 @@ func (k *Kubelet) syncMirrorPods(ctx context.Context) {
 			})
 			switch {
 			case err == nil:
+				k.mirrorDeleted[p.Namespace+"/"+p.Name] = now
 				k.log.Info("mirror pod deleted", "pod", p.Namespace+"/"+p.Name)
 			case apierrors.IsNotFound(err) || apierrors.IsConflict(err) || ctx.Err() != nil:
 			default:

@@ -18,7 +18,7 @@ import (
 // Upstream's static and mirror pod annotations (pkg/kubelet/types).
 const (
 	annotationConfigHash   = "kubernetes.io/config.hash"
-	annotationConfigMirror = "kubernetes.io/config.mirror"
+	annotationConfigMirror = v1.MirrorPodAnnotationKey
 	annotationConfigSource = "kubernetes.io/config.source"
 	annotationConfigSeen   = "kubernetes.io/config.seen"
 	// staticPodSource is the config.source of Skiff's static pods: the
@@ -30,6 +30,8 @@ const (
 	// StaticPodNamespace is where mirror pods go unless a StaticPod
 	// names another namespace (kubeadm's static pods are in kube-system).
 	StaticPodNamespace = "kube-system"
+	// mirrorRecreateDelay is how long a deleted mirror pod stays away.
+	mirrorRecreateDelay = time.Second
 	// systemNodeCritical is kubeadm's priority class of static pods.
 	systemNodeCritical = "system-node-critical"
 )
@@ -226,7 +228,12 @@ type mirrorAction struct {
 // or of no static pod is deleted. have are the pods bound to the node; a
 // pod of the mirror's name that is not a mirror pod is left alone. It is
 // pure.
-func planMirrorPods(want []StaticPod, have []*v1.Pod, node nodeOwner, nodeIP string, now time.Time) []mirrorAction {
+//
+// deleted holds when the kubelet deleted mirror pods (by namespace/name):
+// one is made again only mirrorRecreateDelay later, so that a client
+// waiting for the deletion (kubectl delete lists, then watches) sees the
+// pod gone before a new one of that name appears.
+func planMirrorPods(want []StaticPod, have []*v1.Pod, node nodeOwner, nodeIP string, now time.Time, deleted map[string]time.Time) []mirrorAction {
 	byKey := map[string]*v1.Pod{}
 	for _, p := range have {
 		byKey[p.Namespace+"/"+p.Name] = p
@@ -239,6 +246,9 @@ func planMirrorPods(want []StaticPod, have []*v1.Pod, node nodeOwner, nodeIP str
 		cur := byKey[key]
 		switch {
 		case cur == nil:
+			if t, ok := deleted[key]; ok && now.Sub(t) < mirrorRecreateDelay {
+				continue
+			}
 			out = append(out, mirrorAction{Create: mirrorPod(sp, node, now)})
 		case !isMirrorPod(cur):
 			// Someone else's pod of that name: upstream leaves it too.

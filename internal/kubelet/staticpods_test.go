@@ -165,24 +165,29 @@ func TestPlanMirrorPods(t *testing.T) {
 	gone := StaticPod{Name: "kube-proxy", Started: spT0, Ready: true}
 	regular := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}}
 
+	justDeleted := map[string]time.Time{"kube-system/kube-scheduler-n1": now.Add(-300 * time.Millisecond)}
+	longAgo := map[string]time.Time{"kube-system/kube-scheduler-n1": now.Add(-2 * time.Second)}
 	cases := []struct {
-		name string
-		want []StaticPod
-		have []*v1.Pod
-		plan []string // "create kube-system/x", "delete ...", "status ..."
+		name    string
+		want    []StaticPod
+		have    []*v1.Pod
+		deleted map[string]time.Time
+		plan    []string // "create kube-system/x", "delete ...", "status ..."
 	}{
-		{"missing: create", []StaticPod{sched()}, []*v1.Pod{regular}, []string{"create kube-system/kube-scheduler-n1"}},
-		{"up to date: nothing", []StaticPod{sched()}, []*v1.Pod{current(sched()), regular}, nil},
-		{"health changed: status", []StaticPod{unhealthy}, []*v1.Pod{current(sched())}, []string{"status kube-system/kube-scheduler-n1"}},
-		{"deleted by a user: delete for good (then create)", []StaticPod{sched()}, []*v1.Pod{deleting}, []string{"delete kube-system/kube-scheduler-n1"}},
-		{"other definition: delete", []StaticPod{changed}, []*v1.Pod{current(sched())}, []string{"delete kube-system/kube-scheduler-n1"}},
-		{"no static pod: delete", nil, []*v1.Pod{current(gone), regular}, []string{"delete kube-system/kube-proxy-n1"}},
-		{"someone else's pod of that name: left", []StaticPod{sched()}, []*v1.Pod{user}, nil},
+		{"missing: create", []StaticPod{sched()}, []*v1.Pod{regular}, nil, []string{"create kube-system/kube-scheduler-n1"}},
+		{"up to date: nothing", []StaticPod{sched()}, []*v1.Pod{current(sched()), regular}, nil, nil},
+		{"health changed: status", []StaticPod{unhealthy}, []*v1.Pod{current(sched())}, nil, []string{"status kube-system/kube-scheduler-n1"}},
+		{"deleted by a user: delete for good (then create)", []StaticPod{sched()}, []*v1.Pod{deleting}, nil, []string{"delete kube-system/kube-scheduler-n1"}},
+		{"other definition: delete", []StaticPod{changed}, []*v1.Pod{current(sched())}, nil, []string{"delete kube-system/kube-scheduler-n1"}},
+		{"no static pod: delete", nil, []*v1.Pod{current(gone), regular}, nil, []string{"delete kube-system/kube-proxy-n1"}},
+		{"someone else's pod of that name: left", []StaticPod{sched()}, []*v1.Pod{user}, nil, nil},
+		{"deleted just now: not yet", []StaticPod{sched()}, nil, justDeleted, nil},
+		{"deleted a while ago: create", []StaticPod{sched()}, nil, longAgo, []string{"create kube-system/kube-scheduler-n1"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, a := range planMirrorPods(tc.want, tc.have, spNode, "10.0.0.5", now) {
+			for _, a := range planMirrorPods(tc.want, tc.have, spNode, "10.0.0.5", now, tc.deleted) {
 				switch {
 				case a.Create != nil:
 					got = append(got, "create "+a.Create.Namespace+"/"+a.Create.Name)
