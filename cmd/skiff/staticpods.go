@@ -24,6 +24,9 @@ import (
 // upstream's kubelet and runtime are host services.
 type staticPods struct {
 	logs *component.LogFiles
+	// process is the component whose pod carries the process's usage:
+	// the API server in a control plane, else kube-proxy.
+	process string
 	// defs are the components shown, by name.
 	defs map[string]staticPodDef
 
@@ -86,6 +89,7 @@ func (s *staticPods) controlPlane(cfg *controlplane.Config) {
 	if cfg.TokenAuthFile != "" {
 		api = append(api, "--token-auth-file="+cfg.TokenAuthFile)
 	}
+	s.process = "kube-apiserver"
 	s.defs["kube-apiserver"] = staticPodDef{labels: cp, resources: requests("250m", ""), command: api}
 	s.defs["kube-scheduler"] = staticPodDef{labels: cp, resources: requests("100m", ""), command: []string{
 		"kube-scheduler", "--kubeconfig=" + filepath.Join(cfg.DataDir, "scheduler.kubeconfig"), "--leader-elect=true",
@@ -110,6 +114,9 @@ func (s *staticPods) controlPlane(cfg *controlplane.Config) {
 
 // proxy adds the pod of a node's kube-proxy.
 func (s *staticPods) proxy(f proxyFlags, kubeconfig, nodeName, clusterCIDR string) {
+	if s.process == "" {
+		s.process = "kube-proxy"
+	}
 	s.defs["kube-proxy"] = staticPodDef{labels: map[string]string{"k8s-app": "kube-proxy"}, command: []string{
 		"kube-proxy", "--kubeconfig=" + kubeconfig, "--hostname-override=" + nodeName, "--cluster-cidr=" + clusterCIDR,
 		"--proxy-mode=" + f.mode, "--iptables-sync-period=" + f.syncPeriod.String(), "--iptables-min-sync-period=" + f.minSyncPeriod.String(),
@@ -152,7 +159,9 @@ func (s *staticPods) list() []kubelet.StaticPod {
 		if !ok {
 			continue
 		}
-		out = append(out, staticPodOf(st, def, s.logs.Path(st.Name)))
+		sp := staticPodOf(st, def, s.logs.Path(st.Name))
+		sp.ReportsProcess = st.Name == s.process
+		out = append(out, sp)
 	}
 	return out
 }

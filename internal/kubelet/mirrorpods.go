@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
+	"syscall"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	"k8s.io/utils/ptr"
 )
 
@@ -142,4 +146,58 @@ func (k *Kubelet) serveStaticPodLogs(w http.ResponseWriter, r *http.Request, pod
 		return ok && cur.Started.Equal(started) && cur.Finished.IsZero(), nil
 	}
 	k.serveLogFile(w, r, pod, name, path, opts, running)
+}
+
+// staticPodStats are the stats of the static pods that report the whole
+// process (StaticPod.ReportsProcess): their components share one
+// process, so what it uses is all that can be measured, and it goes on
+// one pod rather than being guessed apart.
+func (k *Kubelet) staticPodStats() []statsapi.PodStats {
+	var out []statsapi.PodStats
+	for _, sp := range k.staticPods() {
+		if !sp.ReportsProcess || sp.Started.IsZero() || !sp.Finished.IsZero() {
+			continue
+		}
+		cpu, rss, err := readProcessUsage()
+		if err != nil {
+			k.log.Debug("reading the process's usage", "err", err)
+			return nil
+		}
+		now := metav1.NewTime(k.clock.Now())
+		ref := statsapi.PodReference{Name: mirrorPodName(sp, k.cfg.NodeName), Namespace: sp.namespace()}
+		if pod, ok := k.podByName(ref.Namespace, ref.Name); ok {
+			ref.UID = string(pod.UID)
+		}
+		c := &statsapi.CPUStats{Time: now, UsageCoreNanoSeconds: &cpu}
+		m := &statsapi.MemoryStats{Time: now, WorkingSetBytes: &rss, RSSBytes: &rss, UsageBytes: &rss}
+		start := metav1.NewTime(sp.Started)
+		out = append(out, statsapi.PodStats{
+			PodRef: ref, StartTime: start, CPU: c, Memory: m,
+			Containers: []statsapi.ContainerStats{{Name: sp.Name, StartTime: start, CPU: c, Memory: m}},
+		})
+	}
+	return out
+}
+
+// readProcessUsage is this process's CPU time (user and system, in
+// nanoseconds) and resident set size (bytes).
+func readProcessUsage() (cpuNanos, rssBytes uint64, err error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0, err
+	}
+	cpuNanos = uint64(ru.Utime.Nano() + ru.Stime.Nano())
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, 0, fmt.Errorf("/proc/self/statm: %q", b)
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("/proc/self/statm: %w", err)
+	}
+	return cpuNanos, pages * uint64(os.Getpagesize()), nil
 }

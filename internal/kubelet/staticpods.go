@@ -73,6 +73,11 @@ type StaticPod struct {
 	ExitCode        int32
 	Reason, Message string
 	RestartCount    int32
+	// ReportsProcess puts the whole process's CPU time and resident
+	// memory on this pod in /stats/summary and /metrics/resource (so
+	// `kubectl top pods` shows them): the components of one process
+	// cannot be measured apart, so one pod carries them all.
+	ReportsProcess bool
 	// LogPath is the component's log in the CRI log format, which
 	// /containerLogs serves; LogPath+".1" is the previous process's.
 	LogPath string
