@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/component"
 	"github.com/skiff-sh/skiff/internal/controlplane"
 	"github.com/skiff-sh/skiff/internal/kubelet"
+	"github.com/skiff-sh/skiff/internal/testserver"
 )
 
 func TestStaticPodOf(t *testing.T) {
@@ -56,16 +56,6 @@ func TestStaticPodOf(t *testing.T) {
 	}
 }
 
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestStopComponentTurnsPodNotReady runs `skiff up`'s components with the
 // simulated runtime in this process, sees every control-plane pod Ready in
 // kube-system, then stops the scheduler alone: its pod goes not Ready and
@@ -79,11 +69,11 @@ func TestStopComponentTurnsPodNotReady(t *testing.T) {
 	var nf nodeFlags
 	nf.registerRuntime(fs)
 	args := []string{
-		"--api-port", strconv.Itoa(freeTCPPort(t)), "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
-		"--etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", freeTCPPort(t)),
-		"--etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", freeTCPPort(t)),
-		"--cluster-dns-port", strconv.Itoa(freeTCPPort(t)),
-		"--runtime", runtimeSimulated, "--kubelet-port", strconv.Itoa(freeTCPPort(t)), "--node-ip", "127.0.0.1",
+		"--api-port", strconv.Itoa(testserver.FreePort(t)), "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+		"--etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", testserver.FreePort(t)),
+		"--etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", testserver.FreePort(t)),
+		"--cluster-dns-port", strconv.Itoa(testserver.FreePort(t)),
+		"--runtime", runtimeSimulated, "--kubelet-port", strconv.Itoa(testserver.FreePort(t)), "--node-ip", "127.0.0.1",
 	}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
