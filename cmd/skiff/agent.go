@@ -56,12 +56,16 @@ Credentials come from --kubeconfig, or from --token with
 				return err
 			}
 			if simulateNodes <= 0 {
-				logger := newLogger(nf.verbosity)
+				// The node's kubelet shows its kube-proxy as a pod.
+				sp, logger := newStaticPods(dataDir, newLogger(nf.verbosity))
 				kp, err := proxyComponents(pf, nf.runtime, func() (*rest.Config, error) { return rc, nil }, nodeName, clusterCIDR, logger)
 				if err != nil {
 					return err
 				}
-				return runNode(rc, nodeName, dataDir, &nf, logger, kp...)
+				if len(kp) > 0 {
+					sp.proxy(pf, kubeconfigPath, nodeName, clusterCIDR)
+				}
+				return runNode(rc, nodeName, dataDir, &nf, logger, sp, kp...)
 			}
 			client, err := kubernetes.NewForConfig(rest.AddUserAgent(rc, "skiff-agent"))
 			if err != nil {
@@ -113,11 +117,16 @@ Credentials come from --kubeconfig, or from --token with
 
 // runNode runs one node (`skiff kubelet`, `skiff agent`): the node's
 // components, then extra ones (the agent's kube-proxy), under a manager
-// until a signal.
-func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags, logger *slog.Logger, extra ...component.Component) error {
+// until a signal. The kubelet shows sp's components as pods (sp may be
+// nil: none).
+func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags, logger *slog.Logger, sp *staticPods, extra ...component.Component) error {
+	kc := kubelet.Config{NodeName: nodeName, PodCIDR: nf.podCIDR}
+	if sp != nil {
+		kc.StaticPods = sp.list
+	}
 	components, err := nodeComponents(nodeSpec{
 		dataDir:    dataDir,
-		kubelet:    kubelet.Config{NodeName: nodeName, PodCIDR: nf.podCIDR},
+		kubelet:    kc,
 		restConfig: func() (*rest.Config, error) { return rc, nil },
 		flags:      nf,
 		logger:     logger,
@@ -128,6 +137,9 @@ func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags, logger *s
 	m := &component.Manager{Logger: logger}
 	for _, c := range append(components, extra...) {
 		m.Add(c)
+	}
+	if sp != nil {
+		sp.attach(m)
 	}
 	ctx, cancel := signalContext()
 	defer cancel()

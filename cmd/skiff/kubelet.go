@@ -147,7 +147,7 @@ simruntime package for the annotations that make them exit or fail).`,
 			if err != nil {
 				return err
 			}
-			return runNode(rc, nodeName, dataDir, &nf, newLogger(nf.verbosity))
+			return runNode(rc, nodeName, dataDir, &nf, newLogger(nf.verbosity), nil)
 		},
 	}
 	fs := cmd.Flags()

@@ -145,12 +145,17 @@ func apiServerComponents(cfg *controlplane.Config) []component.Component {
 	}
 }
 
-func runComponents(cfg *controlplane.Config, components []component.Component) error {
+// runComponents runs components under a manager until a signal; setup
+// sees the manager first (`skiff up` shows its components as pods).
+func runComponents(cfg *controlplane.Config, components []component.Component, setup ...func(*component.Manager)) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	m := &component.Manager{Logger: cfg.Logger}
 	for _, c := range components {
 		m.Add(c)
+	}
+	for _, f := range setup {
+		f(m)
 	}
 	return m.Run(ctx)
 }
@@ -216,6 +221,10 @@ resumes the cluster, and containers keep running across restarts unless
 			if err != nil {
 				return err
 			}
+			// Its kubelet shows the process's components as pods.
+			sp, logger := newStaticPods(cfg.DataDir, cfg.Logger)
+			cfg.Logger = logger
+			sp.controlPlane(cfg)
 			ipam, err := f.nodeIPAM()
 			if err != nil {
 				return err
@@ -230,7 +239,7 @@ resumes the cluster, and containers keep running across restarts unless
 			nf.roles, nf.verbosity = []string{"control-plane"}, f.verbosity
 			node, err := nodeComponents(nodeSpec{
 				dataDir: cfg.DataDir,
-				kubelet: kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR},
+				kubelet: kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR, StaticPods: sp.list},
 				restConfig: func() (*rest.Config, error) {
 					path, err := controlplane.ComponentKubeconfig(cfg, "kubelet", "system:node:"+nodeName, []string{"system:nodes", "system:masters"})
 					if err != nil {
@@ -254,10 +263,13 @@ resumes the cluster, and containers keep running across restarts unless
 			if err != nil {
 				return err
 			}
+			if len(kp) > 0 {
+				sp.proxy(pf, filepath.Join(cfg.DataDir, "kube-proxy.kubeconfig"), nodeName, f.clusterCIDR)
+			}
 			start := time.Now()
 			components := append(append(controlPlaneComponents(cfg, ipam), node...), kp...)
 			go announce(cmd, cfg, components, start)
-			return runComponents(cfg, components)
+			return runComponents(cfg, components, sp.attach)
 		},
 	}
 	fs := cmd.Flags()
