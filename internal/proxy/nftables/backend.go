@@ -3,7 +3,7 @@ package nftables
 import (
 	"context"
 
-	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
+	"github.com/skiff-sh/skiff/internal/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 )
 
