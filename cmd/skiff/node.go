@@ -56,6 +56,7 @@ func nodeComponents(s nodeSpec) ([]component.Component, error) {
 		Endpoint:           s.flags.runtimeEndpoint,
 		InsecureRegistries: s.flags.insecureRegistries,
 		BridgeName:         s.flags.cniBridge,
+		NoMasquerade:       s.flags.bridgeNoMasquerade,
 		StopPodsOnExit:     s.flags.stopPodsOnExit,
 		Logger:             s.logger,
 	})

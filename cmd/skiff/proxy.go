@@ -136,13 +136,7 @@ traffic flows while it restarts; --cleanup removes both kinds and exits.`,
 			if err != nil {
 				return err
 			}
-			m := &component.Manager{Logger: logger}
-			for _, c := range components {
-				m.Add(c)
-			}
-			ctx, cancel := signalContext()
-			defer cancel()
-			return m.Run(ctx)
+			return runUntilSignal(logger, components)
 		},
 	}
 	fs := cmd.Flags()

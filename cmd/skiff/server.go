@@ -146,13 +146,7 @@ func apiServerComponents(cfg *controlplane.Config) []component.Component {
 }
 
 func runComponents(cfg *controlplane.Config, components []component.Component) error {
-	ctx, cancel := signalContext()
-	defer cancel()
-	m := &component.Manager{Logger: cfg.Logger}
-	for _, c := range components {
-		m.Add(c)
-	}
-	return m.Run(ctx)
+	return runUntilSignal(cfg.Logger, components)
 }
 
 func newServerCommand() *cobra.Command {
@@ -199,6 +193,7 @@ func newUpCommand() *cobra.Command {
 		f        controlPlaneFlags
 		nf       nodeFlags
 		pf       proxyFlags
+		pnf      podNetFlags
 		nodeName string
 	)
 	cmd := &cobra.Command{
@@ -207,7 +202,7 @@ func newUpCommand() *cobra.Command {
 		Long: `Runs a whole one-node cluster in this process: embedded etcd, the API server,
 the scheduler, the controller manager, the cluster DNS, and a node (a kubelet
 over a containerd that Skiff starts and supervises under --data-dir/containerd,
-and kube-proxy; or a kubelet over the in-memory runtime with
+the pod network and kube-proxy; or a kubelet over the in-memory runtime with
 --runtime=simulated). State stays in --data-dir: a second ` + "`skiff up`" + ` on it
 resumes the cluster, and containers keep running across restarts unless
 --stop-pods-on-exit.`,
@@ -228,6 +223,16 @@ resumes the cluster, and containers keep running across restarts unless
 			}
 			nf.podCIDR, nf.clusterDNS, nf.clusterDomain = podCIDR, []string{f.clusterDNS}, f.clusterDomain
 			nf.roles, nf.verbosity = []string{"control-plane"}, f.verbosity
+			pn, err := podNetworkComponents(pnf, &nf, func() (*rest.Config, error) {
+				path, err := controlplane.ComponentKubeconfig(cfg, "pod-network", "system:skiff-pod-network", []string{"system:masters"})
+				if err != nil {
+					return nil, err
+				}
+				return clientcmd.BuildConfigFromFlags("", path)
+			}, nodeName, f.clusterCIDR, cfg.Logger)
+			if err != nil {
+				return err
+			}
 			node, err := nodeComponents(nodeSpec{
 				dataDir: cfg.DataDir,
 				kubelet: kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR},
@@ -255,7 +260,7 @@ resumes the cluster, and containers keep running across restarts unless
 				return err
 			}
 			start := time.Now()
-			components := append(append(controlPlaneComponents(cfg, ipam), node...), kp...)
+			components := append(append(append(controlPlaneComponents(cfg, ipam), node...), pn...), kp...)
 			go announce(cmd, cfg, components, start)
 			return runComponents(cfg, components)
 		},
@@ -265,6 +270,7 @@ resumes the cluster, and containers keep running across restarts unless
 	f.registerIPAM(fs)
 	nf.registerRuntime(fs)
 	pf.register(fs, true)
+	pnf.register(fs)
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the node")
 	return cmd
