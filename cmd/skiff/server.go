@@ -215,11 +215,16 @@ resumes the cluster, and containers keep running across restarts unless
 			if err != nil {
 				return err
 			}
-			// The node of `skiff up` takes the first node CIDR itself; the
-			// node IPAM controller sees it as used.
-			podCIDR, err := firstNodeCIDR(f.clusterCIDR, f.nodeCIDRMaskSize)
-			if err != nil {
-				return err
+			// The node of `skiff up` gets its pod CIDR from the node IPAM
+			// controller like any other (the first one, when it is the
+			// first node): were it to take the first itself, an agent
+			// registering before it could be given the same one. Without
+			// node IPAM it takes the first itself.
+			var podCIDR string
+			if !f.allocateNodeCIDRs {
+				if podCIDR, err = firstNodeCIDR(f.clusterCIDR, f.nodeCIDRMaskSize); err != nil {
+					return err
+				}
 			}
 			nf.podCIDR, nf.clusterDNS, nf.clusterDomain = podCIDR, []string{f.clusterDNS}, f.clusterDomain
 			nf.roles, nf.verbosity = []string{"control-plane"}, f.verbosity

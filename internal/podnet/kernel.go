@@ -71,7 +71,7 @@ func (k *kernel) Routes() ([]Route, []netip.Prefix, error) {
 	var foreign []netip.Prefix
 	for _, r := range all {
 		if r.Dst == nil {
-			continue // the default route
+			continue // a default route as older netlink releases report it
 		}
 		dst, ok := prefixOf(r.Dst)
 		if !ok {

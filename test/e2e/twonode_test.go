@@ -56,11 +56,11 @@ func newTestNet(t *testing.T) *testNet {
 	}
 	run("-n", n.sw, "link", "add", "br0", "type", "bridge")
 	run("-n", n.sw, "link", "set", "br0", "up")
-	run("link", "add", n.hostLink, "type", "veth", "peer", "name", "host", "netns", n.sw)
+	run("link", "add", n.hostLink, "type", "veth", "peer", "name", "swhost", "netns", n.sw)
 	run("addr", "add", twoNodeHostIP+"/24", "dev", n.hostLink)
 	run("link", "set", n.hostLink, "up")
-	run("-n", n.sw, "link", "set", "host", "master", "br0", "up")
-	for _, node := range []struct{ ns, port, ip string }{{n.a, "a", twoNodeAIP}, {n.b, "b", twoNodeBIP}} {
+	run("-n", n.sw, "link", "set", "swhost", "master", "br0", "up")
+	for _, node := range []struct{ ns, port, ip string }{{n.a, "swa", twoNodeAIP}, {n.b, "swb", twoNodeBIP}} {
 		run("-n", n.sw, "link", "add", node.port, "type", "veth", "peer", "name", "eth0", "netns", node.ns)
 		run("-n", n.sw, "link", "set", node.port, "master", "br0", "up")
 		run("-n", node.ns, "addr", "add", node.ip+"/24", "dev", "eth0")
@@ -149,7 +149,11 @@ func TestTwoNodes(t *testing.T) {
 			return len(f) == 2 && f[0] == "True", n + " Ready, podCIDR: " + out + "\n" + b.logTail()
 		})
 	}
+	podCIDRA := k.ok(t, "get", "node", "node-a", "-o", "jsonpath={.spec.podCIDR}")
 	podCIDRB := k.ok(t, "get", "node", "node-b", "-o", "jsonpath={.spec.podCIDR}")
+	if podCIDRA == podCIDRB {
+		t.Fatalf("both nodes have pod CIDR %s", podCIDRA)
+	}
 	for _, c := range []*cluster{a, b} {
 		if out, err := exec.Command(skiffBin, "images", "import", "--data-dir", c.dataDir, archive).CombinedOutput(); err != nil {
 			t.Fatalf("images import into %s: %v: %s", c.dataDir, err, out)
@@ -192,10 +196,11 @@ spec:
 		if err != nil {
 			return fmt.Sprintf("%v: %s", err, errOut)
 		}
-		return strings.TrimSpace(out)
+		// busybox httpd gives CGIs an IPv4 client as [::ffff:a.b.c.d].
+		return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(out), "[::ffff:"), "]")
 	}
 	// fetchIs polls until a pod's fetch answers want.
-	fetchIs := func(from, url, want string) {
+	fetchIs := func(t *testing.T, from, url, want string) {
 		t.Helper()
 		waitFor(t, 60*time.Second, func() (bool, string) {
 			got := fetch(from, url)
@@ -221,16 +226,16 @@ spec:
 	})
 
 	t.Run("pod to pod across nodes, own source IPs", func(t *testing.T) {
-		fetchIs("web-a", "http://"+ipB+":8080/", "node-b")
-		fetchIs("web-a", "http://"+ipB+":8080/cgi-bin/ip", ipA)
-		fetchIs("web-b", "http://"+ipA+":8080/cgi-bin/ip", ipB)
+		fetchIs(t, "web-a", "http://"+ipB+":8080/", "node-b")
+		fetchIs(t, "web-a", "http://"+ipB+":8080/cgi-bin/ip", ipA)
+		fetchIs(t, "web-b", "http://"+ipA+":8080/cgi-bin/ip", ipB)
 	})
 
 	t.Run("service with endpoints on the other node", func(t *testing.T) {
 		ip := k.ok(t, "get", "service", "web-b", "-o", "jsonpath={.spec.clusterIP}")
-		fetchIs("web-a", "http://"+ip+"/", "node-b")
-		fetchIs("web-a", "http://web-b/", "node-b")
-		fetchIs("web-a", "http://web-b.default.svc.cluster.local/cgi-bin/ip", ipA)
+		fetchIs(t, "web-a", "http://"+ip+"/", "node-b")
+		fetchIs(t, "web-a", "http://web-b/", "node-b")
+		fetchIs(t, "web-a", "http://web-b.default.svc.cluster.local/cgi-bin/ip", ipA)
 	})
 
 	t.Run("outside, masqueraded", func(t *testing.T) {
@@ -245,8 +250,8 @@ spec:
 		go srv.Serve(l)
 		defer srv.Close()
 		url := "http://" + l.Addr().String() + "/"
-		fetchIs("web-a", url, twoNodeAIP)
-		fetchIs("web-b", url, twoNodeBIP)
+		fetchIs(t, "web-a", url, twoNodeAIP)
+		fetchIs(t, "web-b", url, twoNodeBIP)
 	})
 
 	t.Run("cleanup removes routes and rules", func(t *testing.T) {
