@@ -74,6 +74,27 @@ func Peers(nodes []*v1.Node, self string) (peers []Peer, skipped map[string]stri
 	return peers, skipped
 }
 
+// RoutingChanged reports whether a Node update changes what the pod
+// network routes: its InternalIPs or pod CIDRs. Status heartbeats and
+// condition changes do not; the periodic resync covers everything else.
+func RoutingChanged(old, cur *v1.Node) bool {
+	return routingKey(old) != routingKey(cur)
+}
+
+func routingKey(n *v1.Node) string {
+	var b strings.Builder
+	b.WriteString(n.Spec.PodCIDR)
+	for _, c := range n.Spec.PodCIDRs {
+		b.WriteString("," + c)
+	}
+	for _, a := range n.Status.Addresses {
+		if a.Type == v1.NodeInternalIP {
+			b.WriteString("|" + a.Address)
+		}
+	}
+	return b.String()
+}
+
 // Lookup is the kernel's answer to "how does this host reach an
 // address" (ip route get).
 type Lookup struct {

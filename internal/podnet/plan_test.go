@@ -52,6 +52,27 @@ func TestPeers(t *testing.T) {
 	}
 }
 
+func TestRoutingChanged(t *testing.T) {
+	base := node("b", "10.0.0.2", "10.42.1.0/24")
+	heartbeat := base.DeepCopy()
+	heartbeat.Status.Conditions = []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}}
+	heartbeat.Labels = map[string]string{"x": "y"}
+	for _, tc := range []struct {
+		name string
+		cur  *v1.Node
+		want bool
+	}{
+		{"status heartbeat, labels", heartbeat, false},
+		{"new address", node("b", "10.0.0.3", "10.42.1.0/24"), true},
+		{"pod CIDR assigned", node("b", "10.0.0.2", "10.42.1.0/24", "10.42.9.0/24"), true},
+		{"pod CIDR gone", node("b", "10.0.0.2"), true},
+	} {
+		if got := RoutingChanged(base, tc.cur); got != tc.want {
+			t.Errorf("%s: RoutingChanged = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestNextHop(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

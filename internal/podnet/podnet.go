@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -103,7 +104,18 @@ func New(cfg Config) (*PodNetwork, error) {
 	}
 	nodes := p.informers.Core().V1().Nodes()
 	p.nodes = nodes.Lister()
-	if _, err := nodes.Informer().AddEventHandler(informerrun.Signal(p.changed)); err != nil {
+	// Only changes to what is routed wake a sync: with many nodes,
+	// status updates would otherwise keep it busy.
+	handler := informerrun.Signal(p.changed)
+	update := handler.UpdateFunc
+	handler.UpdateFunc = func(old, cur any) {
+		o, ok1 := old.(*v1.Node)
+		c, ok2 := cur.(*v1.Node)
+		if !ok1 || !ok2 || RoutingChanged(o, c) {
+			update(old, cur)
+		}
+	}
+	if _, err := nodes.Informer().AddEventHandler(handler); err != nil {
 		return nil, fmt.Errorf("podnet: %w", err)
 	}
 	return p, nil
