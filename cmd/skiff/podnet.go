@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -34,39 +32,6 @@ func (f podNetFlags) enabled(nf *nodeFlags) bool {
 	return !f.disabled && nf.runtime == runtimeContainerd && nf.runtimeEndpoint == ""
 }
 
-// nodePodNetwork is the pod network component of a node; it builds its
-// client when it runs (`skiff up` issues its certificate once the CA
-// exists).
-type nodePodNetwork struct {
-	restConfig func() (*rest.Config, error)
-	cfg        podnet.Config
-	p          atomic.Pointer[podnet.PodNetwork]
-}
-
-func (n *nodePodNetwork) Name() string { return podnet.Component }
-
-func (n *nodePodNetwork) Ready() bool {
-	p := n.p.Load()
-	return p != nil && p.Ready()
-}
-
-func (n *nodePodNetwork) Run(ctx context.Context) error {
-	rc, err := n.restConfig()
-	if err != nil {
-		return err
-	}
-	cfg := n.cfg
-	if cfg.Client, err = kubernetes.NewForConfig(rest.AddUserAgent(rc, podnet.Component)); err != nil {
-		return err
-	}
-	p, err := podnet.New(cfg)
-	if err != nil {
-		return err
-	}
-	n.p.Store(p)
-	return p.Run(ctx)
-}
-
 // podNetworkComponents is a node's pod network, or nothing when it does
 // not run there (see podNetFlags.enabled). It also tells the node's
 // containerd to leave masquerading to it.
@@ -85,9 +50,14 @@ func podNetworkComponents(f podNetFlags, nf *nodeFlags, rc func() (*rest.Config,
 		return nil, fmt.Errorf("the pod network needs the nft command (Debian package nftables), or --disable-pod-network: %w", err)
 	}
 	nf.bridgeNoMasquerade = true
-	return []component.Component{&nodePodNetwork{restConfig: rc, cfg: podnet.Config{
-		NodeName: nodeName, ClusterCIDR: cidr, Sysctls: true, Logger: logger,
-	}}}, nil
+	return []component.Component{&clientComponent{name: podnet.Component, restConfig: rc,
+		build: func(client kubernetes.Interface) (readyRunner, error) {
+			p, err := podnet.New(podnet.Config{Client: client, NodeName: nodeName, ClusterCIDR: cidr, Sysctls: true, Logger: logger})
+			if err != nil {
+				return nil, err
+			}
+			return p, nil
+		}}}, nil
 }
 
 func newPodNetCommand() *cobra.Command {

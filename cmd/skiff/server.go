@@ -228,39 +228,23 @@ resumes the cluster, and containers keep running across restarts unless
 			}
 			nf.podCIDR, nf.clusterDNS, nf.clusterDomain = podCIDR, []string{f.clusterDNS}, f.clusterDomain
 			nf.roles, nf.verbosity = []string{"control-plane"}, f.verbosity
-			pn, err := podNetworkComponents(pnf, &nf, func() (*rest.Config, error) {
-				path, err := controlplane.ComponentKubeconfig(cfg, "pod-network", "system:skiff-pod-network", []string{"system:masters"})
-				if err != nil {
-					return nil, err
-				}
-				return clientcmd.BuildConfigFromFlags("", path)
-			}, nodeName, f.clusterCIDR, cfg.Logger)
+			pn, err := podNetworkComponents(pnf, &nf, componentRESTConfig(cfg, "pod-network", "system:skiff-pod-network", "system:masters"),
+				nodeName, f.clusterCIDR, cfg.Logger)
 			if err != nil {
 				return err
 			}
 			node, err := nodeComponents(nodeSpec{
-				dataDir: cfg.DataDir,
-				kubelet: kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR},
-				restConfig: func() (*rest.Config, error) {
-					path, err := controlplane.ComponentKubeconfig(cfg, "kubelet", "system:node:"+nodeName, []string{"system:nodes", "system:masters"})
-					if err != nil {
-						return nil, err
-					}
-					return clientcmd.BuildConfigFromFlags("", path)
-				},
-				flags:  &nf,
-				logger: cfg.Logger,
+				dataDir:    cfg.DataDir,
+				kubelet:    kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR},
+				restConfig: componentRESTConfig(cfg, "kubelet", "system:node:"+nodeName, "system:nodes", "system:masters"),
+				flags:      &nf,
+				logger:     cfg.Logger,
 			})
 			if err != nil {
 				return err
 			}
-			kp, err := proxyComponents(pf, nf.runtime, func() (*rest.Config, error) {
-				path, err := controlplane.ComponentKubeconfig(cfg, "kube-proxy", "system:kube-proxy", []string{"system:masters"})
-				if err != nil {
-					return nil, err
-				}
-				return clientcmd.BuildConfigFromFlags("", path)
-			}, nodeName, f.clusterCIDR, cfg.Logger)
+			kp, err := proxyComponents(pf, nf.runtime, componentRESTConfig(cfg, "kube-proxy", "system:kube-proxy", "system:masters"),
+				nodeName, f.clusterCIDR, cfg.Logger)
 			if err != nil {
 				return err
 			}
@@ -279,6 +263,19 @@ resumes the cluster, and containers keep running across restarts unless
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the node")
 	return cmd
+}
+
+// componentRESTConfig gives the client config of a component of `skiff
+// up`'s node when it starts: a certificate for user in groups, issued then
+// (the API server makes the CA first).
+func componentRESTConfig(cfg *controlplane.Config, name, user string, groups ...string) func() (*rest.Config, error) {
+	return func() (*rest.Config, error) {
+		path, err := controlplane.ComponentKubeconfig(cfg, name, user, groups)
+		if err != nil {
+			return nil, err
+		}
+		return clientcmd.BuildConfigFromFlags("", path)
+	}
 }
 
 // firstNodeCIDR is a lone node's pod range: the first node CIDR (mask

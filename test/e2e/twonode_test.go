@@ -229,6 +229,14 @@ spec:
 		fetchIs(t, "web-a", "http://"+ipB+":8080/", "node-b")
 		fetchIs(t, "web-a", "http://"+ipB+":8080/cgi-bin/ip", ipA)
 		fetchIs(t, "web-b", "http://"+ipA+":8080/cgi-bin/ip", ipB)
+		// Round trips for docs/benchmarks.md (logged with -v, not checked):
+		// pod to pod across nodes, and node to node beneath it.
+		if out, _, err := k.run(t, "exec", "web-a", "--", "ping", "-q", "-c", "20", "-i", "0.2", ipB); err == nil {
+			t.Logf("pod to pod across nodes: %s", lastLine(out))
+		}
+		if out, err := tn.run(tn.a, "busybox", "ping", "-q", "-c", "20", "-i", "0.2", twoNodeBIP); err == nil {
+			t.Logf("node to node: %s", lastLine(out))
+		}
 	})
 
 	t.Run("service with endpoints on the other node", func(t *testing.T) {
@@ -271,6 +279,14 @@ spec:
 			t.Errorf("FORWARD rules left after cleanup:\n%s", out)
 		}
 	})
+}
+
+func lastLine(s string) string {
+	l := lines(s)
+	if len(l) == 0 {
+		return ""
+	}
+	return l[len(l)-1]
 }
 
 // teardownTwoNodes stops both nodes (their pods stop with them), then
