@@ -305,11 +305,16 @@ func teardownTwoNodes(t *testing.T, k kubectl, dir string, nodes ...*cluster) {
 	}
 	killProcessesUnder(dir)
 	unmountUnder(dir)
-	for _, uid := range uids {
-		for _, qos := range []string{"", "burstable", "besteffort"} {
-			// rmdir removes only an empty cgroup: another node's are
-			// never touched (their UIDs are not these).
-			_ = syscall.Rmdir(filepath.Join("/sys/fs/cgroup/kubepods", qos, "pod"+uid))
+	// The pods' cgroups (runc leaves the pod level) in every hierarchy,
+	// cgroup v2 or each v1 controller. rmdir removes only an empty
+	// cgroup, and another node's pods have other UIDs.
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods")
+	roots = append(roots, "/sys/fs/cgroup/kubepods")
+	for _, root := range roots {
+		for _, uid := range uids {
+			for _, qos := range []string{"", "burstable", "besteffort"} {
+				_ = syscall.Rmdir(filepath.Join(root, qos, "pod"+uid))
+			}
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
