@@ -44,7 +44,9 @@ func podNetworkComponents(f podNetFlags, nf *nodeFlags, rc func() (*rest.Config,
 		return nil, err
 	}
 	if !cidr.Addr().Is4() {
-		return nil, fmt.Errorf("--cluster-cidr %s: the pod network routes IPv4 only (--disable-pod-network to bring your own)", cidr)
+		// The bridge keeps masquerading; one node works as before.
+		logger.Warn("the pod network routes IPv4 only: pods on other nodes are not reachable", "clusterCIDR", cidr)
+		return nil, nil
 	}
 	if _, err := exec.LookPath("nft"); err != nil {
 		return nil, fmt.Errorf("the pod network needs the nft command (Debian package nftables), or --disable-pod-network: %w", err)
