@@ -146,32 +146,14 @@ func (p *PodNetwork) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("podnet: %w", err)
 	}
-	resync := p.cfg.Clock.NewTicker(p.cfg.ResyncPeriod)
-	defer resync.Stop()
-	// retry is the wait after a failed sync: 1 s, doubling to 30 s.
-	var retry time.Duration
-	for {
-		if err := p.sync(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			retry = min(max(2*retry, time.Second), 30*time.Second)
+	informerrun.Loop{
+		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.ResyncPeriod,
+		Sync: func(ctx context.Context, _ bool) error { return p.sync(ctx) },
+		Failed: func(err error, retry time.Duration) {
 			p.logger.Error("sync failed", "err", err, "retryIn", retry)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-p.cfg.Clock.After(retry):
-			}
-			continue
-		}
-		retry = 0
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-p.changed:
-		case <-resync.C():
-		}
-	}
+		},
+	}.Run(ctx)
+	return nil
 }
 
 // sync makes the kernel's routes and rules match the nodes in the cache.
