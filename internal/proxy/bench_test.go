@@ -93,7 +93,7 @@ func BenchmarkRender(b *testing.B) {
 	cidr := netip.MustParsePrefix("10.42.0.0/16")
 	b.Run("nftables", func(b *testing.B) {
 		for b.Loop() {
-			nftables.PlanScript(nftables.Render(snap, nftables.Options{ClusterCIDR: cidr}), nil)
+			nftables.PlanFull(nftables.Render(snap, nftables.Options{ClusterCIDR: cidr}), nftables.Existing{})
 		}
 	})
 	b.Run("iptables", func(b *testing.B) {
