@@ -26,18 +26,21 @@ type nodeFlags struct {
 	runtime, runtimeEndpoint string
 	insecureRegistries       []string
 	cniBridge                string
-	kubeletPort              int
-	stopPodsOnExit           bool
-	nodeIP, podCIDR          string
-	labels                   map[string]string
-	roles, taints            []string
-	clusterDNS               []string
-	clusterDomain            string
-	maxPods                  int
-	cpu, memory              string
-	startLatency             time.Duration
-	pullLatency              time.Duration
-	verbosity                int
+	// bridgeNoMasquerade leaves masquerading to the pod network
+	// component (set when it runs on the node).
+	bridgeNoMasquerade bool
+	kubeletPort        int
+	stopPodsOnExit     bool
+	nodeIP, podCIDR    string
+	labels             map[string]string
+	roles, taints      []string
+	clusterDNS         []string
+	clusterDomain      string
+	maxPods            int
+	cpu, memory        string
+	startLatency       time.Duration
+	pullLatency        time.Duration
+	verbosity          int
 }
 
 // register adds every node flag (`skiff kubelet`, `skiff agent`).

@@ -148,16 +148,7 @@ func apiServerComponents(cfg *controlplane.Config) []component.Component {
 // runComponents runs components under a manager until a signal; setup
 // sees the manager first (`skiff up` shows its components as pods).
 func runComponents(cfg *controlplane.Config, components []component.Component, setup ...func(*component.Manager)) error {
-	ctx, cancel := signalContext()
-	defer cancel()
-	m := &component.Manager{Logger: cfg.Logger}
-	for _, c := range components {
-		m.Add(c)
-	}
-	for _, f := range setup {
-		f(m)
-	}
-	return m.Run(ctx)
+	return runUntilSignal(cfg.Logger, components, setup...)
 }
 
 func newServerCommand() *cobra.Command {
@@ -204,6 +195,7 @@ func newUpCommand() *cobra.Command {
 		f        controlPlaneFlags
 		nf       nodeFlags
 		pf       proxyFlags
+		pnf      podNetFlags
 		nodeName string
 	)
 	cmd := &cobra.Command{
@@ -212,7 +204,7 @@ func newUpCommand() *cobra.Command {
 		Long: `Runs a whole one-node cluster in this process: embedded etcd, the API server,
 the scheduler, the controller manager, the cluster DNS, and a node (a kubelet
 over a containerd that Skiff starts and supervises under --data-dir/containerd,
-and kube-proxy; or a kubelet over the in-memory runtime with
+the pod network and kube-proxy; or a kubelet over the in-memory runtime with
 --runtime=simulated). State stays in --data-dir: a second ` + "`skiff up`" + ` on it
 resumes the cluster, and containers keep running across restarts unless
 --stop-pods-on-exit.`,
@@ -229,37 +221,36 @@ resumes the cluster, and containers keep running across restarts unless
 			if err != nil {
 				return err
 			}
-			// The node of `skiff up` takes the first node CIDR itself; the
-			// node IPAM controller sees it as used.
-			podCIDR, err := firstNodeCIDR(f.clusterCIDR, f.nodeCIDRMaskSize)
-			if err != nil {
-				return err
+			// The node of `skiff up` gets its pod CIDR from the node IPAM
+			// controller like any other (the first one, when it is the
+			// first node): were it to take the first itself, an agent
+			// registering before it could be given the same one. Without
+			// node IPAM it takes the first itself.
+			var podCIDR string
+			if !f.allocateNodeCIDRs {
+				if podCIDR, err = firstNodeCIDR(f.clusterCIDR, f.nodeCIDRMaskSize); err != nil {
+					return err
+				}
 			}
 			nf.podCIDR, nf.clusterDNS, nf.clusterDomain = podCIDR, []string{f.clusterDNS}, f.clusterDomain
 			nf.roles, nf.verbosity = []string{"control-plane"}, f.verbosity
+			pn, err := podNetworkComponents(pnf, &nf, componentRESTConfig(cfg, "pod-network", "system:skiff-pod-network", "system:masters"),
+				nodeName, f.clusterCIDR, cfg.Logger)
+			if err != nil {
+				return err
+			}
 			node, err := nodeComponents(nodeSpec{
-				dataDir: cfg.DataDir,
-				kubelet: kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR, StaticPods: sp.list},
-				restConfig: func() (*rest.Config, error) {
-					path, err := controlplane.ComponentKubeconfig(cfg, "kubelet", "system:node:"+nodeName, []string{"system:nodes", "system:masters"})
-					if err != nil {
-						return nil, err
-					}
-					return clientcmd.BuildConfigFromFlags("", path)
-				},
-				flags:  &nf,
-				logger: cfg.Logger,
+				dataDir:    cfg.DataDir,
+				kubelet:    kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR, StaticPods: sp.list},
+				restConfig: componentRESTConfig(cfg, "kubelet", "system:node:"+nodeName, "system:nodes", "system:masters"),
+				flags:      &nf,
+				logger:     cfg.Logger,
 			})
 			if err != nil {
 				return err
 			}
-			kp, err := proxyComponents(pf, nf.runtime, func() (*rest.Config, error) {
-				path, err := controlplane.ComponentKubeconfig(cfg, "kube-proxy", "system:kube-proxy", []string{"system:masters"})
-				if err != nil {
-					return nil, err
-				}
-				return clientcmd.BuildConfigFromFlags("", path)
-			}, nodeName, f.clusterCIDR, cfg.Logger)
+			kp, err := proxyComponents(pf, nf.runtime, componentRESTConfig(cfg, "kube-proxy", "system:kube-proxy", "system:masters"),
+				nodeName, f.clusterCIDR, cfg.Logger)
 			if err != nil {
 				return err
 			}
@@ -267,7 +258,7 @@ resumes the cluster, and containers keep running across restarts unless
 				sp.proxy(pf, filepath.Join(cfg.DataDir, "kube-proxy.kubeconfig"), nodeName, f.clusterCIDR)
 			}
 			start := time.Now()
-			components := append(append(controlPlaneComponents(cfg, ipam), node...), kp...)
+			components := append(append(append(controlPlaneComponents(cfg, ipam), node...), pn...), kp...)
 			go announce(cmd, cfg, components, start)
 			return runComponents(cfg, components, sp.attach)
 		},
@@ -277,9 +268,23 @@ resumes the cluster, and containers keep running across restarts unless
 	f.registerIPAM(fs)
 	nf.registerRuntime(fs)
 	pf.register(fs, true)
+	pnf.register(fs)
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the node")
 	return cmd
+}
+
+// componentRESTConfig gives the client config of a component of `skiff
+// up`'s node when it starts: a certificate for user in groups, issued then
+// (the API server makes the CA first).
+func componentRESTConfig(cfg *controlplane.Config, name, user string, groups ...string) func() (*rest.Config, error) {
+	return func() (*rest.Config, error) {
+		path, err := controlplane.ComponentKubeconfig(cfg, name, user, groups)
+		if err != nil {
+			return nil, err
+		}
+		return clientcmd.BuildConfigFromFlags("", path)
+	}
 }
 
 // firstNodeCIDR is a lone node's pod range: the first node CIDR (mask

@@ -7,8 +7,8 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/skiff-sh/skiff/internal/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy"
-	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/iptables"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 	"github.com/skiff-sh/skiff/internal/proxy/nftables"

@@ -213,44 +213,15 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("proxy: %w", err)
 	}
-	full := p.cfg.Clock.NewTicker(p.cfg.SyncPeriod)
-	defer full.Stop()
-	wantFull := true
-	// retry is the wait after a failed sync: 1 s, doubling to 30 s, back
-	// to nothing once a sync succeeds.
-	var retry time.Duration
-	for {
-		start := p.cfg.Clock.Now()
-		if err := p.sync(ctx, wantFull); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			retry = min(max(2*retry, time.Second), 30*time.Second)
+	// Full syncs at start, every SyncPeriod and after a failure.
+	informerrun.Loop{
+		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.SyncPeriod, MinPeriod: p.cfg.MinSyncPeriod,
+		Sync: p.sync,
+		Failed: func(err error, retry time.Duration) {
 			p.logger.Error("sync failed; retrying with a full sync", "err", err, "in", retry)
-			wantFull = true
-		} else {
-			wantFull, retry = false, 0
-		}
-		// Changes that arrive within MinSyncPeriod (or the retry wait)
-		// wait for the next sync.
-		if wait := max(p.cfg.MinSyncPeriod, retry) - p.cfg.Clock.Since(start); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-p.cfg.Clock.After(wait):
-			}
-		}
-		if retry > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-p.changed:
-		case <-full.C():
-			wantFull = true
-		}
-	}
+		},
+	}.Run(ctx)
+	return nil
 }
 
 // sync builds the snapshot from the caches, hands it to the backend and

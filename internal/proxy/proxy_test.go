@@ -17,9 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiff-sh/skiff/internal/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy"
 	"github.com/skiff-sh/skiff/internal/proxy/conntrack"
-	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/iptables"
 	"github.com/skiff-sh/skiff/internal/proxy/nftables"
 	"github.com/skiff-sh/skiff/internal/testnetns"

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
+	"github.com/skiff-sh/skiff/internal/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 )
 
