@@ -4,7 +4,6 @@
 package daemonset
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -29,6 +29,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/history"
 )
 
 // Name is the controller's canonical name in --controllers (upstream's);
@@ -458,6 +459,7 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 	if err != nil {
 		return nil, nil, controller.Permanent(err)
 	}
+	want := &appsv1.ControllerRevision{Data: runtime.RawExtension{Raw: data}}
 	var current []*appsv1.ControllerRevision
 	for _, r := range c.Owned {
 		if _, ok := r.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]; !ok {
@@ -470,19 +472,15 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 				return nil, nil, err
 			}
 		}
-		if bytes.Equal(r.Data.Raw, data) {
+		if history.Equal(r, want) {
 			current = append(current, r)
 		} else {
 			old = append(old, r)
 		}
 	}
-	var maxOld int64
-	for _, r := range old {
-		maxOld = max(maxOld, r.Revision)
-	}
-	next := maxOld + 1
+	next := history.Next(old)
 	if len(current) == 0 {
-		cur, err := dc.snapshot(ctx, ds, next, data)
+		cur, err := dc.snapshot(ctx, ds, next)
 		return cur, old, err
 	}
 	cur, err = dc.dedup(ctx, ds, current)
@@ -490,9 +488,7 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 		return nil, nil, err
 	}
 	if cur.Revision < next {
-		up := cur.DeepCopy()
-		up.Revision = next
-		if cur, err = dc.client.AppsV1().ControllerRevisions(ds.Namespace).Update(ctx, up, metav1.UpdateOptions{}); err != nil {
+		if cur, err = history.Renumber(ctx, dc.client, cur, next); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -502,21 +498,14 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 // snapshot records ds's template as a new revision. A name taken by a
 // different template is a hash collision: collisionCount goes up and the
 // next sync names it afresh.
-func (dc *Controller) snapshot(ctx context.Context, ds *appsv1.DaemonSet, revision int64, data []byte) (*appsv1.ControllerRevision, error) {
+func (dc *Controller) snapshot(ctx context.Context, ds *appsv1.DaemonSet, revision int64) (*appsv1.ControllerRevision, error) {
 	rev, err := NewRevision(ds, revision)
 	if err != nil {
 		return nil, controller.Permanent(err)
 	}
-	created, err := dc.client.AppsV1().ControllerRevisions(ds.Namespace).Create(ctx, rev, metav1.CreateOptions{})
-	if err == nil || !apierrors.IsAlreadyExists(err) {
+	created, collided, err := history.CreateOrFind(ctx, dc.client, rev)
+	if !collided {
 		return created, err
-	}
-	existing, getErr := dc.client.AppsV1().ControllerRevisions(ds.Namespace).Get(ctx, rev.Name, metav1.GetOptions{})
-	if getErr != nil {
-		return nil, getErr
-	}
-	if bytes.Equal(existing.Data.Raw, data) {
-		return existing, nil
 	}
 	live, getErr := dc.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
 	if getErr != nil {

@@ -133,7 +133,7 @@ func TestSyncCreatesOnePodPerEligibleNodeOnce(t *testing.T) {
 		t.Errorf("writes = %s\nwant     %s", got, want)
 	}
 	pods := f.created()
-	hash := TemplateHash(&ds.Spec.Template, nil)
+	hash := controller.ComputeHash(&ds.Spec.Template, nil)
 	for _, n := range []string{"a", "b"} {
 		p := pods[n]
 		if p == nil || p.Labels[appsv1.DefaultDaemonSetUniqueLabelKey] != hash || p.Spec.NodeName != "" {
@@ -180,7 +180,7 @@ func TestSyncRollsOutANewTemplateOneNodeAtATime(t *testing.T) {
 	if got := strings.Join(f.writes(), ","); got != want {
 		t.Errorf("writes = %s\nwant     %s", got, want)
 	}
-	newHash := TemplateHash(&ds.Spec.Template, nil)
+	newHash := controller.ComputeHash(&ds.Spec.Template, nil)
 	rev, err := f.client.AppsV1().ControllerRevisions("ns").Get(context.Background(), "agent-"+newHash, metav1.GetOptions{})
 	if err != nil || rev.Revision != 2 {
 		t.Errorf("new revision: %v %+v", err, rev)

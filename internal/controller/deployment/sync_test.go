@@ -87,7 +87,7 @@ func (f *fixture) deployment() *appsv1.Deployment {
 // owned makes r a ReplicaSet of d with d's current template.
 func owned(d *appsv1.Deployment, r *appsv1.ReplicaSet, template *v1.PodTemplateSpec) *appsv1.ReplicaSet {
 	r.OwnerReferences = []metav1.OwnerReference{*ControllerRef(d)}
-	hash := ComputeHash(template, nil)
+	hash := controller.ComputeHash(template, nil)
 	r.Labels = withLabel(template.Labels, hash)
 	r.Spec.Selector = &metav1.LabelSelector{MatchLabels: r.Labels}
 	r.Spec.Template = *template.DeepCopy()
@@ -105,7 +105,7 @@ func TestSyncNewDeploymentCreatesReplicaSet(t *testing.T) {
 		t.Errorf("writes = %s", got)
 	}
 	rss := f.replicaSets()
-	name := "web-" + ComputeHash(&d.Spec.Template, nil)
+	name := "web-" + controller.ComputeHash(&d.Spec.Template, nil)
 	r := rss[name]
 	if len(rss) != 1 || r == nil || *r.Spec.Replicas != 3 || r.Annotations[RevisionAnnotation] != "1" {
 		t.Fatalf("replicasets %v", rss)
@@ -135,7 +135,7 @@ func TestSyncRollingUpdateSurgesAndScalesDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	rss := f.replicaSets()
-	newName := "web-" + ComputeHash(&d.Spec.Template, nil)
+	newName := "web-" + controller.ComputeHash(&d.Spec.Template, nil)
 	if n := rss[newName]; n == nil || *n.Spec.Replicas != 1 || n.Annotations[RevisionAnnotation] != "2" {
 		t.Fatalf("new replicaset %+v", n)
 	}
@@ -202,7 +202,7 @@ func TestSyncRecreateWaitsForOldPods(t *testing.T) {
 	if err := g.sync(); err != nil {
 		t.Fatal(err)
 	}
-	if n := g.replicaSets()["web-"+ComputeHash(&d.Spec.Template, nil)]; n == nil || *n.Spec.Replicas != 2 {
+	if n := g.replicaSets()["web-"+controller.ComputeHash(&d.Spec.Template, nil)]; n == nil || *n.Spec.Replicas != 2 {
 		t.Errorf("new replicaset %+v", n)
 	}
 }

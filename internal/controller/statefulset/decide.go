@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/history"
 )
 
 // Upstream's labels on a StatefulSet's pods.
@@ -157,16 +158,7 @@ func claim[T metav1.Object](set *appsv1.StatefulSet, objs []T, matches func(T) b
 // strategic merge patch that replaces spec.template, the same bytes
 // `kubectl rollout undo` applies (keys sorted, as kubectl's).
 func RevisionData(set *appsv1.StatefulSet) ([]byte, error) {
-	raw, err := json.Marshal(set.Spec.Template)
-	if err != nil {
-		return nil, err
-	}
-	var tmpl map[string]any
-	if err := json.Unmarshal(raw, &tmpl); err != nil {
-		return nil, err
-	}
-	tmpl["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": tmpl}})
+	return history.TemplatePatch(&set.Spec.Template)
 }
 
 // NewSetRevision is set's ControllerRevision number revision, hashed
@@ -176,7 +168,7 @@ func NewSetRevision(set *appsv1.StatefulSet, revision int64, collisionCount *int
 	if err != nil {
 		return nil, err
 	}
-	cr := NewRevision(set, kind, set.Spec.Template.Labels, runtime.RawExtension{Raw: data}, revision, collisionCount)
+	cr := history.New(set, kind, set.Spec.Template.Labels, runtime.RawExtension{Raw: data}, revision, collisionCount)
 	cr.Namespace = set.Namespace
 	if len(set.Annotations) > 0 {
 		cr.Annotations = make(map[string]string, len(set.Annotations))

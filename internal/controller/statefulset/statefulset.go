@@ -27,6 +27,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/history"
 )
 
 // Name is the controller's canonical name in --controllers (upstream's);
@@ -442,27 +443,24 @@ func (sc *Controller) recheck(ctx context.Context, set *appsv1.StatefulSet) erro
 // equal to an older revision re-numbers that revision rather than making
 // a new one (a rollback).
 func (sc *Controller) revisions(ctx context.Context, set *appsv1.StatefulSet, revisions []*appsv1.ControllerRevision) (current, update *appsv1.ControllerRevision, collisions int32, err error) {
-	SortRevisions(revisions)
+	history.Sort(revisions)
 	if set.Status.CollisionCount != nil {
 		collisions = *set.Status.CollisionCount
 	}
-	want, err := NewSetRevision(set, NextRevision(revisions), &collisions)
+	want, err := NewSetRevision(set, history.Next(revisions), &collisions)
 	if err != nil {
 		return nil, nil, 0, controller.Permanent(err)
 	}
-	equal := FindEqualRevisions(revisions, want)
+	equal := history.FindEqual(revisions, want)
 	switch {
-	case len(equal) > 0 && EqualRevision(revisions[len(revisions)-1], equal[len(equal)-1]):
+	case len(equal) > 0 && history.Equal(revisions[len(revisions)-1], equal[len(equal)-1]):
 		update = revisions[len(revisions)-1]
 	case len(equal) > 0:
-		prior := equal[len(equal)-1].DeepCopy()
-		prior.Revision = want.Revision
-		update, err = sc.client.AppsV1().ControllerRevisions(set.Namespace).Update(ctx, prior, metav1.UpdateOptions{})
-		if err != nil {
-			return nil, nil, 0, fmt.Errorf("renumber revision %s/%s: %w", prior.Namespace, prior.Name, err)
+		if update, err = history.Renumber(ctx, sc.client, equal[len(equal)-1], want.Revision); err != nil {
+			return nil, nil, 0, err
 		}
 	default:
-		update, err = CreateRevision(ctx, sc.client, set.Namespace, set.Name, want, &collisions)
+		update, err = history.Create(ctx, sc.client, set.Namespace, set.Name, want, &collisions)
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("create revision for statefulset %s/%s: %w", set.Namespace, set.Name, err)
 		}
@@ -489,7 +487,7 @@ func (sc *Controller) pruneHistory(ctx context.Context, set *appsv1.StatefulSet,
 	if set.Spec.RevisionHistoryLimit != nil {
 		limit = int(*set.Spec.RevisionHistoryLimit)
 	}
-	for _, r := range RevisionsToPrune(revisions, live, limit) {
+	for _, r := range history.ToPrune(revisions, live, limit) {
 		err := sc.client.AppsV1().ControllerRevisions(r.Namespace).Delete(ctx, r.Name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("prune revision %s/%s: %w", r.Namespace, r.Name, err)
