@@ -288,68 +288,17 @@ func (dc *Controller) pods(ctx context.Context, ds *appsv1.DaemonSet, sel labels
 	if err != nil {
 		return nil, err
 	}
-	c := Claim(ds.UID, sel, all)
-	lost, err := dc.writeClaims(ctx, ds, "pods", podsAsObjects(c.Adopt), podsAsObjects(c.Release))
-	if err != nil {
-		return nil, err
-	}
-	var out []*v1.Pod
-	for _, p := range c.Owned {
-		if !lost[p.UID] {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	pods := dc.client.CoreV1().Pods(ds.Namespace)
+	return controller.ClaimObjects(ctx, ds, sel, nil, all, controller.ClaimWrites[*v1.Pod]{
+		Recheck: dc.recheck(ds),
+		Adopt:   controller.AdoptWith(ControllerRef(ds), pods.Patch),
+		Release: controller.ReleaseWith(ds.UID, pods.Patch),
+	})
 }
 
-func podsAsObjects(pods []*v1.Pod) []metav1.Object {
-	out := make([]metav1.Object, len(pods))
-	for i, p := range pods {
-		out[i] = p
-	}
-	return out
-}
-
-// writeClaims patches the ownerReferences of adopted and released
-// objects of resource ("pods" or "controllerrevisions"); it returns the
-// UIDs of adoptees that were gone.
-func (dc *Controller) writeClaims(ctx context.Context, ds *appsv1.DaemonSet, resource string, adopt, release []metav1.Object) (map[types.UID]bool, error) {
-	patch := func(name string, data []byte) error {
-		if resource == "pods" {
-			_, err := dc.client.CoreV1().Pods(ds.Namespace).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
-			return err
-		}
-		_, err := dc.client.AppsV1().ControllerRevisions(ds.Namespace).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
-		return err
-	}
-	lost := map[types.UID]bool{}
-	if len(adopt) > 0 {
-		fresh, err := dc.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("recheck before adoption: %w", err)
-		}
-		if fresh.UID != ds.UID || fresh.DeletionTimestamp != nil {
-			return nil, fmt.Errorf("daemonset %s/%s is gone or being deleted: not adopting", ds.Namespace, ds.Name)
-		}
-		ref := ControllerRef(ds)
-		for _, o := range adopt {
-			err := patch(o.GetName(), controller.AdoptPatch(ref, o.GetUID()))
-			if apierrors.IsNotFound(err) {
-				lost[o.GetUID()] = true
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("adopt %s %s: %w", resource, o.GetName(), err)
-			}
-		}
-	}
-	for _, o := range release {
-		err := patch(o.GetName(), controller.ReleasePatch(ds.UID, o.GetUID()))
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-			return nil, fmt.Errorf("release %s %s: %w", resource, o.GetName(), err)
-		}
-	}
-	return lost, nil
+// recheck re-reads ds from the API server before an adoption.
+func (dc *Controller) recheck(ds *appsv1.DaemonSet) func(context.Context) error {
+	return controller.RecheckDeletion(ds, "daemonset", dc.client.AppsV1().DaemonSets(ds.Namespace).Get)
 }
 
 // manage creates and deletes daemon pods so that every node that should
@@ -443,16 +392,13 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 	if err != nil {
 		return nil, nil, err
 	}
-	c := Claim(ds.UID, sel, all)
-	adopt := make([]metav1.Object, len(c.Adopt))
-	for i, r := range c.Adopt {
-		adopt[i] = r
-	}
-	release := make([]metav1.Object, len(c.Release))
-	for i, r := range c.Release {
-		release[i] = r
-	}
-	if _, err := dc.writeClaims(ctx, ds, "controllerrevisions", adopt, release); err != nil {
+	revs := dc.client.AppsV1().ControllerRevisions(ds.Namespace)
+	owned, err := controller.ClaimObjects(ctx, ds, sel, nil, all, controller.ClaimWrites[*appsv1.ControllerRevision]{
+		Recheck: dc.recheck(ds),
+		Adopt:   controller.AdoptWith(ControllerRef(ds), revs.Patch),
+		Release: controller.ReleaseWith(ds.UID, revs.Patch),
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	data, err := HistoryData(ds)
@@ -461,7 +407,7 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 	}
 	want := &appsv1.ControllerRevision{Data: runtime.RawExtension{Raw: data}}
 	var current []*appsv1.ControllerRevision
-	for _, r := range c.Owned {
+	for _, r := range owned {
 		if _, ok := r.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]; !ok {
 			next := r.DeepCopy()
 			if next.Labels == nil {

@@ -8,9 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
@@ -178,40 +176,6 @@ func TargetNode(pod *v1.Pod) (string, bool) {
 // ControllerRef is the ownerReference ds puts on its pods and revisions.
 func ControllerRef(ds *appsv1.DaemonSet) *metav1.OwnerReference {
 	return metav1.NewControllerRef(ds, appsv1.SchemeGroupVersion.WithKind("DaemonSet"))
-}
-
-// Claims are the results of matching a namespace's objects against a
-// daemon set (upstream's ControllerRefManager).
-type Claims[T metav1.Object] struct {
-	// Owned are the objects ds controls whose labels match its selector,
-	// including the orphans to adopt.
-	Owned []T
-	// Adopt are orphans (not being deleted) that match: ds becomes their
-	// controller.
-	Adopt []T
-	// Release are objects ds controls that no longer match.
-	Release []T
-}
-
-// Claim sorts objs into what uid (a daemon set not being deleted)
-// owns, adopts and releases.
-func Claim[T metav1.Object](uid types.UID, sel labels.Selector, objs []T) Claims[T] {
-	var c Claims[T]
-	for _, o := range objs {
-		ref := metav1.GetControllerOfNoCopy(o)
-		matches := sel.Matches(labels.Set(o.GetLabels()))
-		switch {
-		case ref != nil && ref.UID != uid:
-		case ref != nil && matches:
-			c.Owned = append(c.Owned, o)
-		case ref != nil:
-			c.Release = append(c.Release, o)
-		case matches && o.GetDeletionTimestamp() == nil:
-			c.Adopt = append(c.Adopt, o)
-			c.Owned = append(c.Owned, o)
-		}
-	}
-	return c
 }
 
 // ByNode groups a daemon set's pods by target node, leaving out terminal

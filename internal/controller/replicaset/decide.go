@@ -1,7 +1,6 @@
 package replicaset
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -46,14 +45,10 @@ type Input struct {
 
 // Plan is what a sync does.
 type Plan struct {
-	// Adopt are orphans that match the selector: they get RS as their
-	// controller.
-	Adopt []*v1.Pod
-	// Release are pods RS controls that no longer match: RS's
-	// ownerReference is removed.
-	Release []*v1.Pod
-	// Owned are the active pods RS controls after adoption and release.
-	Owned []*v1.Pod
+	// Claims are the active pods RS adopts (orphans that match the
+	// selector), releases (its own that no longer match) and owns after
+	// both.
+	controller.Claims[*v1.Pod]
 	// Create is how many pods to create (at most BurstReplicas).
 	Create int
 	// Delete are the pods to delete, in upstream's preference order.
@@ -63,29 +58,15 @@ type Plan struct {
 // Decide claims pods for in.RS and says how many to create or which to
 // delete so that exactly spec.replicas active pods match.
 func Decide(in Input) Plan {
-	var p Plan
 	rs := in.RS
 	deleting := rs.DeletionTimestamp != nil
+	var active []*v1.Pod
 	for _, pod := range in.Pods {
-		if !IsActive(pod) {
-			continue
-		}
-		ref := metav1.GetControllerOfNoCopy(pod)
-		matches := in.Selector.Matches(labels.Set(pod.Labels))
-		switch {
-		case ref != nil && ref.UID != rs.UID:
-			// Another controller's.
-		case ref != nil && matches:
-			p.Owned = append(p.Owned, pod)
-		case ref != nil:
-			if !deleting {
-				p.Release = append(p.Release, pod)
-			}
-		case matches && !deleting:
-			p.Adopt = append(p.Adopt, pod)
-			p.Owned = append(p.Owned, pod)
+		if IsActive(pod) {
+			active = append(active, pod)
 		}
 	}
+	p := Plan{Claims: controller.SplitClaims(rs, active, func(p *v1.Pod) bool { return in.Selector.Matches(labels.Set(p.Labels)) })}
 	if !in.CanManage || deleting {
 		return p
 	}
@@ -313,5 +294,3 @@ func PodFromTemplate(rs *appsv1.ReplicaSet) *v1.Pod {
 func ControllerRef(rs *appsv1.ReplicaSet) *metav1.OwnerReference {
 	return metav1.NewControllerRef(rs, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
 }
-
-func podKey(p *v1.Pod) string { return fmt.Sprintf("%s/%s", p.Namespace, p.Name) }

@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -207,45 +206,17 @@ func (rc *Controller) relatedPods(rs *appsv1.ReplicaSet, pods []*v1.Pod) []*v1.P
 	return out
 }
 
-// claim writes the plan's adoptions and releases and returns the owned
-// pods that survived them. Adoption first re-reads the ReplicaSet from
-// the API server: a ReplicaSet being deleted must not adopt (upstream's
-// RecheckDeletionTimestamp).
+// claim writes the plan's adoptions (once the ReplicaSet, re-read from
+// the API server, is known not to be being deleted: upstream's
+// RecheckDeletionTimestamp) and releases, and returns the owned pods
+// that survived them.
 func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Plan) ([]*v1.Pod, error) {
-	lost := map[types.UID]bool{}
-	if len(plan.Adopt) > 0 {
-		fresh, err := rc.client.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("recheck before adoption: %w", err)
-		}
-		if fresh.UID != rs.UID || fresh.DeletionTimestamp != nil {
-			return nil, fmt.Errorf("replicaset %s/%s is gone or being deleted: not adopting", rs.Namespace, rs.Name)
-		}
-		ref := ControllerRef(rs)
-		for _, pod := range plan.Adopt {
-			_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, controller.AdoptPatch(ref, pod.UID), metav1.PatchOptions{})
-			if apierrors.IsNotFound(err) {
-				lost[pod.UID] = true
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("adopt pod %s: %w", podKey(pod), err)
-			}
-		}
-	}
-	for _, pod := range plan.Release {
-		_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, controller.ReleasePatch(rs.UID, pod.UID), metav1.PatchOptions{})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-			return nil, fmt.Errorf("release pod %s: %w", podKey(pod), err)
-		}
-	}
-	var owned []*v1.Pod
-	for _, p := range plan.Owned {
-		if !lost[p.UID] {
-			owned = append(owned, p)
-		}
-	}
-	return owned, nil
+	pods := rc.client.CoreV1().Pods(rs.Namespace)
+	return plan.Claims.Write(ctx, controller.ClaimWrites[*v1.Pod]{
+		Recheck: controller.RecheckDeletion(rs, "replicaset", rc.client.AppsV1().ReplicaSets(rs.Namespace).Get),
+		Adopt:   controller.AdoptWith(ControllerRef(rs), pods.Patch),
+		Release: controller.ReleaseWith(rs.UID, pods.Patch),
+	})
 }
 
 // updateStatus writes status when it changed and returns the ReplicaSet

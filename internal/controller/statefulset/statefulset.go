@@ -367,74 +367,32 @@ func (sc *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, se
 	if err != nil {
 		return nil, err
 	}
-	adopt, release, owned := Claim(set, sel, all)
-	if len(adopt) > 0 {
-		if err := sc.recheck(ctx, set); err != nil {
-			return nil, err
-		}
-	}
-	lost := map[types.UID]bool{}
-	for _, p := range adopt {
-		_, err := sc.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, controller.AdoptPatch(ControllerRef(set), p.UID), metav1.PatchOptions{})
-		if apierrors.IsNotFound(err) {
-			lost[p.UID] = true
-		} else if err != nil {
-			return nil, fmt.Errorf("adopt pod %s/%s: %w", p.Namespace, p.Name, err)
-		}
-	}
-	for _, p := range release {
-		_, err := sc.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, controller.ReleasePatch(set.UID, p.UID), metav1.PatchOptions{})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-			return nil, fmt.Errorf("release pod %s/%s: %w", p.Namespace, p.Name, err)
-		}
-	}
-	out := owned[:0:0]
-	for _, p := range owned {
-		if !lost[p.UID] {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	pods := sc.client.CoreV1().Pods(set.Namespace)
+	return Claim(set, sel, all).Write(ctx, controller.ClaimWrites[*v1.Pod]{
+		Recheck: sc.recheck(set),
+		Adopt:   controller.AdoptWith(ControllerRef(set), pods.Patch),
+		Release: controller.ReleaseWith(set.UID, pods.Patch),
+	})
 }
 
-// claimRevisions does for ControllerRevisions what claimPods does.
+// claimRevisions does for ControllerRevisions what claimPods does; a
+// revision matches when the selector matches its labels.
 func (sc *Controller) claimRevisions(ctx context.Context, set *appsv1.StatefulSet, sel labels.Selector) ([]*appsv1.ControllerRevision, error) {
 	all, err := sc.revLister.ControllerRevisions(set.Namespace).List(labels.Everything())
 	if err != nil {
 		return nil, err
 	}
-	adopt, release, owned := ClaimRevisions(set, sel, all)
-	if len(adopt) > 0 {
-		if err := sc.recheck(ctx, set); err != nil {
-			return nil, err
-		}
-	}
 	revs := sc.client.AppsV1().ControllerRevisions(set.Namespace)
-	for _, r := range adopt {
-		if _, err := revs.Patch(ctx, r.Name, types.StrategicMergePatchType, controller.AdoptPatch(ControllerRef(set), r.UID), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("adopt revision %s/%s: %w", r.Namespace, r.Name, err)
-		}
-	}
-	for _, r := range release {
-		if _, err := revs.Patch(ctx, r.Name, types.StrategicMergePatchType, controller.ReleasePatch(set.UID, r.UID), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("release revision %s/%s: %w", r.Namespace, r.Name, err)
-		}
-	}
-	out := make([]*appsv1.ControllerRevision, len(owned))
-	copy(out, owned)
-	return out, nil
+	return controller.ClaimObjects(ctx, set, sel, nil, all, controller.ClaimWrites[*appsv1.ControllerRevision]{
+		Recheck: sc.recheck(set),
+		Adopt:   controller.AdoptWith(ControllerRef(set), revs.Patch),
+		Release: controller.ReleaseWith(set.UID, revs.Patch),
+	})
 }
 
 // recheck re-reads set from the API server before an adoption.
-func (sc *Controller) recheck(ctx context.Context, set *appsv1.StatefulSet) error {
-	fresh, err := sc.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("recheck before adoption: %w", err)
-	}
-	if fresh.UID != set.UID || fresh.DeletionTimestamp != nil {
-		return fmt.Errorf("statefulset %s/%s is gone or being deleted: not adopting", set.Namespace, set.Name)
-	}
-	return nil
+func (sc *Controller) recheck(set *appsv1.StatefulSet) func(context.Context) error {
+	return controller.RecheckDeletion(set, "statefulset", sc.client.AppsV1().StatefulSets(set.Namespace).Get)
 }
 
 // revisions finds or makes the set's update revision (its template now)
