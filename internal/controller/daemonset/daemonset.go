@@ -105,7 +105,7 @@ func newController(c controller.Context) (*Controller, error) {
 	}
 	dc.queue = q
 	dc.podEvents = &controller.OwnedPods{Kind: appsv1.SchemeGroupVersion.WithKind("DaemonSet"), Queue: q,
-		Expectations: dc.expectations, Adopters: dc.adopters, MinReadySeconds: dc.minReadySeconds}
+		Expectations: dc.expectations, Adopters: func(p *v1.Pod) []string { return dc.adopters(p.Namespace, p.Labels) }, MinReadySeconds: dc.minReadySeconds}
 	handlers := []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler

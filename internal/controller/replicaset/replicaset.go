@@ -90,15 +90,15 @@ func (rc *Controller) Run(ctx context.Context, workers int) { rc.queue.Run(ctx, 
 // ShutDown stops the controller's queue for good.
 func (rc *Controller) ShutDown() { rc.queue.ShutDown() }
 
-// adopters are the keys of the ReplicaSets of ns whose selector matches
-// an orphan's labels.
-func (rc *Controller) adopters(ns string, lbls map[string]string) []string {
-	list, err := rc.rsLister.ReplicaSets(ns).List(labels.Everything())
+// adopters are the keys of the ReplicaSets whose selector matches an
+// orphan.
+func (rc *Controller) adopters(pod *v1.Pod) []string {
+	list, err := rc.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
 	if err != nil {
 		return nil
 	}
 	var keys []string
-	for _, rs := range controller.Selecting(list, rsSelector, lbls) {
+	for _, rs := range controller.Selecting(list, rsSelector, pod.Labels) {
 		keys = append(keys, rs.Namespace+"/"+rs.Name)
 	}
 	return keys

@@ -90,11 +90,8 @@ func newController(c controller.Context) (*Controller, error) {
 	if _, err := setInf.Informer().AddEventHandler(q.Handler()); err != nil {
 		return nil, err
 	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    sc.addPod,
-		UpdateFunc: sc.updatePod,
-		DeleteFunc: sc.deletePod,
-	}); err != nil {
+	pods := &controller.OwnedPods{Kind: kind, Queue: q, Adopters: sc.adopters, MinReadySeconds: sc.minReadySeconds}
+	if _, err := podInf.Informer().AddEventHandler(pods.Handler()); err != nil {
 		return nil, err
 	}
 	// Revisions are read from the cache only; their changes come from
@@ -109,71 +106,27 @@ func (sc *Controller) Run(ctx context.Context, workers int) { sc.queue.Run(ctx, 
 // ShutDown stops the controller's queue for good.
 func (sc *Controller) ShutDown() { sc.queue.ShutDown() }
 
-// ownerKey returns the key of the StatefulSet controlling obj, if any.
-func ownerKey(obj metav1.Object) (string, bool) {
-	ref := metav1.GetControllerOfNoCopy(obj)
-	if ref == nil || ref.Kind != kind.Kind || ref.APIVersion != appsv1.SchemeGroupVersion.String() {
-		return "", false
-	}
-	return obj.GetNamespace() + "/" + ref.Name, true
-}
-
-func (sc *Controller) addPod(obj any) {
-	pod := obj.(*v1.Pod)
-	if key, ok := ownerKey(pod); ok {
-		sc.queue.Add(key)
-		return
-	}
-	if pod.DeletionTimestamp == nil {
-		sc.enqueueMatching(pod)
-	}
-}
-
-func (sc *Controller) updatePod(old, cur any) {
-	o, c := old.(*v1.Pod), cur.(*v1.Pod)
-	if o.ResourceVersion == c.ResourceVersion {
-		return
-	}
-	oldKey, oldOwned := ownerKey(o)
-	key, owned := ownerKey(c)
-	if oldOwned && oldKey != key {
-		sc.queue.Add(oldKey)
-	}
-	if owned {
-		sc.queue.Add(key)
-		return
-	}
-	if c.DeletionTimestamp == nil && (oldOwned || !equality.Semantic.DeepEqual(o.Labels, c.Labels)) {
-		sc.enqueueMatching(c)
-	}
-}
-
-func (sc *Controller) deletePod(obj any) {
-	pod, ok := controller.Deleted[*v1.Pod](obj)
-	if !ok {
-		return
-	}
-	if key, ok := ownerKey(pod); ok {
-		sc.queue.Add(key)
-	}
-}
-
-// enqueueMatching enqueues the StatefulSets that could adopt an orphan.
-func (sc *Controller) enqueueMatching(pod *v1.Pod) {
-	if len(pod.Labels) == 0 {
-		return
-	}
+// adopters are the keys of the StatefulSets that could adopt an orphan:
+// their selector matches it and its name makes it a member.
+func (sc *Controller) adopters(pod *v1.Pod) []string {
 	sets, err := sc.setLister.StatefulSets(pod.Namespace).List(labels.Everything())
 	if err != nil {
-		return
+		return nil
 	}
-	for _, set := range sets {
-		sel, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) || !isMember(set, pod) {
-			continue
+	var keys []string
+	for _, set := range controller.Selecting(sets, func(s *appsv1.StatefulSet) *metav1.LabelSelector { return s.Spec.Selector }, pod.Labels) {
+		if isMember(set, pod) {
+			keys = append(keys, set.Namespace+"/"+set.Name)
 		}
-		sc.queue.Add(set.Namespace + "/" + set.Name)
 	}
+	return keys
+}
+
+func (sc *Controller) minReadySeconds(ns, name string) int32 {
+	if set, err := sc.setLister.StatefulSets(ns).Get(name); err == nil {
+		return set.Spec.MinReadySeconds
+	}
+	return 0
 }
 
 func (sc *Controller) sync(ctx context.Context, key string) error {
