@@ -36,11 +36,13 @@ type Input struct {
 	CanManage bool
 	// Now is the current time (availability, scale-down ranking).
 	Now time.Time
-	// Related are the pods of every ReplicaSet that shares RS's
+	// Related returns the pods of every ReplicaSet that shares RS's
 	// controller (a Deployment's ReplicaSets, RS's own included:
 	// upstream's indirectly related pods); scale-down prefers pods on
-	// nodes crowded with them. Nil counts only RS's own pods.
-	Related []*v1.Pod
+	// nodes crowded with them. Called only when some but not all owned
+	// pods are to be deleted (listing them costs a pass over the
+	// namespace's pods). Nil, or a nil result, counts only RS's own pods.
+	Related func() []*v1.Pod
 }
 
 // Plan is what a sync does.
@@ -75,11 +77,15 @@ func Decide(in Input) Plan {
 	case diff < 0:
 		p.Create = min(-diff, BurstReplicas)
 	case diff > 0:
-		related := in.Related
+		n := min(diff, BurstReplicas)
+		var related []*v1.Pod
+		if n < len(p.Owned) && in.Related != nil {
+			related = in.Related()
+		}
 		if related == nil {
 			related = p.Owned
 		}
-		p.Delete = PodsToDelete(p.Owned, related, min(diff, BurstReplicas), in.Now)
+		p.Delete = PodsToDelete(p.Owned, related, n, in.Now)
 	}
 	return p
 }

@@ -137,7 +137,7 @@ func (rc *Controller) sync(ctx context.Context, key string) error {
 	log := rc.queue.Logger().With("replicaset", key)
 	now := rc.clock.Now()
 	plan := Decide(Input{RS: cached, Selector: sel, Pods: pods, CanManage: rc.expectations.Satisfied(key), Now: now,
-		Related: rc.relatedPods(cached, pods)})
+		Related: func() []*v1.Pod { return rc.relatedPods(cached, pods) }})
 	owned, err := rc.claim(ctx, cached, plan)
 	if err != nil {
 		return err
