@@ -73,9 +73,9 @@ type ClaimWrites[T metav1.Object] struct {
 	// there is something to adopt.
 	Recheck func(ctx context.Context) error
 	// Adopt makes the owner the object's controller and returns the
-	// object as written (see AdoptWith).
+	// object as written (see PatchClaims).
 	Adopt func(ctx context.Context, obj T) (T, error)
-	// Release removes the owner's reference (see ReleaseWith).
+	// Release removes the owner's reference (see PatchClaims).
 	Release func(ctx context.Context, obj T) error
 }
 
@@ -136,19 +136,20 @@ func ClaimObjects[T metav1.Object](ctx context.Context, owner metav1.Object, sel
 // (client.CoreV1().Pods(ns).Patch, ...).
 type Patcher[T any] func(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (T, error)
 
-// AdoptWith is ClaimWrites.Adopt by an AdoptPatch of ref through patch.
-func AdoptWith[T metav1.Object](ref *metav1.OwnerReference, patch Patcher[T]) func(context.Context, T) (T, error) {
-	return func(ctx context.Context, o T) (T, error) {
-		return patch(ctx, o.GetName(), types.StrategicMergePatchType, AdoptPatch(ref, o.GetUID()), metav1.PatchOptions{})
-	}
-}
-
-// ReleaseWith is ClaimWrites.Release by a ReleasePatch of owner through
-// patch.
-func ReleaseWith[T metav1.Object](owner types.UID, patch Patcher[T]) func(context.Context, T) error {
-	return func(ctx context.Context, o T) error {
-		_, err := patch(ctx, o.GetName(), types.StrategicMergePatchType, ReleasePatch(owner, o.GetUID()), metav1.PatchOptions{})
-		return err
+// PatchClaims are the ClaimWrites of the owner whose controller
+// reference is ref: after recheck (see RecheckDeletion), an AdoptPatch
+// of ref or a ReleasePatch of ref.UID through patch (the objects' typed
+// client's Patch).
+func PatchClaims[T metav1.Object](ref *metav1.OwnerReference, patch Patcher[T], recheck func(context.Context) error) ClaimWrites[T] {
+	return ClaimWrites[T]{
+		Recheck: recheck,
+		Adopt: func(ctx context.Context, o T) (T, error) {
+			return patch(ctx, o.GetName(), types.StrategicMergePatchType, AdoptPatch(ref, o.GetUID()), metav1.PatchOptions{})
+		},
+		Release: func(ctx context.Context, o T) error {
+			_, err := patch(ctx, o.GetName(), types.StrategicMergePatchType, ReleasePatch(ref.UID, o.GetUID()), metav1.PatchOptions{})
+			return err
+		},
 	}
 }
 

@@ -128,7 +128,7 @@ func TestClaimObjectsThroughTheClient(t *testing.T) {
 	ref := metav1.NewControllerRef(owner, v1.SchemeGroupVersion.WithKind("Pod"))
 	owned, err := ClaimObjects(context.Background(), owner, labels.SelectorFromSet(labels.Set{"app": "web"}),
 		func(p *v1.Pod) bool { return p.Labels["n"] == "1" }, []*v1.Pod{orphan, filtered, stray},
-		ClaimWrites[*v1.Pod]{Recheck: RecheckDeletion(owner, "pod", pods.Get), Adopt: AdoptWith(ref, pods.Patch), Release: ReleaseWith(owner.UID, pods.Patch)})
+		PatchClaims(ref, pods.Patch, RecheckDeletion(owner, "pod", pods.Get)))
 	if err != nil || podNames(owned) != "orphan" {
 		t.Fatalf("owned %q, %v", podNames(owned), err)
 	}

@@ -288,12 +288,7 @@ func (dc *Controller) pods(ctx context.Context, ds *appsv1.DaemonSet, sel labels
 	if err != nil {
 		return nil, err
 	}
-	pods := dc.client.CoreV1().Pods(ds.Namespace)
-	return controller.ClaimObjects(ctx, ds, sel, nil, all, controller.ClaimWrites[*v1.Pod]{
-		Recheck: dc.recheck(ds),
-		Adopt:   controller.AdoptWith(ControllerRef(ds), pods.Patch),
-		Release: controller.ReleaseWith(ds.UID, pods.Patch),
-	})
+	return controller.ClaimObjects(ctx, ds, sel, nil, all, controller.PatchClaims(ControllerRef(ds), dc.client.CoreV1().Pods(ds.Namespace).Patch, dc.recheck(ds)))
 }
 
 // recheck re-reads ds from the API server before an adoption.
@@ -392,12 +387,7 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 	if err != nil {
 		return nil, nil, err
 	}
-	revs := dc.client.AppsV1().ControllerRevisions(ds.Namespace)
-	owned, err := controller.ClaimObjects(ctx, ds, sel, nil, all, controller.ClaimWrites[*appsv1.ControllerRevision]{
-		Recheck: dc.recheck(ds),
-		Adopt:   controller.AdoptWith(ControllerRef(ds), revs.Patch),
-		Release: controller.ReleaseWith(ds.UID, revs.Patch),
-	})
+	owned, err := controller.ClaimObjects(ctx, ds, sel, nil, all, controller.PatchClaims(ControllerRef(ds), dc.client.AppsV1().ControllerRevisions(ds.Namespace).Patch, dc.recheck(ds)))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -94,12 +94,8 @@ func (dc *Controller) claim(ctx context.Context, d *appsv1.Deployment) ([]*appsv
 	if err != nil {
 		return nil, err
 	}
-	rss := dc.client.AppsV1().ReplicaSets(d.Namespace)
-	return controller.ClaimObjects(ctx, d, sel, nil, all, controller.ClaimWrites[*appsv1.ReplicaSet]{
-		Recheck: controller.RecheckDeletion(d, "deployment", dc.client.AppsV1().Deployments(d.Namespace).Get),
-		Adopt:   controller.AdoptWith(ControllerRef(d), rss.Patch),
-		Release: controller.ReleaseWith(d.UID, rss.Patch),
-	})
+	recheck := controller.RecheckDeletion(d, "deployment", dc.client.AppsV1().Deployments(d.Namespace).Get)
+	return controller.ClaimObjects(ctx, d, sel, nil, all, controller.PatchClaims(ControllerRef(d), dc.client.AppsV1().ReplicaSets(d.Namespace).Patch, recheck))
 }
 
 // newAndOld splits rsList into the new ReplicaSet (the current

@@ -211,12 +211,8 @@ func (rc *Controller) relatedPods(rs *appsv1.ReplicaSet, pods []*v1.Pod) []*v1.P
 // RecheckDeletionTimestamp) and releases, and returns the owned pods
 // that survived them.
 func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Plan) ([]*v1.Pod, error) {
-	pods := rc.client.CoreV1().Pods(rs.Namespace)
-	return plan.Claims.Write(ctx, controller.ClaimWrites[*v1.Pod]{
-		Recheck: controller.RecheckDeletion(rs, "replicaset", rc.client.AppsV1().ReplicaSets(rs.Namespace).Get),
-		Adopt:   controller.AdoptWith(ControllerRef(rs), pods.Patch),
-		Release: controller.ReleaseWith(rs.UID, pods.Patch),
-	})
+	recheck := controller.RecheckDeletion(rs, "replicaset", rc.client.AppsV1().ReplicaSets(rs.Namespace).Get)
+	return plan.Claims.Write(ctx, controller.PatchClaims(ControllerRef(rs), rc.client.CoreV1().Pods(rs.Namespace).Patch, recheck))
 }
 
 // updateStatus writes status when it changed and returns the ReplicaSet

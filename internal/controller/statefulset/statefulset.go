@@ -320,12 +320,7 @@ func (sc *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, se
 	if err != nil {
 		return nil, err
 	}
-	pods := sc.client.CoreV1().Pods(set.Namespace)
-	return Claim(set, sel, all).Write(ctx, controller.ClaimWrites[*v1.Pod]{
-		Recheck: sc.recheck(set),
-		Adopt:   controller.AdoptWith(ControllerRef(set), pods.Patch),
-		Release: controller.ReleaseWith(set.UID, pods.Patch),
-	})
+	return Claim(set, sel, all).Write(ctx, controller.PatchClaims(ControllerRef(set), sc.client.CoreV1().Pods(set.Namespace).Patch, sc.recheck(set)))
 }
 
 // claimRevisions does for ControllerRevisions what claimPods does; a
@@ -335,12 +330,7 @@ func (sc *Controller) claimRevisions(ctx context.Context, set *appsv1.StatefulSe
 	if err != nil {
 		return nil, err
 	}
-	revs := sc.client.AppsV1().ControllerRevisions(set.Namespace)
-	return controller.ClaimObjects(ctx, set, sel, nil, all, controller.ClaimWrites[*appsv1.ControllerRevision]{
-		Recheck: sc.recheck(set),
-		Adopt:   controller.AdoptWith(ControllerRef(set), revs.Patch),
-		Release: controller.ReleaseWith(set.UID, revs.Patch),
-	})
+	return controller.ClaimObjects(ctx, set, sel, nil, all, controller.PatchClaims(ControllerRef(set), sc.client.AppsV1().ControllerRevisions(set.Namespace).Patch, sc.recheck(set)))
 }
 
 // recheck re-reads set from the API server before an adoption.
