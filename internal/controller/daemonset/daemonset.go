@@ -157,11 +157,7 @@ func (dc *Controller) adopters(ns string, lbls map[string]string) []string {
 	if err != nil || len(lbls) == 0 {
 		return nil
 	}
-	var keys []string
-	for _, ds := range controller.Selecting(list, func(o *appsv1.DaemonSet) *metav1.LabelSelector { return o.Spec.Selector }, lbls) {
-		keys = append(keys, ds.Namespace+"/"+ds.Name)
-	}
-	return keys
+	return controller.Keys(controller.Selecting(list, func(o *appsv1.DaemonSet) *metav1.LabelSelector { return o.Spec.Selector }, lbls))
 }
 
 func (dc *Controller) minReadySeconds(ns, name string) int32 {

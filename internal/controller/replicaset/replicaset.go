@@ -97,11 +97,7 @@ func (rc *Controller) adopters(pod *v1.Pod) []string {
 	if err != nil {
 		return nil
 	}
-	var keys []string
-	for _, rs := range controller.Selecting(list, rsSelector, pod.Labels) {
-		keys = append(keys, rs.Namespace+"/"+rs.Name)
-	}
-	return keys
+	return controller.Keys(controller.Selecting(list, rsSelector, pod.Labels))
 }
 
 func (rc *Controller) minReadySeconds(ns, name string) int32 {

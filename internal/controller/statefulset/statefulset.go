@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -113,13 +114,8 @@ func (sc *Controller) adopters(pod *v1.Pod) []string {
 	if err != nil {
 		return nil
 	}
-	var keys []string
-	for _, set := range controller.Selecting(sets, func(s *appsv1.StatefulSet) *metav1.LabelSelector { return s.Spec.Selector }, pod.Labels) {
-		if isMember(set, pod) {
-			keys = append(keys, set.Namespace+"/"+set.Name)
-		}
-	}
-	return keys
+	sets = controller.Selecting(sets, func(s *appsv1.StatefulSet) *metav1.LabelSelector { return s.Spec.Selector }, pod.Labels)
+	return controller.Keys(slices.DeleteFunc(sets, func(s *appsv1.StatefulSet) bool { return !isMember(s, pod) }))
 }
 
 func (sc *Controller) minReadySeconds(ns, name string) int32 {
