@@ -27,6 +27,7 @@ func newAgentCommand() *cobra.Command {
 		nodeName, dataDir             string
 		nf                            nodeFlags
 		pf                            proxyFlags
+		pnf                           podNetFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -45,7 +46,10 @@ Without --simulate-nodes it runs one real node (a kubelet over the
 containerd it supervises, or --runtime=simulated); without --pod-cidr it
 waits for the node IPAM controller of the server to set the node's
 spec.podCIDR and builds the pod network on it. A real node also runs
-kube-proxy (--proxy-mode nftables or iptables; --disable-kube-proxy).
+kube-proxy (--proxy-mode nftables or iptables; --disable-kube-proxy) and the
+pod network across nodes: routes to the other nodes' pod CIDRs, pods'
+traffic leaving --cluster-cidr masqueraded (--disable-pod-network; see
+skiff podnet --help).
 
 Credentials come from --kubeconfig, or from --token with
 --certificate-authority (or --insecure-skip-tls-verify).`,
@@ -56,12 +60,21 @@ Credentials come from --kubeconfig, or from --token with
 				return err
 			}
 			if simulateNodes <= 0 {
-				logger := newLogger(nf.verbosity)
-				kp, err := proxyComponents(pf, nf.runtime, func() (*rest.Config, error) { return rc, nil }, nodeName, clusterCIDR, logger)
+				// The node's kubelet shows its kube-proxy as a pod.
+				sp, logger := newStaticPods(dataDir, newLogger(nf.verbosity))
+				restConfig := func() (*rest.Config, error) { return rc, nil }
+				pn, err := podNetworkComponents(pnf, &nf, restConfig, nodeName, clusterCIDR, logger)
 				if err != nil {
 					return err
 				}
-				return runNode(rc, nodeName, dataDir, &nf, logger, kp...)
+				kp, err := proxyComponents(pf, nf.runtime, restConfig, nodeName, clusterCIDR, logger)
+				if err != nil {
+					return err
+				}
+				if len(kp) > 0 {
+					sp.proxy(pf, kubeconfigPath, nodeName, clusterCIDR)
+				}
+				return runNode(rc, nodeName, dataDir, &nf, logger, sp, append(pn, kp...)...)
 			}
 			client, err := kubernetes.NewForConfig(rest.AddUserAgent(rc, "skiff-agent"))
 			if err != nil {
@@ -102,22 +115,30 @@ Credentials come from --kubeconfig, or from --token with
 	fs.BoolVar(&insecure, "insecure-skip-tls-verify", false, "Do not verify the API server's certificate (with --token)")
 	fs.IntVar(&simulateNodes, "simulate-nodes", 0, "Run this many simulated nodes in this process")
 	fs.StringVar(&prefix, "node-name-prefix", "sim-", "Name prefix of simulated nodes")
-	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "The pods' range: simulated nodes' pod CIDRs are cut from it; kube-proxy masquerades traffic to cluster IPs from outside it")
+	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "The pods' range: simulated nodes' pod CIDRs are cut from it; kube-proxy masquerades traffic to cluster IPs from outside it, the pod network pods' traffic leaving it")
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the Node to register (a real node)")
 	fs.StringVar(&dataDir, "data-dir", "/var/lib/skiff", "Node state (a real node): the kubelet's in DIR/kubelet, the supervised containerd's in DIR/containerd")
 	nf.register(fs)
 	pf.register(fs, true)
+	pnf.register(fs)
 	return cmd
 }
 
 // runNode runs one node (`skiff kubelet`, `skiff agent`): the node's
-// components, then extra ones (the agent's kube-proxy), under a manager
-// until a signal.
-func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags, logger *slog.Logger, extra ...component.Component) error {
+// components, then extra ones (the agent's pod network and kube-proxy),
+// under a manager until a signal. The kubelet shows sp's components as
+// pods (sp may be nil: none).
+func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags, logger *slog.Logger, sp *staticPods, extra ...component.Component) error {
+	kc := kubelet.Config{NodeName: nodeName, PodCIDR: nf.podCIDR}
+	var setup []func(*component.Manager)
+	if sp != nil {
+		kc.StaticPods = sp.list
+		setup = append(setup, sp.attach)
+	}
 	components, err := nodeComponents(nodeSpec{
 		dataDir:    dataDir,
-		kubelet:    kubelet.Config{NodeName: nodeName, PodCIDR: nf.podCIDR},
+		kubelet:    kc,
 		restConfig: func() (*rest.Config, error) { return rc, nil },
 		flags:      nf,
 		logger:     logger,
@@ -125,12 +146,25 @@ func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags, logger *s
 	if err != nil {
 		return err
 	}
+	return runUntilSignal(logger, append(components, extra...), setup...)
+}
+
+// runUntilSignal runs components under a manager until a signal; setup
+// sees the manager first.
+func runUntilSignal(logger *slog.Logger, components []component.Component, setup ...func(*component.Manager)) error {
 	m := &component.Manager{Logger: logger}
-	for _, c := range append(components, extra...) {
+	for _, c := range components {
 		m.Add(c)
+	}
+	for _, f := range setup {
+		f(m)
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
+	go func() {
+		<-ctx.Done()
+		cancel() // a second signal takes its default action: stop at once
+	}()
 	return m.Run(ctx)
 }
 

@@ -26,18 +26,21 @@ type nodeFlags struct {
 	runtime, runtimeEndpoint string
 	insecureRegistries       []string
 	cniBridge                string
-	kubeletPort              int
-	stopPodsOnExit           bool
-	nodeIP, podCIDR          string
-	labels                   map[string]string
-	roles, taints            []string
-	clusterDNS               []string
-	clusterDomain            string
-	maxPods                  int
-	cpu, memory              string
-	startLatency             time.Duration
-	pullLatency              time.Duration
-	verbosity                int
+	// bridgeNoMasquerade leaves masquerading to the pod network
+	// component (set when it runs on the node).
+	bridgeNoMasquerade bool
+	kubeletPort        int
+	stopPodsOnExit     bool
+	nodeIP, podCIDR    string
+	labels             map[string]string
+	roles, taints      []string
+	clusterDNS         []string
+	clusterDomain      string
+	maxPods            int
+	cpu, memory        string
+	startLatency       time.Duration
+	pullLatency        time.Duration
+	verbosity          int
 }
 
 // register adds every node flag (`skiff kubelet`, `skiff agent`).
@@ -147,7 +150,7 @@ simruntime package for the annotations that make them exit or fail).`,
 			if err != nil {
 				return err
 			}
-			return runNode(rc, nodeName, dataDir, &nf, newLogger(nf.verbosity))
+			return runNode(rc, nodeName, dataDir, &nf, newLogger(nf.verbosity), nil)
 		},
 	}
 	fs := cmd.Flags()

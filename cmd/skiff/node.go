@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
@@ -56,6 +57,7 @@ func nodeComponents(s nodeSpec) ([]component.Component, error) {
 		Endpoint:           s.flags.runtimeEndpoint,
 		InsecureRegistries: s.flags.insecureRegistries,
 		BridgeName:         s.flags.cniBridge,
+		NoMasquerade:       s.flags.bridgeNoMasquerade,
 		StopPodsOnExit:     s.flags.stopPodsOnExit,
 		Logger:             s.logger,
 	})
@@ -64,6 +66,46 @@ func nodeComponents(s nodeSpec) ([]component.Component, error) {
 	}
 	k.containerd = rt
 	return []component.Component{rt, k}, nil
+}
+
+// readyRunner is a component that says when it is ready.
+type readyRunner interface {
+	component.Readier
+	Run(ctx context.Context) error
+}
+
+// clientComponent is a node component (kube-proxy, the pod network)
+// built when it runs, on a client made then: `skiff up` issues its
+// certificate only once the API server has made the CA.
+type clientComponent struct {
+	name       string
+	restConfig func() (*rest.Config, error)
+	build      func(kubernetes.Interface) (readyRunner, error)
+	c          atomic.Pointer[readyRunner]
+}
+
+func (n *clientComponent) Name() string { return n.name }
+
+func (n *clientComponent) Ready() bool {
+	c := n.c.Load()
+	return c != nil && (*c).Ready()
+}
+
+func (n *clientComponent) Run(ctx context.Context) error {
+	rc, err := n.restConfig()
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(rest.AddUserAgent(rc, n.name))
+	if err != nil {
+		return err
+	}
+	c, err := n.build(client)
+	if err != nil {
+		return err
+	}
+	n.c.Store(&c)
+	return c.Run(ctx)
 }
 
 // nodeKubelet is the kubelet component of a node; it connects to its

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,49 +34,6 @@ func (f *proxyFlags) register(fs *pflag.FlagSet, withDisable bool) {
 	fs.DurationVar(&f.minSyncPeriod, "iptables-min-sync-period", time.Second, "Least time between two kube-proxy syncs; changes within it are applied together")
 }
 
-// nodeProxy is the kube-proxy component of a node; it builds its client
-// when it runs (`skiff up` issues its certificate once the CA exists).
-type nodeProxy struct {
-	restConfig  func() (*rest.Config, error)
-	nodeName    string
-	clusterCIDR netip.Prefix
-	flags       proxyFlags
-	logger      *slog.Logger
-	p           atomic.Pointer[proxy.Proxy]
-}
-
-func (n *nodeProxy) Name() string { return proxy.Component }
-
-func (n *nodeProxy) Ready() bool {
-	p := n.p.Load()
-	return p != nil && p.Ready()
-}
-
-func (n *nodeProxy) Run(ctx context.Context) error {
-	rc, err := n.restConfig()
-	if err != nil {
-		return err
-	}
-	client, err := kubernetes.NewForConfig(rest.AddUserAgent(rc, proxy.Component))
-	if err != nil {
-		return err
-	}
-	backend, err := proxy.NewBackend(n.flags.mode, n.clusterCIDR)
-	if err != nil {
-		return err
-	}
-	p, err := proxy.New(proxy.Config{
-		Client: client, NodeName: n.nodeName, ClusterCIDR: n.clusterCIDR, Backend: backend,
-		SyncPeriod: n.flags.syncPeriod, MinSyncPeriod: n.flags.minSyncPeriod,
-		Sysctls: true, Logger: n.logger,
-	})
-	if err != nil {
-		return err
-	}
-	n.p.Store(p)
-	return p.Run(ctx)
-}
-
 // proxyComponents is a node's kube-proxy, or nothing when disabled or
 // when the node's runtime is simulated (its pods have no addresses on
 // this host to forward to).
@@ -93,7 +48,22 @@ func proxyComponents(f proxyFlags, runtime string, rc func() (*rest.Config, erro
 	if err != nil {
 		return nil, err
 	}
-	return []component.Component{&nodeProxy{restConfig: rc, nodeName: nodeName, clusterCIDR: cidr, flags: f, logger: logger}}, nil
+	return []component.Component{&clientComponent{name: proxy.Component, restConfig: rc,
+		build: func(client kubernetes.Interface) (readyRunner, error) {
+			backend, err := proxy.NewBackend(f.mode, cidr)
+			if err != nil {
+				return nil, err
+			}
+			p, err := proxy.New(proxy.Config{
+				Client: client, NodeName: nodeName, ClusterCIDR: cidr, Backend: backend,
+				SyncPeriod: f.syncPeriod, MinSyncPeriod: f.minSyncPeriod,
+				Sysctls: true, Logger: logger,
+			})
+			if err != nil {
+				return nil, err
+			}
+			return p, nil
+		}}}, nil
 }
 
 func parseClusterCIDR(s string) (netip.Prefix, error) {
@@ -136,13 +106,7 @@ traffic flows while it restarts; --cleanup removes both kinds and exits.`,
 			if err != nil {
 				return err
 			}
-			m := &component.Manager{Logger: logger}
-			for _, c := range components {
-				m.Add(c)
-			}
-			ctx, cancel := signalContext()
-			defer cancel()
-			return m.Run(ctx)
+			return runUntilSignal(logger, components)
 		},
 	}
 	fs := cmd.Flags()

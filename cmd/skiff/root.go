@@ -40,6 +40,7 @@ func newRootCommand() *cobra.Command {
 		newKubeletCommand(),
 		newAgentCommand(),
 		newProxyCommand(),
+		newPodNetCommand(),
 		newKubeconfigCommand(),
 		newVersionCommand(),
 		newBenchCommand(),

@@ -145,23 +145,10 @@ func apiServerComponents(cfg *controlplane.Config) []component.Component {
 	}
 }
 
-func runComponents(cfg *controlplane.Config, components []component.Component) error {
-	return runManager(&component.Manager{Logger: cfg.Logger}, components)
-}
-
-// runManager runs components under m until SIGINT or SIGTERM, then stops
-// them. A second signal while they stop ends the process at once.
-func runManager(m *component.Manager, components []component.Component) error {
-	ctx, cancel := signalContext()
-	defer cancel()
-	go func() {
-		<-ctx.Done()
-		cancel() // signals take their default action again
-	}()
-	for _, c := range components {
-		m.Add(c)
-	}
-	return m.Run(ctx)
+// runComponents runs components under a manager until a signal; setup
+// sees the manager first (`skiff up` shows its components as pods).
+func runComponents(cfg *controlplane.Config, components []component.Component, setup ...func(*component.Manager)) error {
+	return runUntilSignal(cfg.Logger, components, setup...)
 }
 
 // preflight locks the data dir and checks the ports cfg (and node, when
@@ -237,6 +224,7 @@ func newUpCommand() *cobra.Command {
 		f        controlPlaneFlags
 		nf       nodeFlags
 		pf       proxyFlags
+		pnf      podNetFlags
 		nodeName string
 		logFile  string
 		// pprofAddress serves Go's profiles (heap, goroutines, CPU).
@@ -248,16 +236,12 @@ func newUpCommand() *cobra.Command {
 		Long: `Runs a whole one-node cluster in this process: embedded etcd, the API server,
 the scheduler, the controller manager, the cluster DNS, and a node (a kubelet
 over a containerd that Skiff starts and supervises under --data-dir/containerd,
-and kube-proxy; or a kubelet over the in-memory runtime with
+the pod network and kube-proxy; or a kubelet over the in-memory runtime with
 --runtime=simulated). State stays in --data-dir: a second ` + "`skiff up`" + ` on it
 resumes the cluster, and containers keep running across restarts unless
 --stop-pods-on-exit.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.config()
-			if err != nil {
-				return err
-			}
-			ipam, err := f.nodeIPAM()
 			if err != nil {
 				return err
 			}
@@ -272,50 +256,62 @@ resumes the cluster, and containers keep running across restarts unless
 			}
 			defer logs.Close()
 			cfg.Logger = logs.logger
-			// The node of `skiff up` takes the first node CIDR itself; the
-			// node IPAM controller sees it as used.
-			podCIDR, err := firstNodeCIDR(f.clusterCIDR, f.nodeCIDRMaskSize)
+			// Its kubelet shows the process's components as pods.
+			sp, logger := newStaticPods(cfg.DataDir, cfg.Logger)
+			cfg.Logger = logger
+			sp.controlPlane(cfg)
+			ipam, err := f.nodeIPAM()
 			if err != nil {
 				return err
 			}
+			// The node of `skiff up` gets its pod CIDR from the node IPAM
+			// controller like any other (the first one, when it is the
+			// first node): were it to take the first itself, an agent
+			// registering before it could be given the same one. Without
+			// node IPAM it takes the first itself.
+			var podCIDR string
+			if !f.allocateNodeCIDRs {
+				if podCIDR, err = firstNodeCIDR(f.clusterCIDR, f.nodeCIDRMaskSize); err != nil {
+					return err
+				}
+			}
 			nf.podCIDR, nf.clusterDNS, nf.clusterDomain = podCIDR, []string{f.clusterDNS}, f.clusterDomain
 			nf.roles, nf.verbosity = []string{"control-plane"}, f.verbosity
+			pn, err := podNetworkComponents(pnf, &nf, componentRESTConfig(cfg, "pod-network", "system:skiff-pod-network", "system:masters"),
+				nodeName, f.clusterCIDR, cfg.Logger)
+			if err != nil {
+				return err
+			}
 			node, err := nodeComponents(nodeSpec{
-				dataDir: cfg.DataDir,
-				kubelet: kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR},
-				restConfig: func() (*rest.Config, error) {
-					path, err := controlplane.ComponentKubeconfig(cfg, "kubelet", "system:node:"+nodeName, []string{"system:nodes", "system:masters"})
-					if err != nil {
-						return nil, err
-					}
-					return clientcmd.BuildConfigFromFlags("", path)
-				},
-				flags:  &nf,
-				logger: cfg.Logger,
+				dataDir:    cfg.DataDir,
+				kubelet:    kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR, StaticPods: sp.list},
+				restConfig: componentRESTConfig(cfg, "kubelet", "system:node:"+nodeName, "system:nodes", "system:masters"),
+				flags:      &nf,
+				logger:     cfg.Logger,
 			})
 			if err != nil {
 				return err
 			}
-			kp, err := proxyComponents(pf, nf.runtime, func() (*rest.Config, error) {
-				path, err := controlplane.ComponentKubeconfig(cfg, "kube-proxy", "system:kube-proxy", []string{"system:masters"})
-				if err != nil {
-					return nil, err
-				}
-				return clientcmd.BuildConfigFromFlags("", path)
-			}, nodeName, f.clusterCIDR, cfg.Logger)
+			kp, err := proxyComponents(pf, nf.runtime, componentRESTConfig(cfg, "kube-proxy", "system:kube-proxy", "system:masters"),
+				nodeName, f.clusterCIDR, cfg.Logger)
 			if err != nil {
 				return err
+			}
+			if len(kp) > 0 {
+				sp.proxy(pf, filepath.Join(cfg.DataDir, "kube-proxy.kubeconfig"), nodeName, f.clusterCIDR)
 			}
 			if pprofAddress != "" {
 				if err := servePprof(pprofAddress, cfg.Logger); err != nil {
 					return err
 				}
 			}
-			components := append(append(controlPlaneComponents(cfg, ipam), node...), kp...)
+			components := append(append(append(controlPlaneComponents(cfg, ipam), node...), pn...), kp...)
 			con := &upConsole{out: cmd.OutOrStdout(), kubeconfig: cfg.KubeconfigPath(), logs: logs.shown,
 				components: len(components), stopPods: nf.stopPodsOnExit, runtime: nf.runtime}
 			con.starting(f.dataDir)
-			err = runManager(&component.Manager{Logger: cfg.Logger, OnReady: con.ready, OnStop: con.stopping}, components)
+			err = runComponents(cfg, components, sp.attach, func(m *component.Manager) {
+				m.OnReady, m.OnStop = con.ready, con.stopping
+			})
 			con.stopped(err)
 			return err
 		},
@@ -325,11 +321,25 @@ resumes the cluster, and containers keep running across restarts unless
 	f.registerIPAM(fs)
 	nf.registerRuntime(fs)
 	pf.register(fs, true)
+	pnf.register(fs)
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the node")
 	fs.StringVar(&pprofAddress, "pprof-address", "", "Serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060, to see where memory and CPU go")
 	fs.StringVar(&logFile, "log-file", "", "Where the components' logs go (default DATA-DIR/skiff.log, warnings and errors also on stderr); - sends every log line to stderr")
 	return cmd
+}
+
+// componentRESTConfig gives the client config of a component of `skiff
+// up`'s node when it starts: a certificate for user in groups, issued then
+// (the API server makes the CA first).
+func componentRESTConfig(cfg *controlplane.Config, name, user string, groups ...string) func() (*rest.Config, error) {
+	return func() (*rest.Config, error) {
+		path, err := controlplane.ComponentKubeconfig(cfg, name, user, groups)
+		if err != nil {
+			return nil, err
+		}
+		return clientcmd.BuildConfigFromFlags("", path)
+	}
 }
 
 // firstNodeCIDR is a lone node's pod range: the first node CIDR (mask

@@ -116,14 +116,17 @@ func (e *extensions) beforeCreate(ctx context.Context, res *resource, obj runtim
 	case *corev1.Pod:
 		// Upstream's ServiceAccount admission: every pod runs as a service
 		// account, "default" unless it names one. (Its token volume comes
-		// with the token API.)
-		if o.Spec.ServiceAccountName == "" {
-			o.Spec.ServiceAccountName = o.Spec.DeprecatedServiceAccount
+		// with the token API.) A kubelet's mirror pod is left as it is:
+		// its spec must stay the static pod's.
+		if _, mirror := o.Annotations[corev1.MirrorPodAnnotationKey]; !mirror {
+			if o.Spec.ServiceAccountName == "" {
+				o.Spec.ServiceAccountName = o.Spec.DeprecatedServiceAccount
+			}
+			if o.Spec.ServiceAccountName == "" {
+				o.Spec.ServiceAccountName = "default"
+			}
+			o.Spec.DeprecatedServiceAccount = o.Spec.ServiceAccountName
 		}
-		if o.Spec.ServiceAccountName == "" {
-			o.Spec.ServiceAccountName = "default"
-		}
-		o.Spec.DeprecatedServiceAccount = o.Spec.ServiceAccountName
 		defaults.AdmitPodTolerations(o)
 		if err := e.admitPriority(ctx, o); err != nil {
 			return apierrors.NewForbidden(res.GroupResource(), o.Name, err)

@@ -1,6 +1,8 @@
 // Package component runs a process's components in order: each starts
 // only when the one before it is ready, and they stop in reverse. It is
-// the one lifecycle every Skiff component follows.
+// the one lifecycle every Skiff component follows, and it reports each
+// component's state (Status) so that a kubelet can show the components
+// of its process as pods.
 package component
 
 import (
@@ -8,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // Component is one part of a Skiff process (etcd, the API server, a
@@ -17,12 +22,13 @@ type Component interface {
 	// Name identifies the component in logs.
 	Name() string
 	// Run runs until ctx ends, then cleans up and returns. An error before
-	// that stops the whole process.
+	// that stops the whole process (unless the manager tolerates it).
 	Run(ctx context.Context) error
 }
 
 // Readier is a component that can say it is ready to serve; the manager
-// starts the next component only once it is.
+// starts the next component only once it is, and Status reports it.
+// Ready should follow the component's health, not only its start.
 type Readier interface {
 	Ready() bool
 }
@@ -32,27 +38,142 @@ type Manager struct {
 	// ReadyTimeout bounds how long one component may take to become ready.
 	ReadyTimeout time.Duration
 	Logger       *slog.Logger
+	// Tolerate names the components whose failure, once every component
+	// has started, does not stop the others: Status reports them Failed
+	// and the process goes on without them (their pods show it). Any
+	// other component's failure stops everything, as does a failure
+	// while starting.
+	Tolerate map[string]bool
+	// Clock stamps start and finish times. Default the real clock.
+	Clock clock.PassiveClock
 	// OnReady, when set, is called once per component, in start order, as
 	// soon as it is ready (or started, for a component that is not a
 	// Readier), with the time since Run began. `skiff up` prints it.
 	OnReady func(name string, sinceStart time.Duration)
 	// OnStop, when set, is called once Run has begun stopping the
-	// components (ctx ended or one failed), before the first stops.
-	OnStop     func()
+	// components (ctx ended or a component failed), before the first
+	// stops.
+	OnStop func()
+
+	mu         sync.Mutex
 	components []Component
+	states     map[string]*running
+	stopping   bool
+	allStarted bool
+}
+
+// Started reports that every component has started and was ready: the
+// start phase is over (a failure of a Tolerate component is now
+// tolerated).
+func (m *Manager) Started() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.allStarted && !m.stopping
+}
+
+// State is where a component is in its life.
+type State string
+
+const (
+	// Waiting: not started yet (an earlier component is starting).
+	Waiting State = "Waiting"
+	// Running: Run has been called and has not returned.
+	Running State = "Running"
+	// Stopped: Run returned without an error (the manager or Stop asked,
+	// or the component ended on its own without one).
+	Stopped State = "Stopped"
+	// Failed: Run returned an error on its own.
+	Failed State = "Failed"
+)
+
+// Status is one component's state as Status reports it.
+type Status struct {
+	Name  string
+	State State
+	// Ready is true while the component runs and its Ready says so (a
+	// component without Ready is ready once started).
+	Ready bool
+	// Started is when Run was called; Finished when it returned.
+	Started, Finished time.Time
+	// Err is why a Failed component failed.
+	Err error
 }
 
 // Add appends a component; order of Add is start order.
-func (m *Manager) Add(c Component) { m.components = append(m.components, c) }
+func (m *Manager) Add(c Component) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.components = append(m.components, c)
+}
 
 type running struct {
 	c      Component
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{}
+	// Guarded by Manager.mu.
+	started, finished time.Time
+	err               error
+	stopped           bool // Stop or the manager's stop asked it to end
 }
 
-// Run starts every component and blocks until ctx ends or one fails; then
-// it stops them all, last started first. It returns the first failure.
+func (m *Manager) clock() clock.PassiveClock {
+	if m.Clock == nil {
+		return clock.RealClock{}
+	}
+	return m.Clock
+}
+
+// Status reports every added component in start order.
+func (m *Manager) Status() []Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Status, 0, len(m.components))
+	for _, c := range m.components {
+		s := Status{Name: c.Name(), State: Waiting}
+		if r := m.states[c.Name()]; r != nil {
+			s.Started, s.Finished, s.Err = r.started, r.finished, r.err
+			switch {
+			case r.finished.IsZero():
+				s.State = Running
+				s.Ready = true
+				if rd, ok := c.(Readier); ok {
+					s.Ready = rd.Ready()
+				}
+			case r.err != nil:
+				s.State = Failed
+			default:
+				s.State = Stopped
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Stop stops one running component and waits (up to 30 s) for it to
+// return; the others keep running, and Status reports it Stopped. It is
+// how a test (or an operator) takes one component away.
+func (m *Manager) Stop(name string) error {
+	m.mu.Lock()
+	r := m.states[name]
+	if r == nil || !r.finished.IsZero() {
+		m.mu.Unlock()
+		return fmt.Errorf("component %q is not running", name)
+	}
+	r.stopped = true
+	m.mu.Unlock()
+	r.cancel()
+	select {
+	case <-r.done:
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("component %q did not stop in 30s", name)
+	}
+}
+
+// Run starts every component and blocks until ctx ends or one fails (and
+// is not tolerated); then it stops them all, last started first. It
+// returns the first failure that stopped them.
 func (m *Manager) Run(ctx context.Context) error {
 	logger := m.Logger
 	if logger == nil {
@@ -62,15 +183,26 @@ func (m *Manager) Run(ctx context.Context) error {
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
-	begin := time.Now()
-	failed := make(chan error, len(m.components))
+	m.mu.Lock()
+	components := append([]Component(nil), m.components...)
+	m.states = map[string]*running{}
+	m.allStarted, m.stopping = false, false
+	m.mu.Unlock()
+	begin := m.clock().Now()
+	failed := make(chan failure, len(components))
 	var started []*running
 	stopAll := func() {
 		if m.OnStop != nil {
 			m.OnStop()
 		}
+		m.mu.Lock()
+		m.stopping = true
+		m.mu.Unlock()
 		for i := len(started) - 1; i >= 0; i-- {
 			r := started[i]
+			m.mu.Lock()
+			r.stopped = true
+			m.mu.Unlock()
 			r.cancel()
 			select {
 			case <-r.done:
@@ -79,17 +211,25 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		}
 	}
-	for _, c := range m.components {
+	for _, c := range components {
 		cctx, cancel := context.WithCancel(context.Background())
-		r := &running{c: c, cancel: cancel, done: make(chan error, 1)}
+		r := &running{c: c, cancel: cancel, done: make(chan struct{}), started: m.clock().Now()}
+		m.mu.Lock()
+		m.states[c.Name()] = r
+		m.mu.Unlock()
 		started = append(started, r)
 		go func() {
+			defer close(r.done)
 			err := c.Run(cctx)
-			if err != nil && cctx.Err() == nil {
-				failed <- fmt.Errorf("%s: %w", c.Name(), err)
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			r.finished = m.clock().Now()
+			if err != nil && !r.stopped {
+				r.err = err
 			}
-			r.done <- err
-			close(r.done)
+			if r.err != nil && !m.stopping {
+				failed <- failure{c.Name(), fmt.Errorf("%s: %w", c.Name(), err)}
+			}
 		}()
 		if rd, ok := c.(Readier); ok {
 			if err := waitReady(ctx, rd, timeout, failed); err != nil {
@@ -99,20 +239,36 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 		logger.Info("component started", "component", c.Name())
 		if m.OnReady != nil {
-			m.OnReady(c.Name(), time.Since(begin))
+			m.OnReady(c.Name(), m.clock().Since(begin))
 		}
 	}
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-failed:
-		logger.Error("component failed", "err", err)
+	m.mu.Lock()
+	m.allStarted = true
+	m.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			stopAll()
+			return nil
+		case f := <-failed:
+			if m.Tolerate[f.name] {
+				logger.Error("component failed; the others keep running", "component", f.name, "err", f.err)
+				continue
+			}
+			logger.Error("component failed", "err", f.err)
+			stopAll()
+			return f.err
+		}
 	}
-	stopAll()
-	return err
 }
 
-func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-chan error) error {
+// failure is a component's Run returning an error on its own.
+type failure struct {
+	name string
+	err  error
+}
+
+func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-chan failure) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -121,11 +277,11 @@ func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-failed:
-			return err
+		case f := <-failed:
+			return f.err
+		case <-tick.C:
 		case <-deadline.C:
 			return errors.New("not ready in time")
-		case <-tick.C:
 		}
 	}
 	return nil

@@ -2,23 +2,127 @@ package component
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// fake is ready once its Run began.
+// fake is a component that runs until its context ends or fail is
+// closed.
 type fake struct {
-	name    string
-	running atomic.Bool
+	name  string
+	ready atomic.Bool
+	fail  chan error
 }
 
+func newFake(name string) *fake { return &fake{name: name, fail: make(chan error, 1)} }
+
 func (f *fake) Name() string { return f.name }
-func (f *fake) Ready() bool  { return f.running.Load() }
+func (f *fake) Ready() bool  { return f.ready.Load() }
 func (f *fake) Run(ctx context.Context) error {
-	f.running.Store(true)
-	<-ctx.Done()
-	return nil
+	f.ready.Store(true)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-f.fail:
+		return err
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func statusOf(m *Manager, name string) Status {
+	for _, s := range m.Status() {
+		if s.Name == name {
+			return s
+		}
+	}
+	return Status{}
+}
+
+func TestManagerStatusStopAndTolerate(t *testing.T) {
+	a, b, c := newFake("a"), newFake("b"), newFake("c")
+	m := &Manager{Tolerate: map[string]bool{"c": true}}
+	m.Add(a)
+	m.Add(b)
+	m.Add(c)
+	if s := m.Status(); len(s) != 3 || s[0].State != Waiting || s[0].Ready {
+		t.Fatalf("before Run: %+v", s)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	waitFor(t, "all running and ready", func() bool {
+		if !m.Started() {
+			return false
+		}
+		for _, s := range m.Status() {
+			if s.State != Running || !s.Ready || s.Started.IsZero() {
+				return false
+			}
+		}
+		return true
+	})
+
+	// Stop takes one away; the others keep running.
+	if err := m.Stop("b"); err != nil {
+		t.Fatal(err)
+	}
+	if s := statusOf(m, "b"); s.State != Stopped || s.Ready || s.Finished.IsZero() || s.Err != nil {
+		t.Fatalf("b after Stop: %+v", s)
+	}
+	if err := m.Stop("b"); err == nil {
+		t.Fatal("a second Stop succeeded")
+	}
+
+	// A tolerated failure is reported and the process goes on.
+	c.fail <- errors.New("boom")
+	waitFor(t, "c failed", func() bool { return statusOf(m, "c").State == Failed })
+	if s := statusOf(m, "c"); s.Err == nil || s.Err.Error() != "boom" || s.Ready {
+		t.Fatalf("c: %+v", s)
+	}
+	if s := statusOf(m, "a"); s.State != Running {
+		t.Fatalf("a after c failed: %+v", s)
+	}
+
+	// Any other failure stops everything.
+	a.fail <- errors.New("bad")
+	select {
+	case err := <-done:
+		if err == nil || err.Error() != "a: bad" {
+			t.Fatalf("Run returned %v, want a: bad", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not return after a failed")
+	}
+}
+
+func TestManagerRunStopsAllOnContext(t *testing.T) {
+	a := newFake("a")
+	m := &Manager{}
+	m.Add(a)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	waitFor(t, "a ready", m.Started)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := statusOf(m, "a"); s.State != Stopped {
+		t.Fatalf("a: %+v", s)
+	}
 }
 
 func TestManagerReportsReadyInOrderAndStop(t *testing.T) {
@@ -38,7 +142,7 @@ func TestManagerReportsReadyInOrderAndStop(t *testing.T) {
 		OnStop: func() { stops++ },
 	}
 	for _, n := range []string{"etcd", "kube-apiserver", "kubelet"} {
-		m.Add(&fake{name: n})
+		m.Add(newFake(n))
 	}
 	if err := m.Run(ctx); err != nil {
 		t.Fatal(err)

@@ -45,6 +45,12 @@ type Config struct {
 	// BridgeName is the Linux bridge the CNI bridge plugin creates for pods
 	// (at most 15 bytes); default skiff0. It also names the CNI network.
 	BridgeName string
+	// NoMasquerade turns off the CNI bridge plugin's masquerading
+	// ("ipMasq"): the pod network across nodes (package podnet) then
+	// masquerades only traffic leaving the cluster CIDR, so that pods on
+	// other nodes see a pod's own IP. By default the bridge masquerades
+	// everything that leaves the node's pod CIDR, which suits one node.
+	NoMasquerade bool
 	// InsecureRegistries are registry hosts (host or host:port) pulled over
 	// plain HTTP. containerd already does so for localhost and loopback
 	// addresses with a port.
@@ -222,7 +228,7 @@ func renderCNITemplate(c *Config, l layout) string {
       "type": "bridge",
       "bridge": %s,
       "isGateway": true,
-      "ipMasq": true,
+      "ipMasq": %t,
       "hairpinMode": true,
       "ipam": {
         "type": "host-local",
@@ -237,7 +243,7 @@ func renderCNITemplate(c *Config, l layout) string {
     }
   ]
 }
-`, tomlString(c.BridgeName), tomlString(c.BridgeName), tomlString(l.ipam))
+`, tomlString(c.BridgeName), tomlString(c.BridgeName), !c.NoMasquerade, tomlString(l.ipam))
 }
 
 // renderHostsTOML is the certs.d/<host>/hosts.toml that makes containerd

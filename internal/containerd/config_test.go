@@ -136,6 +136,11 @@ func TestCNITemplate(t *testing.T) {
 	if pm.Type != "portmap" || !pm.Capabilities["portMappings"] {
 		t.Errorf("portmap: %+v", pm)
 	}
+	// Under the pod network across nodes the bridge does not masquerade.
+	c.NoMasquerade = true
+	if s := renderCNITemplate(&c, newLayout(c.DataDir)); !strings.Contains(s, `"ipMasq": false,`) {
+		t.Errorf("NoMasquerade: the template still masquerades:\n%s", s)
+	}
 }
 
 func TestHostsTOML(t *testing.T) {

@@ -117,6 +117,15 @@ func Selecting[T any](candidates []T, selector func(T) *metav1.LabelSelector, se
 	return out
 }
 
+// Keys are the objects' namespace/name keys.
+func Keys[T metav1.Object](objs []T) []string {
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.GetNamespace() + "/" + o.GetName()
+	}
+	return keys
+}
+
 // Deleted is the object of an informer's delete notification, unwrapping
 // the tombstone (cache.DeletedFinalStateUnknown) of a delete the watch
 // missed; ok is false when it is not a T.

@@ -11,7 +11,8 @@ import (
 )
 
 // OwnedPods is the pod informer handler of a controller whose objects
-// control pods through a controller reference (ReplicaSets, DaemonSets).
+// control pods through a controller reference (ReplicaSets, DaemonSets,
+// StatefulSets).
 // A pod's event enqueues its controller and counts toward that
 // controller's expectations; an orphan's enqueues the owners that could
 // adopt it; a pod that becomes ready is looked at again once its
@@ -21,11 +22,12 @@ type OwnedPods struct {
 	Kind schema.GroupVersionKind
 	// Queue receives the owners' keys. Required.
 	Queue *Queue
-	// Expectations count the pods seen created and deleted. Required.
+	// Expectations count the pods seen created and deleted; nil for an
+	// owner that keeps none (StatefulSets).
 	Expectations *Expectations
-	// Adopters returns the keys of the owners in ns whose selector
-	// matches an orphan with labels. Required.
-	Adopters func(ns string, labels map[string]string) []string
+	// Adopters returns the keys of the owners that could adopt pod, an
+	// orphan with labels (see Selecting). Required.
+	Adopters func(pod *v1.Pod) []string
 	// MinReadySeconds is the owner's minReadySeconds (0 when it has
 	// none, or is gone). Required.
 	MinReadySeconds func(ns, name string) int32
@@ -53,7 +55,9 @@ func (h *OwnedPods) OnAdd(obj any) {
 		return
 	}
 	if key, ok := h.OwnerKey(pod); ok {
-		h.Expectations.CreationObserved(key)
+		if h.Expectations != nil {
+			h.Expectations.CreationObserved(key)
+		}
 		h.Queue.Add(key)
 		return
 	}
@@ -106,7 +110,9 @@ func (h *OwnedPods) OnDelete(obj any) {
 	if !ok {
 		return
 	}
-	h.Expectations.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
+	if h.Expectations != nil {
+		h.Expectations.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
+	}
 	h.Queue.Add(key)
 }
 
@@ -114,7 +120,7 @@ func (h *OwnedPods) enqueueAdopters(pod *v1.Pod) {
 	if len(pod.Labels) == 0 {
 		return
 	}
-	for _, key := range h.Adopters(pod.Namespace, pod.Labels) {
+	for _, key := range h.Adopters(pod) {
 		h.Queue.Add(key)
 	}
 }

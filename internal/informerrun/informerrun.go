@@ -1,15 +1,17 @@
 // Package informerrun is the informer plumbing that level-based node
 // components (kube-proxy, the cluster DNS) share: start a shared informer
 // factory, wait for it, stop it; and a handler that only says "something
-// changed".
+// changed"; and the sync loop they run on it.
 package informerrun
 
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 )
 
 // Start starts f's informers and waits until they have synced. They run
@@ -45,5 +47,67 @@ func Signal(ch chan<- struct{}) cache.ResourceEventHandlerFuncs {
 		AddFunc:    func(any) { send() },
 		UpdateFunc: func(any, any) { send() },
 		DeleteFunc: func(any) { send() },
+	}
+}
+
+// Loop is the sync loop of a level-based node component: sync once, then
+// again on every change signal and every Period, never sooner than
+// MinPeriod after the last start; a failed sync is retried after 1 s,
+// doubling to 30 s.
+type Loop struct {
+	// Clock times the loop.
+	Clock clock.WithTicker
+	// Changed wakes a sync (see Signal).
+	Changed <-chan struct{}
+	// Period is the resync period.
+	Period time.Duration
+	// MinPeriod is the least time between two syncs' starts.
+	MinPeriod time.Duration
+	// Sync does the work. periodic is true for the first sync, a retry
+	// and a sync the Period woke (a component may rewrite everything
+	// then, and only what changed otherwise).
+	Sync func(ctx context.Context, periodic bool) error
+	// Failed hears of a failed sync and the wait before the retry.
+	Failed func(err error, retryIn time.Duration)
+}
+
+// Run runs the loop until ctx ends.
+func (l Loop) Run(ctx context.Context) {
+	tick := l.Clock.NewTicker(l.Period)
+	defer tick.Stop()
+	periodic := true
+	// retry is the wait after a failed sync, nothing once one succeeds.
+	var retry time.Duration
+	for {
+		start := l.Clock.Now()
+		if err := l.Sync(ctx, periodic); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			retry = min(max(2*retry, time.Second), 30*time.Second)
+			l.Failed(err, retry)
+			periodic = true
+		} else {
+			periodic, retry = false, 0
+		}
+		// Changes that arrive within MinPeriod (or the retry wait) wait
+		// for the next sync.
+		if wait := max(l.MinPeriod, retry) - l.Clock.Since(start); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.Clock.After(wait):
+			}
+		}
+		if retry > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.Changed:
+		case <-tick.C():
+			periodic = true
+		}
 	}
 }

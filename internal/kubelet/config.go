@@ -196,6 +196,13 @@ type Config struct {
 	// DataDir); simulated nodes use SimulatedNodeReadings.
 	NodeStats func() (NodeReadings, error)
 
+	// StaticPods lists the components of the kubelet's own process that
+	// it shows as mirror pods (see StaticPod), called on every mirror pod
+	// sync (each RelistPeriod); it must be cheap and safe to call from
+	// another goroutine. Nil: none, and mirror pods left on the node are
+	// deleted.
+	StaticPods func() []StaticPod
+
 	// Clock drives leases, status times, back-offs and probes. Default
 	// the real clock.
 	Clock clock.WithTicker

@@ -88,8 +88,12 @@ type Kubelet struct {
 	// ctx is Run's: pod workers started by informer events live in it.
 	ctx     context.Context
 	started atomic.Bool
-	ready   atomic.Bool
-	wg      sync.WaitGroup
+	// mirrorWake asks the mirror pod loop for a sync; mirrorDeleted
+	// (owned by the loop) holds when it deleted mirror pods.
+	mirrorWake    chan struct{}
+	mirrorDeleted map[string]time.Time
+	ready         atomic.Bool
+	wg            sync.WaitGroup
 }
 
 // New validates cfg and builds a Kubelet. Nothing talks to the API server
@@ -117,14 +121,16 @@ func New(cfg Config) (*Kubelet, error) {
 		return nil, err
 	}
 	k := &Kubelet{
-		clientCA:     clientCA,
-		cfg:          cfg,
-		log:          cfg.Logger,
-		client:       client,
-		clock:        cfg.Clock,
-		crashBackoff: newBackoff(cfg.CrashLoopBackOff, cfg.MaxCrashLoopBackOff),
-		imageBackoff: newBackoff(cfg.ImagePullBackOff, cfg.MaxImagePullBackOff),
-		workers:      map[types.UID]*podWorker{},
+		clientCA:      clientCA,
+		cfg:           cfg,
+		log:           cfg.Logger,
+		client:        client,
+		clock:         cfg.Clock,
+		crashBackoff:  newBackoff(cfg.CrashLoopBackOff, cfg.MaxCrashLoopBackOff),
+		imageBackoff:  newBackoff(cfg.ImagePullBackOff, cfg.MaxImagePullBackOff),
+		workers:       map[types.UID]*podWorker{},
+		mirrorWake:    make(chan struct{}, 1),
+		mirrorDeleted: map[string]time.Time{},
 	}
 	k.volumes = newVolumeManager(&k.cfg)
 	k.services = newServiceSource(cfg.Services, client)
@@ -223,8 +229,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	k.ready.Store(true)
 	k.log.Info("kubelet ready", "runtime", k.runtimeVersion)
 
-	k.wg.Add(1)
+	k.wg.Add(2)
 	go func() { defer k.wg.Done(); k.relistLoop(ctx) }()
+	go func() { defer k.wg.Done(); k.mirrorLoop(ctx) }()
 	<-ctx.Done()
 	k.wg.Wait()
 	k.waitWorkers()

@@ -97,6 +97,11 @@ func (k *Kubelet) podUpdated(obj any) {
 	if !ok {
 		return
 	}
+	if isMirrorPod(pod) {
+		// Never run: the mirror pod loop keeps it.
+		k.wakeMirror()
+		return
+	}
 	k.mu.Lock()
 	w := k.workers[pod.UID]
 	if w == nil {
@@ -115,6 +120,10 @@ func (k *Kubelet) podDeleted(obj any) {
 	}
 	pod, ok := obj.(*v1.Pod)
 	if !ok {
+		return
+	}
+	if isMirrorPod(pod) {
+		k.wakeMirror()
 		return
 	}
 	k.mu.Lock()

@@ -53,7 +53,10 @@ type statusInput struct {
 	// Readiness and Startup hold probe verdicts by CRI container ID.
 	Readiness map[string]probeResult
 	Startup   map[string]probeResult
-	HostIPs   []string
+	// Unready names containers that are not ready whatever their probes
+	// say (a static pod's component that reports itself unhealthy).
+	Unready map[string]bool
+	HostIPs []string
 	// Terminal says the pod runs nothing and never will again (its
 	// containers are stopped because it is deleted or done), so its phase
 	// must be Succeeded or Failed.
@@ -300,7 +303,7 @@ func containerReadiness(in statusInput, c *v1.Container, st v1.ContainerStatus, 
 	if !started {
 		return false, false
 	}
-	ready = c.ReadinessProbe == nil || in.Readiness[id] == probeSuccess
+	ready = (c.ReadinessProbe == nil || in.Readiness[id] == probeSuccess) && !in.Unready[c.Name]
 	if _, known := in.Readiness[id]; !known && c.ReadinessProbe != nil && same {
 		ready = prev.Ready
 	}

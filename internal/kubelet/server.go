@@ -252,6 +252,10 @@ func (k *Kubelet) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("pod %q does not exist", podName), http.StatusNotFound)
 		return
 	}
+	if isMirrorPod(pod) {
+		k.serveStaticPodLogs(w, r, pod, name, opts)
+		return
+	}
 	if findSpec(pod, name) == nil {
 		http.Error(w, fmt.Sprintf("container %q not found in pod %q", name, podName), http.StatusNotFound)
 		return
@@ -275,6 +279,23 @@ func (k *Kubelet) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("container %q in pod %q has no log file", name, podName), http.StatusBadRequest)
 		return
 	}
+	running := func(ctx context.Context) (bool, error) {
+		st, err := k.cfg.Runtime.ContainerStatus(ctx, id, false)
+		if err != nil {
+			if status.Code(err) == codes.NotFound {
+				return false, nil
+			}
+			return false, err
+		}
+		return st.GetStatus().GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING, nil
+	}
+	k.serveLogFile(w, r, pod, name, path, opts, running)
+}
+
+// serveLogFile writes the CRI log file at path as opts ask; a follow
+// polls it while running says the container runs.
+func (k *Kubelet) serveLogFile(w http.ResponseWriter, r *http.Request, pod *v1.Pod, name, path string, opts *v1.PodLogOptions, running func(context.Context) (bool, error)) {
+	ctx := r.Context()
 	f, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "unable to convert the response into http.Flusher, cannot show logs", http.StatusInternalServerError)
@@ -289,22 +310,12 @@ func (k *Kubelet) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 	}
-	running := func(ctx context.Context) (bool, error) {
-		st, err := k.cfg.Runtime.ContainerStatus(ctx, id, false)
-		if err != nil {
-			if status.Code(err) == codes.NotFound {
-				return false, nil
-			}
-			return false, err
-		}
-		return st.GetStatus().GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING, nil
-	}
 	lo := newLogOptions(opts, k.clock.Now())
 	fw := &flushWriter{w: w, f: f}
 	if err := readLogFile(ctx, path, lo, fw, poll, running); err != nil && ctx.Err() == nil {
 		if fw.written {
 			// Too late for a status: the client sees the stream end.
-			k.log.Warn("container log stream failed", "pod", ns+"/"+podName, "container", name, "err", err)
+			k.log.Warn("container log stream failed", "pod", pod.Namespace+"/"+pod.Name, "container", name, "err", err)
 			return
 		}
 		http.Error(w, err.Error(), http.StatusBadRequest)

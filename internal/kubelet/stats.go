@@ -462,6 +462,7 @@ func (k *Kubelet) summary(ctx context.Context) (statsapi.Summary, error) {
 	in.Prev = k.stats.prev
 	s, next := buildSummary(in)
 	k.stats.prev = next
+	s.Pods = append(s.Pods, k.staticPodStats()...)
 	return s, nil
 }
 

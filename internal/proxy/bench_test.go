@@ -7,8 +7,8 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/skiff-sh/skiff/internal/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy"
-	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/iptables"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 	"github.com/skiff-sh/skiff/internal/proxy/nftables"
@@ -93,7 +93,7 @@ func BenchmarkRender(b *testing.B) {
 	cidr := netip.MustParsePrefix("10.42.0.0/16")
 	b.Run("nftables", func(b *testing.B) {
 		for b.Loop() {
-			nftables.PlanScript(nftables.Render(snap, nftables.Options{ClusterCIDR: cidr}), nil)
+			nftables.PlanFull(nftables.Render(snap, nftables.Options{ClusterCIDR: cidr}), nftables.Existing{})
 		}
 	})
 	b.Run("iptables", func(b *testing.B) {

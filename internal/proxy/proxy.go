@@ -2,7 +2,9 @@
 // Services and EndpointSlices and keeps the kernel's packet rules
 // implementing them (cluster IPs, node ports, external IPs), through a
 // Backend. The decision of what to implement is pure (package model); the
-// rules are the backend's (package iptables, the default).
+// rules are the backend's (package nftables, the default, or iptables).
+// After each sync it deletes the UDP and SCTP conntrack entries the new
+// rules leave stale (package conntrack).
 package proxy
 
 import (
@@ -27,6 +29,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/informerrun"
+	"github.com/skiff-sh/skiff/internal/proxy/conntrack"
 	"github.com/skiff-sh/skiff/internal/proxy/iptables"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 	"github.com/skiff-sh/skiff/internal/proxy/nftables"
@@ -87,6 +90,9 @@ type Config struct {
 	ClusterCIDR netip.Prefix
 	// Backend programs the kernel. Default: nftables on this host.
 	Backend Backend
+	// Conntrack deletes the UDP and SCTP conntrack entries a sync left
+	// stale (package conntrack). Default: netlink on this host.
+	Conntrack conntrack.Deleter
 	// SyncPeriod is how often everything is rewritten even when nothing
 	// changed (upstream's --iptables-sync-period, 30 s).
 	SyncPeriod time.Duration
@@ -114,6 +120,12 @@ type Proxy struct {
 	changed   chan struct{}
 	ready     atomic.Bool
 	syncs     atomic.Int64
+	fullSyncs atomic.Int64
+	// applied is the snapshot the kernel's rules implement (nil before
+	// the first sync, and when the conntrack clean-up after the last one
+	// failed: the next reconsiders every flow). Only Run's goroutine
+	// touches it.
+	applied *model.Snapshot
 }
 
 // New checks cfg and fills its defaults.
@@ -130,6 +142,9 @@ func New(cfg Config) (*Proxy, error) {
 			return nil, err
 		}
 		cfg.Backend = b
+	}
+	if cfg.Conntrack == nil {
+		cfg.Conntrack = conntrack.Netlink{}
 	}
 	if cfg.SyncPeriod <= 0 {
 		cfg.SyncPeriod = 30 * time.Second
@@ -179,6 +194,10 @@ func (p *Proxy) Ready() bool { return p.ready.Load() }
 // Syncs counts the syncs applied so far (tests wait on it).
 func (p *Proxy) Syncs() int64 { return p.syncs.Load() }
 
+// FullSyncs counts the full syncs among them: the first, one every
+// SyncPeriod, and those after a failure.
+func (p *Proxy) FullSyncs() int64 { return p.fullSyncs.Load() }
+
 // Run syncs until ctx ends. Rules stay in the kernel when it returns, so
 // traffic keeps flowing while the proxy restarts (as upstream); Cleanup
 // removes them.
@@ -195,47 +214,21 @@ func (p *Proxy) Run(ctx context.Context) error {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	p.recordStarting(ctx)
-	full := p.cfg.Clock.NewTicker(p.cfg.SyncPeriod)
-	defer full.Stop()
-	wantFull := true
-	// retry is the wait after a failed sync: 1 s, doubling to 30 s, back
-	// to nothing once a sync succeeds.
-	var retry time.Duration
-	for {
-		start := p.cfg.Clock.Now()
-		if err := p.sync(ctx, wantFull); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			retry = min(max(2*retry, time.Second), 30*time.Second)
+	// Full syncs at start, every SyncPeriod and after a failure.
+	informerrun.Loop{
+		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.SyncPeriod, MinPeriod: p.cfg.MinSyncPeriod,
+		Sync: p.sync,
+		Failed: func(err error, retry time.Duration) {
 			p.logger.Error("sync failed; retrying with a full sync", "err", err, "in", retry)
-			wantFull = true
-		} else {
-			wantFull, retry = false, 0
-		}
-		// Changes that arrive within MinSyncPeriod (or the retry wait)
-		// wait for the next sync.
-		if wait := max(p.cfg.MinSyncPeriod, retry) - p.cfg.Clock.Since(start); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-p.cfg.Clock.After(wait):
-			}
-		}
-		if retry > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-p.changed:
-		case <-full.C():
-			wantFull = true
-		}
-	}
+		},
+	}.Run(ctx)
+	return nil
 }
 
-// sync builds the snapshot from the caches and hands it to the backend.
+// sync builds the snapshot from the caches, hands it to the backend and
+// then, the new rules being in force, deletes the conntrack entries they
+// leave stale (as upstream, after the rules: deleted earlier, a flow could
+// be tracked anew under the old rules).
 func (p *Proxy) sync(ctx context.Context, full bool) error {
 	start := p.cfg.Clock.Now()
 	services, err := p.services.List(labels.Everything())
@@ -251,10 +244,26 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 	if err != nil {
 		return err
 	}
+	prev := p.applied
+	p.applied = snap
 	p.syncs.Add(1)
+	if res.Full {
+		p.fullSyncs.Add(1)
+	}
 	p.ready.Store(true)
 	p.logger.Debug("synced", "full", res.Full, "servicePorts", len(snap.Ports), "rules", res.Rules,
 		"written", res.Written, "deleted", res.Deleted, "took", p.cfg.Clock.Since(start))
+	if stale := conntrack.Stale(prev, snap); len(stale) > 0 {
+		n, err := p.cfg.Conntrack.Delete(stale)
+		if err != nil {
+			// Not a failed sync: the rules are right. The next sync
+			// looks at every UDP flow again.
+			p.applied = nil
+			p.logger.Error("cannot delete stale conntrack entries", "err", err, "deleted", n, "filters", len(stale))
+		} else {
+			p.logger.Debug("deleted stale conntrack entries", "deleted", n, "filters", len(stale))
+		}
+	}
 	return nil
 }
 

@@ -7,12 +7,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
 )
 
 var seq atomic.Int64
@@ -104,4 +109,63 @@ func (ns *NS) Get(url string) (string, error) {
 	// bounds it instead.)
 	out, err := ns.Run(ctx, nil, "busybox", "wget", "-q", "-O", "-", url)
 	return string(bytes.TrimSpace(out)), err
+}
+
+// Path is the namespace's file, for setns(2) and netlink handles.
+func (ns *NS) Path() string { return "/run/netns/" + ns.Name }
+
+// ListenUDP opens a UDP socket bound to addr ("ip:port") inside the
+// namespace, closed when the test ends. The socket stays in the
+// namespace whichever thread then uses it.
+func (ns *NS) ListenUDP(t testing.TB, addr string) *net.UDPConn {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		conn *net.UDPConn
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// The thread enters the namespace and is never unlocked, so
+		// it ends with this goroutine and nothing else runs there.
+		runtime.LockOSThread()
+		h, err := netns.GetFromPath(ns.Path())
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(ap))
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("listen on udp %s in %s: %v", addr, ns.Name, r.err)
+	}
+	t.Cleanup(func() { r.conn.Close() })
+	return r.conn
+}
+
+// ServeUDP answers every datagram to addr ("ip:port") in the namespace
+// with reply, until the test ends.
+func (ns *NS) ServeUDP(t testing.TB, addr, reply string) {
+	t.Helper()
+	c := ns.ListenUDP(t, addr)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			_, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			c.WriteToUDP([]byte(reply), from)
+		}
+	}()
 }

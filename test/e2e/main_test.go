@@ -121,6 +121,13 @@ type cluster struct {
 	apiPort int
 	args    []string
 
+	// wrap, when set, is the command that runs skiff (nsenter into a
+	// network namespace): the process is wrap..., skiff, args....
+	wrap []string
+	// host is the address the test reaches the API server on; default
+	// 127.0.0.1.
+	host string
+
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // the process's exit, once done is closed
@@ -155,7 +162,14 @@ func newCluster(t testing.TB, dir string, extra ...string) *cluster {
 	return c
 }
 
-func (c *cluster) home() string       { return filepath.Join(c.dir, "home") }
+func (c *cluster) home() string { return filepath.Join(c.dir, "home") }
+func (c *cluster) apiURL() string {
+	host := c.host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return fmt.Sprintf("https://%s:%d", host, c.apiPort)
+}
 func (c *cluster) kubeconfig() string { return filepath.Join(c.dataDir, "admin.kubeconfig") }
 func (c *cluster) logPath() string    { return filepath.Join(c.dir, "skiff.log") }
 
@@ -168,6 +182,9 @@ func (c *cluster) start() error {
 	}
 	fmt.Fprintf(logf, "=== skiff %s\n", strings.Join(c.args, " "))
 	c.cmd = exec.Command(skiffBin, c.args...)
+	if len(c.wrap) > 0 {
+		c.cmd = exec.Command(c.wrap[0], append(append(c.wrap[1:len(c.wrap):len(c.wrap)], skiffBin), c.args...)...)
+	}
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	if err := c.cmd.Start(); err != nil {
 		logf.Close()
@@ -193,7 +210,7 @@ func (c *cluster) start() error {
 		if _, err := os.Stat(c.kubeconfig()); err != nil {
 			continue
 		}
-		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/readyz", c.apiPort))
+		resp, err := client.Get(c.apiURL() + "/readyz")
 		if err != nil {
 			continue
 		}
@@ -312,7 +329,11 @@ type kubectl struct {
 func newKubectl(c *cluster) kubectl { return kubectl{bin: kubectlPath, c: c} }
 
 func (k kubectl) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, k.bin, append([]string{"--kubeconfig", k.c.kubeconfig()}, args...)...)
+	global := []string{"--kubeconfig", k.c.kubeconfig()}
+	if k.c.host != "" {
+		global = append(global, "--server", k.c.apiURL())
+	}
+	cmd := exec.CommandContext(ctx, k.bin, append(global, args...)...)
 	env := []string{"HOME=" + k.c.home()}
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, "KUBECONFIG=") && !strings.HasPrefix(e, "HOME=") {

@@ -74,6 +74,7 @@ func nodeCluster(t *testing.T, extra ...string) *cluster {
 		_ = c.stop()
 		_ = exec.Command("ip", "link", "del", nodeBridge).Run()
 		_ = exec.Command(skiffBin, "proxy", "--cleanup").Run()
+		_ = exec.Command(skiffBin, "podnet", "--cleanup").Run()
 	})
 	return c
 }

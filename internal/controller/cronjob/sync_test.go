@@ -16,63 +16,21 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 )
 
+// fixture is the controller on a controllertest.Fixture (fake
+// clientset, informers preloaded with objs); sync is called directly.
 type fixture struct {
-	t      *testing.T
-	client *fake.Clientset
-	events *record.FakeRecorder
-	clock  *clocktesting.FakeClock
-	c      *Controller
+	*controllertest.Fixture
+	t *testing.T
+	c *Controller
 }
 
 func newFixture(t *testing.T, now time.Time, objs ...runtime.Object) *fixture {
 	t.Helper()
-	f := &fixture{t: t, client: fake.NewClientset(objs...), events: record.NewFakeRecorder(100), clock: clocktesting.NewFakeClock(now)}
-	inf := informers.NewSharedInformerFactory(f.client, 0)
-	c, err := newController(controller.Context{
-		Client: f.client, Informers: inf, Clock: f.clock,
-		Recorder: func(string) record.EventRecorder { return f.events },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.c = c
-	for _, o := range objs {
-		switch o := o.(type) {
-		case *batchv1.CronJob:
-			_ = inf.Batch().V1().CronJobs().Informer().GetIndexer().Add(o)
-		case *batchv1.Job:
-			_ = inf.Batch().V1().Jobs().Informer().GetIndexer().Add(o)
-		}
-	}
-	f.client.ClearActions()
-	return f
-}
-
-func (f *fixture) writes() string {
-	var out []string
-	for _, a := range f.client.Actions() {
-		switch a.GetVerb() {
-		case "get", "list", "watch":
-			continue
-		}
-		s := a.GetVerb() + " " + a.GetResource().Resource
-		if a.GetSubresource() != "" {
-			s += "/" + a.GetSubresource()
-		}
-		out = append(out, s)
-	}
-	return strings.Join(out, "; ")
-}
-
-func (f *fixture) event() string {
-	select {
-	case e := <-f.events.Events:
-		return e
-	default:
-		return ""
-	}
+	fx, c := controllertest.Build(t, now, newController, objs...)
+	return &fixture{Fixture: fx, t: t, c: c}
 }
 
 func TestSyncStartsTheJobAndWaitsForTheNextTime(t *testing.T) {
@@ -82,13 +40,13 @@ func TestSyncStartsTheJobAndWaitsForTheNextTime(t *testing.T) {
 	if !isRequeue(err, 2*time.Minute-time.Second+nextScheduleDelta) {
 		t.Fatalf("sync: %v", err)
 	}
-	if got := f.writes(); got != "create jobs; update cronjobs/status" {
+	if got := strings.Join(f.Writes(), "; "); got != "create jobs; update cronjobs/status" {
 		t.Errorf("writes: %s", got)
 	}
-	if e := f.event(); e != "Normal SuccessfulCreate Created job hello-29939642" {
+	if e := f.Event(); e != "Normal SuccessfulCreate Created job hello-29939642" {
 		t.Errorf("event %q", e)
 	}
-	got, err := f.client.BatchV1().CronJobs("ns").Get(context.Background(), "hello", metav1.GetOptions{})
+	got, err := f.Client.BatchV1().CronJobs("ns").Get(context.Background(), "hello", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,13 +61,13 @@ func TestSyncDeletesJobsBeyondTheHistory(t *testing.T) {
 	if err := f.c.sync(context.Background(), "ns/hello"); !isRequeue(err, 0) {
 		t.Fatalf("sync: %v", err)
 	}
-	if got := f.writes(); got != "delete jobs" {
+	if got := strings.Join(f.Writes(), "; "); got != "delete jobs" {
 		t.Errorf("writes: %s", got)
 	}
-	if _, err := f.client.BatchV1().Jobs("ns").Get(context.Background(), "f0", metav1.GetOptions{}); err == nil {
+	if _, err := f.Client.BatchV1().Jobs("ns").Get(context.Background(), "f0", metav1.GetOptions{}); err == nil {
 		t.Error("f0 is still there")
 	}
-	if e := f.event(); e != "Normal SuccessfulDelete Deleted job f0" {
+	if e := f.Event(); e != "Normal SuccessfulDelete Deleted job f0" {
 		t.Errorf("event %q", e)
 	}
 }

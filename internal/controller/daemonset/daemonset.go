@@ -4,7 +4,6 @@
 package daemonset
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -29,6 +29,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/history"
 )
 
 // Name is the controller's canonical name in --controllers (upstream's);
@@ -104,7 +105,7 @@ func newController(c controller.Context) (*Controller, error) {
 	}
 	dc.queue = q
 	dc.podEvents = &controller.OwnedPods{Kind: appsv1.SchemeGroupVersion.WithKind("DaemonSet"), Queue: q,
-		Expectations: dc.expectations, Adopters: dc.adopters, MinReadySeconds: dc.minReadySeconds}
+		Expectations: dc.expectations, Adopters: func(p *v1.Pod) []string { return dc.adopters(p.Namespace, p.Labels) }, MinReadySeconds: dc.minReadySeconds}
 	handlers := []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
@@ -156,11 +157,7 @@ func (dc *Controller) adopters(ns string, lbls map[string]string) []string {
 	if err != nil || len(lbls) == 0 {
 		return nil
 	}
-	var keys []string
-	for _, ds := range controller.Selecting(list, func(o *appsv1.DaemonSet) *metav1.LabelSelector { return o.Spec.Selector }, lbls) {
-		keys = append(keys, ds.Namespace+"/"+ds.Name)
-	}
-	return keys
+	return controller.Keys(controller.Selecting(list, func(o *appsv1.DaemonSet) *metav1.LabelSelector { return o.Spec.Selector }, lbls))
 }
 
 func (dc *Controller) minReadySeconds(ns, name string) int32 {
@@ -287,68 +284,12 @@ func (dc *Controller) pods(ctx context.Context, ds *appsv1.DaemonSet, sel labels
 	if err != nil {
 		return nil, err
 	}
-	c := Claim(ds.UID, sel, all)
-	lost, err := dc.writeClaims(ctx, ds, "pods", podsAsObjects(c.Adopt), podsAsObjects(c.Release))
-	if err != nil {
-		return nil, err
-	}
-	var out []*v1.Pod
-	for _, p := range c.Owned {
-		if !lost[p.UID] {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	return controller.ClaimObjects(ctx, ds, sel, nil, all, controller.PatchClaims(ControllerRef(ds), dc.client.CoreV1().Pods(ds.Namespace).Patch, dc.recheck(ds)))
 }
 
-func podsAsObjects(pods []*v1.Pod) []metav1.Object {
-	out := make([]metav1.Object, len(pods))
-	for i, p := range pods {
-		out[i] = p
-	}
-	return out
-}
-
-// writeClaims patches the ownerReferences of adopted and released
-// objects of resource ("pods" or "controllerrevisions"); it returns the
-// UIDs of adoptees that were gone.
-func (dc *Controller) writeClaims(ctx context.Context, ds *appsv1.DaemonSet, resource string, adopt, release []metav1.Object) (map[types.UID]bool, error) {
-	patch := func(name string, data []byte) error {
-		if resource == "pods" {
-			_, err := dc.client.CoreV1().Pods(ds.Namespace).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
-			return err
-		}
-		_, err := dc.client.AppsV1().ControllerRevisions(ds.Namespace).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
-		return err
-	}
-	lost := map[types.UID]bool{}
-	if len(adopt) > 0 {
-		fresh, err := dc.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("recheck before adoption: %w", err)
-		}
-		if fresh.UID != ds.UID || fresh.DeletionTimestamp != nil {
-			return nil, fmt.Errorf("daemonset %s/%s is gone or being deleted: not adopting", ds.Namespace, ds.Name)
-		}
-		ref := ControllerRef(ds)
-		for _, o := range adopt {
-			err := patch(o.GetName(), controller.AdoptPatch(ref, o.GetUID()))
-			if apierrors.IsNotFound(err) {
-				lost[o.GetUID()] = true
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("adopt %s %s: %w", resource, o.GetName(), err)
-			}
-		}
-	}
-	for _, o := range release {
-		err := patch(o.GetName(), controller.ReleasePatch(ds.UID, o.GetUID()))
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-			return nil, fmt.Errorf("release %s %s: %w", resource, o.GetName(), err)
-		}
-	}
-	return lost, nil
+// recheck re-reads ds from the API server before an adoption.
+func (dc *Controller) recheck(ds *appsv1.DaemonSet) func(context.Context) error {
+	return controller.RecheckDeletion(ds, "daemonset", dc.client.AppsV1().DaemonSets(ds.Namespace).Get)
 }
 
 // manage creates and deletes daemon pods so that every node that should
@@ -442,24 +383,17 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 	if err != nil {
 		return nil, nil, err
 	}
-	c := Claim(ds.UID, sel, all)
-	adopt := make([]metav1.Object, len(c.Adopt))
-	for i, r := range c.Adopt {
-		adopt[i] = r
-	}
-	release := make([]metav1.Object, len(c.Release))
-	for i, r := range c.Release {
-		release[i] = r
-	}
-	if _, err := dc.writeClaims(ctx, ds, "controllerrevisions", adopt, release); err != nil {
+	owned, err := controller.ClaimObjects(ctx, ds, sel, nil, all, controller.PatchClaims(ControllerRef(ds), dc.client.AppsV1().ControllerRevisions(ds.Namespace).Patch, dc.recheck(ds)))
+	if err != nil {
 		return nil, nil, err
 	}
 	data, err := HistoryData(ds)
 	if err != nil {
 		return nil, nil, controller.Permanent(err)
 	}
+	want := &appsv1.ControllerRevision{Data: runtime.RawExtension{Raw: data}}
 	var current []*appsv1.ControllerRevision
-	for _, r := range c.Owned {
+	for _, r := range owned {
 		if _, ok := r.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]; !ok {
 			next := r.DeepCopy()
 			if next.Labels == nil {
@@ -470,19 +404,15 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 				return nil, nil, err
 			}
 		}
-		if bytes.Equal(r.Data.Raw, data) {
+		if history.Equal(r, want) {
 			current = append(current, r)
 		} else {
 			old = append(old, r)
 		}
 	}
-	var maxOld int64
-	for _, r := range old {
-		maxOld = max(maxOld, r.Revision)
-	}
-	next := maxOld + 1
+	next := history.Next(old)
 	if len(current) == 0 {
-		cur, err := dc.snapshot(ctx, ds, next, data)
+		cur, err := dc.snapshot(ctx, ds, next)
 		return cur, old, err
 	}
 	cur, err = dc.dedup(ctx, ds, current)
@@ -490,9 +420,7 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 		return nil, nil, err
 	}
 	if cur.Revision < next {
-		up := cur.DeepCopy()
-		up.Revision = next
-		if cur, err = dc.client.AppsV1().ControllerRevisions(ds.Namespace).Update(ctx, up, metav1.UpdateOptions{}); err != nil {
+		if cur, err = history.Renumber(ctx, dc.client, cur, next); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -502,21 +430,14 @@ func (dc *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel lab
 // snapshot records ds's template as a new revision. A name taken by a
 // different template is a hash collision: collisionCount goes up and the
 // next sync names it afresh.
-func (dc *Controller) snapshot(ctx context.Context, ds *appsv1.DaemonSet, revision int64, data []byte) (*appsv1.ControllerRevision, error) {
+func (dc *Controller) snapshot(ctx context.Context, ds *appsv1.DaemonSet, revision int64) (*appsv1.ControllerRevision, error) {
 	rev, err := NewRevision(ds, revision)
 	if err != nil {
 		return nil, controller.Permanent(err)
 	}
-	created, err := dc.client.AppsV1().ControllerRevisions(ds.Namespace).Create(ctx, rev, metav1.CreateOptions{})
-	if err == nil || !apierrors.IsAlreadyExists(err) {
+	created, collided, err := history.CreateOrFind(ctx, dc.client, rev)
+	if !collided {
 		return created, err
-	}
-	existing, getErr := dc.client.AppsV1().ControllerRevisions(ds.Namespace).Get(ctx, rev.Name, metav1.GetOptions{})
-	if getErr != nil {
-		return nil, getErr
-	}
-	if bytes.Equal(existing.Data.Raw, data) {
-		return existing, nil
 	}
 	live, getErr := dc.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
 	if getErr != nil {

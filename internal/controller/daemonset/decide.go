@@ -1,28 +1,21 @@
 package daemonset
 
 import (
-	"encoding/binary"
-	"encoding/json"
-	"fmt"
-	"hash/fnv"
 	"sort"
 	"strconv"
 	"time"
 
-	"github.com/davecgh/go-spew/spew"
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/rand"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/klog/v2"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/history"
 )
 
 // BurstReplicas caps the pods one sync creates or deletes (upstream's
@@ -183,40 +176,6 @@ func TargetNode(pod *v1.Pod) (string, bool) {
 // ControllerRef is the ownerReference ds puts on its pods and revisions.
 func ControllerRef(ds *appsv1.DaemonSet) *metav1.OwnerReference {
 	return metav1.NewControllerRef(ds, appsv1.SchemeGroupVersion.WithKind("DaemonSet"))
-}
-
-// Claims are the results of matching a namespace's objects against a
-// daemon set (upstream's ControllerRefManager).
-type Claims[T metav1.Object] struct {
-	// Owned are the objects ds controls whose labels match its selector,
-	// including the orphans to adopt.
-	Owned []T
-	// Adopt are orphans (not being deleted) that match: ds becomes their
-	// controller.
-	Adopt []T
-	// Release are objects ds controls that no longer match.
-	Release []T
-}
-
-// Claim sorts objs into what uid (a daemon set not being deleted)
-// owns, adopts and releases.
-func Claim[T metav1.Object](uid types.UID, sel labels.Selector, objs []T) Claims[T] {
-	var c Claims[T]
-	for _, o := range objs {
-		ref := metav1.GetControllerOfNoCopy(o)
-		matches := sel.Matches(labels.Set(o.GetLabels()))
-		switch {
-		case ref != nil && ref.UID != uid:
-		case ref != nil && matches:
-			c.Owned = append(c.Owned, o)
-		case ref != nil:
-			c.Release = append(c.Release, o)
-		case matches && o.GetDeletionTimestamp() == nil:
-			c.Adopt = append(c.Adopt, o)
-			c.Owned = append(c.Owned, o)
-		}
-	}
-	return c
 }
 
 // ByNode groups a daemon set's pods by target node, leaving out terminal
@@ -547,31 +506,7 @@ func unavailableCount(ds *appsv1.DaemonSet, n int) int {
 // merge patch that replaces spec.template (what `kubectl rollout undo`
 // applies). Revisions match ds when their data equals it.
 func HistoryData(ds *appsv1.DaemonSet) ([]byte, error) {
-	raw, err := json.Marshal(ds.Spec.Template)
-	if err != nil {
-		return nil, err
-	}
-	var template map[string]any
-	if err := json.Unmarshal(raw, &template); err != nil {
-		return nil, err
-	}
-	template["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": template}})
-}
-
-// TemplateHash names a template revision as upstream's ComputeHash: the
-// FNV-32a of the template's deep print, salted with the collision count,
-// in safe characters.
-func TemplateHash(t *v1.PodTemplateSpec, collisionCount *int32) string {
-	h := fnv.New32a()
-	printer := spew.ConfigState{Indent: " ", SortKeys: true, DisableMethods: true, SpewKeys: true}
-	printer.Fprintf(h, "%#v", *t)
-	if collisionCount != nil {
-		buf := make([]byte, 8)
-		binary.LittleEndian.PutUint32(buf, uint32(*collisionCount))
-		h.Write(buf)
-	}
-	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
+	return history.TemplatePatch(&ds.Spec.Template)
 }
 
 // NewRevision is the ControllerRevision that records ds's current
@@ -581,7 +516,7 @@ func NewRevision(ds *appsv1.DaemonSet, revision int64) (*appsv1.ControllerRevisi
 	if err != nil {
 		return nil, err
 	}
-	hash := TemplateHash(&ds.Spec.Template, ds.Status.CollisionCount)
+	hash := controller.ComputeHash(&ds.Spec.Template, ds.Status.CollisionCount)
 	lbls := make(map[string]string, len(ds.Spec.Template.Labels)+1)
 	for k, v := range ds.Spec.Template.Labels {
 		lbls[k] = v
@@ -589,7 +524,7 @@ func NewRevision(ds *appsv1.DaemonSet, revision int64) (*appsv1.ControllerRevisi
 	lbls[appsv1.DefaultDaemonSetUniqueLabelKey] = hash
 	return &appsv1.ControllerRevision{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:            ds.Name + "-" + hash,
+			Name:            history.Name(ds.Name, hash),
 			Namespace:       ds.Namespace,
 			Labels:          lbls,
 			Annotations:     ds.Annotations,
@@ -601,28 +536,24 @@ func NewRevision(ds *appsv1.DaemonSet, revision int64) (*appsv1.ControllerRevisi
 }
 
 // RevisionsToDelete picks the old revisions beyond limit to delete,
-// oldest first, sparing those whose hash a live pod still carries.
+// oldest first, sparing those whose hash a live pod still carries (the
+// spared ones count toward the limit, as upstream's cleanupHistory).
 func RevisionsToDelete(old []*appsv1.ControllerRevision, limit int32, pods []*v1.Pod) []*appsv1.ControllerRevision {
 	excess := len(old) - int(limit)
 	if excess <= 0 {
 		return nil
 	}
-	live := map[string]bool{}
+	hashes := map[string]bool{}
 	for _, p := range pods {
 		if h := p.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]; h != "" {
-			live[h] = true
+			hashes[h] = true
 		}
+	}
+	live := map[string]bool{}
+	for _, r := range old {
+		live[r.Name] = hashes[r.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]]
 	}
 	sorted := append([]*appsv1.ControllerRevision(nil), old...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Revision < sorted[j].Revision })
-	var out []*appsv1.ControllerRevision
-	for _, r := range sorted {
-		if len(out) == excess {
-			break
-		}
-		if !live[r.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]] {
-			out = append(out, r)
-		}
-	}
-	return out
+	history.Sort(sorted)
+	return history.OldestUnused(sorted, live, excess)
 }

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiff-sh/skiff/internal/controller"
 )
 
 var now = time.Date(2026, 12, 4, 5, 0, 0, 0, time.UTC)
@@ -340,12 +342,12 @@ func TestHistory(t *testing.T) {
 	if !strings.HasPrefix(string(data), `{"spec":{"template":{"$patch":"replace","metadata":{`) {
 		t.Errorf("data = %s", data)
 	}
-	h1 := TemplateHash(&ds.Spec.Template, nil)
-	if h1 != TemplateHash(&ds.Spec.Template, nil) || h1 == TemplateHash(&ds.Spec.Template, ptr.To[int32](1)) {
+	h1 := controller.ComputeHash(&ds.Spec.Template, nil)
+	if h1 != controller.ComputeHash(&ds.Spec.Template, nil) || h1 == controller.ComputeHash(&ds.Spec.Template, ptr.To[int32](1)) {
 		t.Error("the hash must be stable and change with the collision count")
 	}
 	changed := newDS(func(ds *appsv1.DaemonSet) { ds.Spec.Template.Spec.Containers[0].Image = "agent:2" })
-	if TemplateHash(&changed.Spec.Template, nil) == h1 {
+	if controller.ComputeHash(&changed.Spec.Template, nil) == h1 {
 		t.Error("a new template must hash differently")
 	}
 	rev, err := NewRevision(ds, 3)

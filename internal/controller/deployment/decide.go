@@ -1,10 +1,7 @@
 package deployment
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -15,9 +12,9 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/dump"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/skiff-sh/skiff/internal/controller"
 )
 
 // Upstream's annotation and label keys.
@@ -58,21 +55,6 @@ const (
 	ReasonMinimumAvailable   = "MinimumReplicasAvailable"
 	ReasonMinimumUnavailable = "MinimumReplicasUnavailable"
 )
-
-// ComputeHash is upstream's pod-template-hash: FNV-32a over the
-// template's deep dump (dump.ForHash), then the collision count as four
-// little-endian bytes padded to eight, printed in decimal and encoded
-// with rand.SafeEncodeString (no vowels, no look-alikes).
-func ComputeHash(template *v1.PodTemplateSpec, collisionCount *int32) string {
-	h := fnv.New32a()
-	_, _ = io.WriteString(h, dump.ForHash(*template))
-	if collisionCount != nil {
-		b := make([]byte, 8)
-		binary.LittleEndian.PutUint32(b, uint32(*collisionCount))
-		_, _ = h.Write(b)
-	}
-	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
-}
 
 // EqualIgnoreHash reports whether two pod templates are equal once their
 // pod-template-hash labels are dropped.
@@ -788,7 +770,7 @@ func PausedCondition(d *appsv1.Deployment, now time.Time) *appsv1.DeploymentCond
 // pod-template-hash label, the Deployment as controller, 0 replicas.
 func NewReplicaSet(d *appsv1.Deployment) *appsv1.ReplicaSet {
 	t := d.Spec.Template.DeepCopy()
-	hash := ComputeHash(t, d.Status.CollisionCount)
+	hash := controller.ComputeHash(t, d.Status.CollisionCount)
 	t.Labels = withLabel(d.Spec.Template.Labels, hash)
 	sel := d.Spec.Selector.DeepCopy()
 	if sel == nil {

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiff-sh/skiff/internal/controller"
 )
 
 var now = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -87,18 +89,18 @@ func TestResolveFenceposts(t *testing.T) {
 
 func TestComputeHash(t *testing.T) {
 	d := newD(1, intstr.FromInt32(1), intstr.FromInt32(0))
-	a := ComputeHash(&d.Spec.Template, nil)
-	if a != ComputeHash(d.Spec.Template.DeepCopy(), nil) {
+	a := controller.ComputeHash(&d.Spec.Template, nil)
+	if a != controller.ComputeHash(d.Spec.Template.DeepCopy(), nil) {
 		t.Error("hash not stable")
 	}
 	if strings.ContainsAny(a, "aeiou013") || len(a) < 8 {
 		t.Errorf("hash %q is not a safe encoding", a)
 	}
-	if a == ComputeHash(&d.Spec.Template, ptr.To[int32](1)) {
+	if a == controller.ComputeHash(&d.Spec.Template, ptr.To[int32](1)) {
 		t.Error("collision count does not change the hash")
 	}
 	d.Spec.Template.Spec.Containers[0].Image = "app:3"
-	if a == ComputeHash(&d.Spec.Template, nil) {
+	if a == controller.ComputeHash(&d.Spec.Template, nil) {
 		t.Error("template change does not change the hash")
 	}
 	r := NewReplicaSet(d)

@@ -94,45 +94,8 @@ func (dc *Controller) claim(ctx context.Context, d *appsv1.Deployment) ([]*appsv
 	if err != nil {
 		return nil, err
 	}
-	var owned []*appsv1.ReplicaSet
-	checked := false
-	for _, rs := range all {
-		ref := metav1.GetControllerOfNoCopy(rs)
-		matches := sel.Matches(labels.Set(rs.Labels))
-		switch {
-		case ref != nil && ref.UID != d.UID:
-		case ref != nil && matches:
-			owned = append(owned, rs)
-		case ref != nil:
-			if d.DeletionTimestamp != nil {
-				continue
-			}
-			_, err := dc.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, controller.ReleasePatch(d.UID, rs.UID), metav1.PatchOptions{})
-			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-				return nil, fmt.Errorf("release replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
-			}
-		case matches && d.DeletionTimestamp == nil && rs.DeletionTimestamp == nil:
-			if !checked {
-				fresh, err := dc.client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
-				if err != nil {
-					return nil, fmt.Errorf("recheck before adoption: %w", err)
-				}
-				if fresh.UID != d.UID || fresh.DeletionTimestamp != nil {
-					return nil, fmt.Errorf("deployment %s is gone or being deleted: not adopting", key(d))
-				}
-				checked = true
-			}
-			adopted, err := dc.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, controller.AdoptPatch(ControllerRef(d), rs.UID), metav1.PatchOptions{})
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("adopt replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
-			}
-			owned = append(owned, adopted)
-		}
-	}
-	return owned, nil
+	recheck := controller.RecheckDeletion(d, "deployment", dc.client.AppsV1().Deployments(d.Namespace).Get)
+	return controller.ClaimObjects(ctx, d, sel, nil, all, controller.PatchClaims(ControllerRef(d), dc.client.AppsV1().ReplicaSets(d.Namespace).Patch, recheck))
 }
 
 // newAndOld splits rsList into the new ReplicaSet (the current

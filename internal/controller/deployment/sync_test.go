@@ -10,49 +10,24 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
-	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/skiff-sh/skiff/internal/controller"
 	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 )
 
-// fixture is a controller on a fake clientset whose listers are
-// preloaded with objects; sync is called directly.
+// fixture is the controller on a controllertest.Fixture (fake
+// clientset, informers preloaded with objs); sync is called directly.
 type fixture struct {
-	t      *testing.T
-	client *fake.Clientset
-	events *record.FakeRecorder
-	c      *Controller
+	*controllertest.Fixture
+	t *testing.T
+	c *Controller
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
-	f := &fixture{t: t, client: fake.NewClientset(objs...), events: record.NewFakeRecorder(100)}
-	inf := informers.NewSharedInformerFactory(f.client, 0)
-	c, err := newController(controller.Context{
-		Client: f.client, Informers: inf, Clock: clocktesting.NewFakeClock(now),
-		Recorder: func(string) record.EventRecorder { return f.events },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.c = c
-	for _, o := range objs {
-		switch o := o.(type) {
-		case *appsv1.Deployment:
-			_ = inf.Apps().V1().Deployments().Informer().GetIndexer().Add(o)
-		case *appsv1.ReplicaSet:
-			_ = inf.Apps().V1().ReplicaSets().Informer().GetIndexer().Add(o)
-		case *v1.Pod:
-			_ = inf.Core().V1().Pods().Informer().GetIndexer().Add(o)
-		}
-	}
-	f.client.ClearActions()
-	return f
+	fx, c := controllertest.Build(t, now, newController, objs...)
+	return &fixture{Fixture: fx, t: t, c: c}
 }
 
 func (f *fixture) sync() error {
@@ -60,12 +35,8 @@ func (f *fixture) sync() error {
 	return f.c.sync(context.Background(), "ns/web")
 }
 
-func (f *fixture) writes() []string { return controllertest.Writes(f.client.Actions()) }
-
-func (f *fixture) drainEvents() []string { return controllertest.Events(f.events) }
-
 func (f *fixture) replicaSets() map[string]*appsv1.ReplicaSet {
-	list, err := f.client.AppsV1().ReplicaSets("ns").List(context.Background(), metav1.ListOptions{})
+	list, err := f.Client.AppsV1().ReplicaSets("ns").List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -77,7 +48,7 @@ func (f *fixture) replicaSets() map[string]*appsv1.ReplicaSet {
 }
 
 func (f *fixture) deployment() *appsv1.Deployment {
-	d, err := f.client.AppsV1().Deployments("ns").Get(context.Background(), "web", metav1.GetOptions{})
+	d, err := f.Client.AppsV1().Deployments("ns").Get(context.Background(), "web", metav1.GetOptions{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -87,7 +58,7 @@ func (f *fixture) deployment() *appsv1.Deployment {
 // owned makes r a ReplicaSet of d with d's current template.
 func owned(d *appsv1.Deployment, r *appsv1.ReplicaSet, template *v1.PodTemplateSpec) *appsv1.ReplicaSet {
 	r.OwnerReferences = []metav1.OwnerReference{*ControllerRef(d)}
-	hash := ComputeHash(template, nil)
+	hash := controller.ComputeHash(template, nil)
 	r.Labels = withLabel(template.Labels, hash)
 	r.Spec.Selector = &metav1.LabelSelector{MatchLabels: r.Labels}
 	r.Spec.Template = *template.DeepCopy()
@@ -101,16 +72,16 @@ func TestSyncNewDeploymentCreatesReplicaSet(t *testing.T) {
 	if err := f.sync(); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(f.writes(), ","); got != "create replicasets,update deployments/status,update deployments/status" {
+	if got := strings.Join(f.Writes(), ","); got != "create replicasets,update deployments/status,update deployments/status" {
 		t.Errorf("writes = %s", got)
 	}
 	rss := f.replicaSets()
-	name := "web-" + ComputeHash(&d.Spec.Template, nil)
+	name := "web-" + controller.ComputeHash(&d.Spec.Template, nil)
 	r := rss[name]
 	if len(rss) != 1 || r == nil || *r.Spec.Replicas != 3 || r.Annotations[RevisionAnnotation] != "1" {
 		t.Fatalf("replicasets %v", rss)
 	}
-	ev := f.drainEvents()
+	ev := f.Events()
 	if len(ev) != 1 || ev[0] != "Normal ScalingReplicaSet Scaled up replica set "+name+" from 0 to 3" {
 		t.Errorf("events = %q", ev)
 	}
@@ -135,7 +106,7 @@ func TestSyncRollingUpdateSurgesAndScalesDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	rss := f.replicaSets()
-	newName := "web-" + ComputeHash(&d.Spec.Template, nil)
+	newName := "web-" + controller.ComputeHash(&d.Spec.Template, nil)
 	if n := rss[newName]; n == nil || *n.Spec.Replicas != 1 || n.Annotations[RevisionAnnotation] != "2" {
 		t.Fatalf("new replicaset %+v", n)
 	}
@@ -143,7 +114,7 @@ func TestSyncRollingUpdateSurgesAndScalesDown(t *testing.T) {
 	if got := *rss["web-old"].Spec.Replicas; got != 3 {
 		t.Errorf("old replicas = %d, want 3", got)
 	}
-	ev := f.drainEvents()
+	ev := f.Events()
 	want := []string{"Normal ScalingReplicaSet Scaled up replica set " + newName + " from 0 to 1",
 		"Normal ScalingReplicaSet Scaled down replica set web-old from 4 to 3"}
 	if strings.Join(ev, "\n") != strings.Join(want, "\n") {
@@ -162,7 +133,7 @@ func TestSyncAdoptsOrphanAndReleasesStray(t *testing.T) {
 		t.Fatal(err)
 	}
 	var patches []string
-	for _, a := range f.client.Actions() {
+	for _, a := range f.Client.Actions() {
 		if p, ok := a.(k8stesting.PatchAction); ok {
 			patches = append(patches, p.GetName()+" "+string(p.GetPatch()))
 		}
@@ -172,7 +143,7 @@ func TestSyncAdoptsOrphanAndReleasesStray(t *testing.T) {
 		t.Errorf("patches:\n%s", strings.Join(patches, "\n"))
 	}
 	// The adopted one is the new replicaset: no creation.
-	for _, w := range f.writes() {
+	for _, w := range f.Writes() {
 		if w == "create replicasets" {
 			t.Error("created a replicaset despite the adopted one")
 		}
@@ -192,7 +163,7 @@ func TestSyncRecreateWaitsForOldPods(t *testing.T) {
 	if err := f.sync(); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range f.writes() {
+	for _, w := range f.Writes() {
 		if w == "create replicasets" {
 			t.Fatal("created the new replicaset while an old pod runs")
 		}
@@ -202,7 +173,7 @@ func TestSyncRecreateWaitsForOldPods(t *testing.T) {
 	if err := g.sync(); err != nil {
 		t.Fatal(err)
 	}
-	if n := g.replicaSets()["web-"+ComputeHash(&d.Spec.Template, nil)]; n == nil || *n.Spec.Replicas != 2 {
+	if n := g.replicaSets()["web-"+controller.ComputeHash(&d.Spec.Template, nil)]; n == nil || *n.Spec.Replicas != 2 {
 		t.Errorf("new replicaset %+v", n)
 	}
 }
@@ -235,7 +206,7 @@ func TestSyncSelectingAll(t *testing.T) {
 	if err := f.sync(); err != nil {
 		t.Fatal(err)
 	}
-	if ev := f.drainEvents(); len(ev) != 1 || ev[0] != "Warning SelectingAll This deployment is selecting all pods. A non-empty selector is required." {
+	if ev := f.Events(); len(ev) != 1 || ev[0] != "Warning SelectingAll This deployment is selecting all pods. A non-empty selector is required." {
 		t.Errorf("events %q", ev)
 	}
 	if f.deployment().Status.ObservedGeneration != 2 {

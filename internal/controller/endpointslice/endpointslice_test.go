@@ -5,38 +5,19 @@ import (
 	"testing"
 	"time"
 
-	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 )
 
 func newFixture(t *testing.T, objs ...runtime.Object) (*Controller, *fake.Clientset) {
 	t.Helper()
-	client := fake.NewClientset(objs...)
-	inf := informers.NewSharedInformerFactory(client, 0)
-	c, err := newController(controller.Context{Client: client, Informers: inf, Clock: clocktesting.NewFakeClock(time.Now())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
-		switch o := o.(type) {
-		case *v1.Service:
-			_ = inf.Core().V1().Services().Informer().GetIndexer().Add(o)
-		case *v1.Pod:
-			_ = inf.Core().V1().Pods().Informer().GetIndexer().Add(o)
-		case *discoveryv1.EndpointSlice:
-			_ = inf.Discovery().V1().EndpointSlices().Informer().GetIndexer().Add(o)
-		}
-	}
-	client.ClearActions()
-	return c, client
+	f, c := controllertest.Build(t, time.Now(), newController, objs...)
+	return c, f.Client
 }
 
 func verbs(client *fake.Clientset) []string {

@@ -2,104 +2,43 @@ package job
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
-	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
-	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 )
 
-// fixture is a controller on a fake clientset whose listers are
-// preloaded with objects; sync is called directly.
+// fixture is the controller on a controllertest.Fixture (fake
+// clientset, informers preloaded with objs); sync is called directly.
 type fixture struct {
-	t      *testing.T
-	client *fake.Clientset
-	events *record.FakeRecorder
-	c      *Controller
+	*controllertest.Fixture
+	t *testing.T
+	c *Controller
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
-	f := &fixture{t: t, client: fake.NewClientset(objs...), events: record.NewFakeRecorder(100)}
-	inf := informers.NewSharedInformerFactory(f.client, 0)
-	c, err := newController(controller.Context{
-		Client: f.client, Informers: inf, Clock: clocktesting.NewFakeClock(now),
-		Recorder: func(string) record.EventRecorder { return f.events },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.c = c
-	for _, o := range objs {
-		switch o := o.(type) {
-		case *batchv1.Job:
-			_ = inf.Batch().V1().Jobs().Informer().GetIndexer().Add(o)
-		case *v1.Pod:
-			_ = inf.Core().V1().Pods().Informer().GetIndexer().Add(o)
-		}
-	}
-	n := 0
-	f.client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		p := a.(k8stesting.CreateAction).GetObject().(*v1.Pod)
-		if p.Name == "" {
-			n++
-			p.Name = fmt.Sprintf("%s%05d", p.GenerateName, n)
-		}
-		return false, nil, nil
-	})
-	f.client.ClearActions()
-	return f
+	fx, c := controllertest.Build(t, now, newController, objs...)
+	return &fixture{Fixture: fx, t: t, c: c}
 }
 
-// writes lists the fake client's write actions as "verb resource[/sub] [name]".
+// writes lists the write actions, sorted, with the names of patches and
+// deletions.
 func (f *fixture) writes() []string {
-	var out []string
-	for _, a := range f.client.Actions() {
-		s := a.GetVerb() + " " + a.GetResource().Resource
-		if a.GetSubresource() != "" {
-			s += "/" + a.GetSubresource()
-		}
-		switch a := a.(type) {
-		case k8stesting.PatchAction:
-			s += " " + a.GetName()
-		case k8stesting.DeleteAction:
-			s += " " + a.GetName()
-		case k8stesting.GetAction, k8stesting.ListAction, k8stesting.WatchAction:
-			continue
-		}
-		out = append(out, s)
-	}
+	out := f.NamedWrites("patch", "delete")
 	slices.Sort(out)
 	return out
 }
 
-func (f *fixture) drainEvents() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.events.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
-
 func (f *fixture) job(name string) *batchv1.Job {
 	f.t.Helper()
-	j, err := f.client.BatchV1().Jobs("ns").Get(context.Background(), name, metav1.GetOptions{})
+	j, err := f.Client.BatchV1().Jobs("ns").Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -115,7 +54,7 @@ func TestSyncCreatesPodsWithTheTrackingFinalizer(t *testing.T) {
 	if got := strings.Join(f.writes(), "; "); got != "create pods; create pods; update jobs/status" {
 		t.Errorf("writes: %s", got)
 	}
-	pods, _ := f.client.CoreV1().Pods("ns").List(context.Background(), metav1.ListOptions{})
+	pods, _ := f.Client.CoreV1().Pods("ns").List(context.Background(), metav1.ListOptions{})
 	for _, p := range pods.Items {
 		if !slices.Contains(p.Finalizers, batchv1.JobTrackingFinalizer) || !strings.HasPrefix(p.Name, "pi-") {
 			t.Errorf("pod %s finalizers %v", p.Name, p.Finalizers)
@@ -124,11 +63,11 @@ func TestSyncCreatesPodsWithTheTrackingFinalizer(t *testing.T) {
 	if st := f.job("pi").Status; st.Active != 2 || st.StartTime == nil {
 		t.Errorf("status %+v", st)
 	}
-	if ev := f.drainEvents(); len(ev) != 2 || !strings.HasPrefix(ev[0], "Normal SuccessfulCreate Created pod: pi-") {
+	if ev := f.Events(); len(ev) != 2 || !strings.HasPrefix(ev[0], "Normal SuccessfulCreate Created pod: pi-") {
 		t.Errorf("events %v", ev)
 	}
 	// The creations are in flight: a second sync creates nothing.
-	f.client.ClearActions()
+	f.Client.ClearActions()
 	if err := f.c.sync(context.Background(), "ns/pi"); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +83,7 @@ func TestSyncRecordsAPodBeforeLettingItGo(t *testing.T) {
 	if err := f.c.sync(context.Background(), "ns/pi"); err != nil {
 		t.Fatal(err)
 	}
-	acts := f.client.Actions()
+	acts := f.Client.Actions()
 	var order []string
 	for _, x := range acts {
 		if x.GetVerb() == "update" || x.GetVerb() == "patch" {
@@ -158,7 +97,7 @@ func TestSyncRecordsAPodBeforeLettingItGo(t *testing.T) {
 	if uncounted(st) != "s[a] f[]" || conds(st) != "SuccessCriteriaMet/CompletionsReached" {
 		t.Errorf("uncounted %s conditions %q", uncounted(st), conds(st))
 	}
-	p, _ := f.client.CoreV1().Pods("ns").Get(context.Background(), "a", metav1.GetOptions{})
+	p, _ := f.Client.CoreV1().Pods("ns").Get(context.Background(), "a", metav1.GetOptions{})
 	if len(p.Finalizers) != 0 {
 		t.Errorf("finalizers %v", p.Finalizers)
 	}

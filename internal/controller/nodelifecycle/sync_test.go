@@ -8,26 +8,20 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
-	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 )
 
 type fixture struct {
-	t      *testing.T
-	client *fake.Clientset
-	events *record.FakeRecorder
-	clock  *clocktesting.FakeClock
-	inf    informers.SharedInformerFactory
-	c      *Controller
+	*controllertest.Fixture
+	t *testing.T
+	c *Controller
 }
 
-// newFixture is the controller on a fake clientset with the nodes in its
-// lister, at t0, tainting at rate nodes per second.
+// newFixture is the controller on a controllertest.Fixture with the
+// nodes and pods, at t0, tainting at rate nodes per second.
 func newFixture(t *testing.T, rate float32, nodes []*v1.Node, pods ...*v1.Pod) *fixture {
 	t.Helper()
 	var objs []runtime.Object
@@ -37,24 +31,12 @@ func newFixture(t *testing.T, rate float32, nodes []*v1.Node, pods ...*v1.Pod) *
 	for _, p := range pods {
 		objs = append(objs, p)
 	}
-	f := &fixture{t: t, client: fake.NewClientset(objs...), events: record.NewFakeRecorder(100), clock: clocktesting.NewFakeClock(t0)}
-	inf := informers.NewSharedInformerFactory(f.client, 0)
-	c, err := newController(controller.Context{
-		Client: f.client, Informers: inf, Clock: f.clock, NodeEviction: controller.NodeEviction{Rate: rate},
-		Recorder: func(string) record.EventRecorder { return f.events },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range nodes {
-		_ = inf.Core().V1().Nodes().Informer().GetIndexer().Add(n)
-	}
-	for _, p := range pods {
-		_ = inf.Core().V1().Pods().Informer().GetIndexer().Add(p)
-	}
-	f.c, f.inf = c, inf
-	f.c.updateZones()
-	return f
+	fx, c := controllertest.Build(t, t0, func(ctx controller.Context) (*Controller, error) {
+		ctx.NodeEviction = controller.NodeEviction{Rate: rate}
+		return newController(ctx)
+	}, objs...)
+	c.updateZones()
+	return &fixture{Fixture: fx, t: t, c: c}
 }
 
 func (f *fixture) sync(name string) {
@@ -67,7 +49,7 @@ func (f *fixture) sync(name string) {
 // tainted lists the nodes updated with a NoExecute taint, in order.
 func (f *fixture) tainted() []string {
 	var out []string
-	for _, a := range f.client.Actions() {
+	for _, a := range f.Client.Actions() {
 		u, ok := a.(k8stesting.UpdateAction)
 		if !ok || a.GetSubresource() != "" || a.GetResource().Resource != "nodes" {
 			continue
@@ -82,18 +64,6 @@ func (f *fixture) tainted() []string {
 	return out
 }
 
-func (f *fixture) drainEvents() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.events.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
-
 // Newly tainting nodes takes a token of the zone's bucket (burst 1): the
 // second unreachable node of a zone waits for the next token.
 func TestTaintingIsRateLimitedPerZone(t *testing.T) {
@@ -106,7 +76,7 @@ func TestTaintingIsRateLimitedPerZone(t *testing.T) {
 	if got := strings.Join(f.tainted(), ","); got != "a-down-0,b-down-0" {
 		t.Fatalf("tainted %s, want a-down-0,b-down-0", got)
 	}
-	f.clock.Step(time.Second)
+	f.Clock.Step(time.Second)
 	f.sync("a-down-1")
 	if got := strings.Join(f.tainted(), ","); got != "a-down-0,b-down-0,a-down-1" {
 		t.Fatalf("tainted %s after a second", got)
@@ -131,7 +101,7 @@ func TestAllZonesDownUntaints(t *testing.T) {
 	f.sync("a-down-0")
 	f.sync("a-down-1")
 	var updates []*v1.Node
-	for _, a := range f.client.Actions() {
+	for _, a := range f.Client.Actions() {
 		if u, ok := a.(k8stesting.UpdateAction); ok && a.GetSubresource() == "" {
 			updates = append(updates, u.GetObject().(*v1.Node))
 		}
@@ -153,7 +123,7 @@ func TestNodeEvents(t *testing.T) {
 	f.sync(nodes[1].Name)
 	f.sync(nodes[1].Name)
 	want := []string{"Normal RegisteredNode Node a-ready-1 event: Registered Node a-ready-1 in Controller"}
-	if got := f.drainEvents(); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := f.Events(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("events %q, want %q", got, want)
 	}
 	f.sync(nodes[0].Name)
@@ -163,14 +133,14 @@ func TestNodeEvents(t *testing.T) {
 		"Warning NodeNotReady Node is not ready",
 		"Normal TaintManagerEviction Marking for deletion Pod default/p", // tolerates nothing
 	}
-	if got := f.drainEvents(); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := f.Events(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("events %q, want %q", got, want)
 	}
-	_ = f.inf.Core().V1().Nodes().Informer().GetIndexer().Delete(nodes[1])
+	_ = f.Informers.Core().V1().Nodes().Informer().GetIndexer().Delete(nodes[1])
 	f.sync(nodes[1].Name)
 	f.sync(nodes[1].Name)
 	want = []string{"Normal RemovingNode Node a-ready-1 event: Removing Node a-ready-1 from Controller"}
-	if got := f.drainEvents(); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := f.Events(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("events %q, want %q", got, want)
 	}
 }

@@ -14,25 +14,20 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 )
 
 // fixture is the autoscaler on a fake clientset (autoscalers, pods,
 // discovery of apps/v1 replicasets) and a fake dynamic client that
 // serves one ReplicaSet's /scale and the pods' metrics.
 type fixture struct {
+	*controllertest.Fixture
 	t        *testing.T
-	client   *fake.Clientset
 	dyn      *dynamicfake.FakeDynamicClient
-	events   *record.FakeRecorder
-	clock    *clocktesting.FakeClock
 	c        *Controller
 	replicas int64
 	scaledTo []int64
@@ -42,8 +37,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, replicas int64, objs ...runtime.Object) *fixture {
 	t.Helper()
-	f := &fixture{t: t, client: fake.NewClientset(objs...), events: record.NewFakeRecorder(100), clock: clocktesting.NewFakeClock(now), replicas: replicas}
-	f.client.Resources = []*metav1.APIResourceList{{GroupVersion: "apps/v1", APIResources: []metav1.APIResource{
+	f := &fixture{Fixture: controllertest.NewFixture(t, now, objs...), t: t, replicas: replicas}
+	f.Client.Resources = []*metav1.APIResourceList{{GroupVersion: "apps/v1", APIResources: []metav1.APIResource{
 		{Name: "replicasets", Kind: "ReplicaSet", Namespaced: true}, {Name: "replicasets/scale", Kind: "Scale", Group: "autoscaling", Version: "v1", Namespaced: true}}}}
 	f.dyn = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{podMetricsResource: "PodMetricsList"})
 	f.dyn.PrependReactor("get", "replicasets", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -71,21 +66,13 @@ func newFixture(t *testing.T, replicas int64, objs ...runtime.Object) *fixture {
 		}
 		return true, list, nil
 	})
-	inf := informers.NewSharedInformerFactory(f.client, 0)
-	c, err := newController(controller.Context{Client: f.client, Dynamic: f.dyn, Informers: inf, Clock: f.clock,
-		Recorder: func(string) record.EventRecorder { return f.events }})
+	ctx := f.Context()
+	ctx.Dynamic = f.dyn
+	c, err := newController(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.c = c
-	for _, o := range objs {
-		switch o := o.(type) {
-		case *autoscalingv2.HorizontalPodAutoscaler:
-			_ = inf.Autoscaling().V2().HorizontalPodAutoscalers().Informer().GetIndexer().Add(o)
-		case *v1.Pod:
-			_ = inf.Core().V1().Pods().Informer().GetIndexer().Add(o)
-		}
-	}
 	return f
 }
 
@@ -107,23 +94,11 @@ func (f *fixture) sync() {
 }
 
 func (f *fixture) status() autoscalingv2.HorizontalPodAutoscalerStatus {
-	h, err := f.client.AutoscalingV2().HorizontalPodAutoscalers("ns").Get(context.Background(), "web", metav1.GetOptions{})
+	h, err := f.Client.AutoscalingV2().HorizontalPodAutoscalers("ns").Get(context.Background(), "web", metav1.GetOptions{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return h.Status
-}
-
-func (f *fixture) drainEvents() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.events.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
 }
 
 func conditions(st autoscalingv2.HorizontalPodAutoscalerStatus) string {
@@ -153,7 +128,7 @@ func TestSyncScalesUpAtTheMaximumRate(t *testing.T) {
 	if fmt.Sprint(f.scaledTo) != "[4]" {
 		t.Errorf("scaled to %v; want 4 (at most double, or 4, per sync, of the 6 asked)", f.scaledTo)
 	}
-	ev := f.drainEvents()
+	ev := f.Events()
 	if len(ev) != 1 || ev[0] != "Normal SuccessfulRescale New size: 4; reason: cpu resource utilization (percentage of request) above target" {
 		t.Errorf("events = %q", ev)
 	}
@@ -177,12 +152,12 @@ func TestSyncHoldsAScaleDownWithinTheStabilizationWindow(t *testing.T) {
 	if got := conditions(f.status()); got != "AbleToScale=True/ScaleDownStabilized ScalingActive=True/ValidMetricFound ScalingLimited=False/DesiredWithinRange" {
 		t.Errorf("conditions = %s", got)
 	}
-	f.clock.Step(DownscaleStabilization + f.c.period)
+	f.Clock.Step(DownscaleStabilization + f.c.period)
 	f.sync()
 	if fmt.Sprint(f.scaledTo) != "[1]" {
 		t.Errorf("scaled to %v after the window; want 1", f.scaledTo)
 	}
-	if ev := f.drainEvents(); len(ev) != 1 || ev[0] != "Normal SuccessfulRescale New size: 1; reason: All metrics below target" {
+	if ev := f.Events(); len(ev) != 1 || ev[0] != "Normal SuccessfulRescale New size: 1; reason: All metrics below target" {
 		t.Errorf("events = %q", ev)
 	}
 }
@@ -197,7 +172,7 @@ func TestSyncWithoutMetricsDoesNotScale(t *testing.T) {
 	if got := conditions(st); got != "AbleToScale=True/SucceededGetScale ScalingActive=False/FailedGetResourceMetric" {
 		t.Errorf("conditions = %s", got)
 	}
-	ev := f.drainEvents()
+	ev := f.Events()
 	if len(ev) != 2 || !strings.HasPrefix(ev[0], "Warning FailedGetResourceMetric failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API") ||
 		!strings.HasPrefix(ev[1], "Warning FailedComputeMetricsReplicas invalid metrics (1 invalid out of 1)") {
 		t.Errorf("events = %q", ev)
@@ -211,7 +186,7 @@ func TestSyncWithoutATargetSaysSo(t *testing.T) {
 	if got := conditions(f.status()); got != "AbleToScale=False/FailedGetScale" {
 		t.Errorf("conditions = %s", got)
 	}
-	if ev := f.drainEvents(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning FailedGetScale ") {
+	if ev := f.Events(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning FailedGetScale ") {
 		t.Errorf("events = %q", ev)
 	}
 }
@@ -222,7 +197,7 @@ func TestSyncBringsReplicasIntoRange(t *testing.T) {
 	if fmt.Sprint(f.scaledTo) != "[10]" {
 		t.Errorf("scaled to %v; want maxReplicas", f.scaledTo)
 	}
-	if ev := f.drainEvents(); len(ev) != 1 || ev[0] != "Normal SuccessfulRescale New size: 10; reason: Current number of replicas above Spec.MaxReplicas" {
+	if ev := f.Events(); len(ev) != 1 || ev[0] != "Normal SuccessfulRescale New size: 10; reason: Current number of replicas above Spec.MaxReplicas" {
 		t.Errorf("events = %q", ev)
 	}
 }

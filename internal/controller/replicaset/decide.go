@@ -1,7 +1,6 @@
 package replicaset
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -37,23 +36,21 @@ type Input struct {
 	CanManage bool
 	// Now is the current time (availability, scale-down ranking).
 	Now time.Time
-	// Related are the pods of every ReplicaSet that shares RS's
+	// Related returns the pods of every ReplicaSet that shares RS's
 	// controller (a Deployment's ReplicaSets, RS's own included:
 	// upstream's indirectly related pods); scale-down prefers pods on
-	// nodes crowded with them. Nil counts only RS's own pods.
-	Related []*v1.Pod
+	// nodes crowded with them. Called only when some but not all owned
+	// pods are to be deleted (listing them costs a pass over the
+	// namespace's pods). Nil, or a nil result, counts only RS's own pods.
+	Related func() []*v1.Pod
 }
 
 // Plan is what a sync does.
 type Plan struct {
-	// Adopt are orphans that match the selector: they get RS as their
-	// controller.
-	Adopt []*v1.Pod
-	// Release are pods RS controls that no longer match: RS's
-	// ownerReference is removed.
-	Release []*v1.Pod
-	// Owned are the active pods RS controls after adoption and release.
-	Owned []*v1.Pod
+	// Claims are the active pods RS adopts (orphans that match the
+	// selector), releases (its own that no longer match) and owns after
+	// both.
+	controller.Claims[*v1.Pod]
 	// Create is how many pods to create (at most BurstReplicas).
 	Create int
 	// Delete are the pods to delete, in upstream's preference order.
@@ -63,29 +60,15 @@ type Plan struct {
 // Decide claims pods for in.RS and says how many to create or which to
 // delete so that exactly spec.replicas active pods match.
 func Decide(in Input) Plan {
-	var p Plan
 	rs := in.RS
 	deleting := rs.DeletionTimestamp != nil
+	var active []*v1.Pod
 	for _, pod := range in.Pods {
-		if !IsActive(pod) {
-			continue
-		}
-		ref := metav1.GetControllerOfNoCopy(pod)
-		matches := in.Selector.Matches(labels.Set(pod.Labels))
-		switch {
-		case ref != nil && ref.UID != rs.UID:
-			// Another controller's.
-		case ref != nil && matches:
-			p.Owned = append(p.Owned, pod)
-		case ref != nil:
-			if !deleting {
-				p.Release = append(p.Release, pod)
-			}
-		case matches && !deleting:
-			p.Adopt = append(p.Adopt, pod)
-			p.Owned = append(p.Owned, pod)
+		if IsActive(pod) {
+			active = append(active, pod)
 		}
 	}
+	p := Plan{Claims: controller.SplitClaims(rs, active, func(p *v1.Pod) bool { return in.Selector.Matches(labels.Set(p.Labels)) })}
 	if !in.CanManage || deleting {
 		return p
 	}
@@ -94,11 +77,15 @@ func Decide(in Input) Plan {
 	case diff < 0:
 		p.Create = min(-diff, BurstReplicas)
 	case diff > 0:
-		related := in.Related
+		n := min(diff, BurstReplicas)
+		var related []*v1.Pod
+		if n < len(p.Owned) && in.Related != nil {
+			related = in.Related()
+		}
 		if related == nil {
 			related = p.Owned
 		}
-		p.Delete = PodsToDelete(p.Owned, related, min(diff, BurstReplicas), in.Now)
+		p.Delete = PodsToDelete(p.Owned, related, n, in.Now)
 	}
 	return p
 }
@@ -313,5 +300,3 @@ func PodFromTemplate(rs *appsv1.ReplicaSet) *v1.Pod {
 func ControllerRef(rs *appsv1.ReplicaSet) *metav1.OwnerReference {
 	return metav1.NewControllerRef(rs, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
 }
-
-func podKey(p *v1.Pod) string { return fmt.Sprintf("%s/%s", p.Namespace, p.Name) }

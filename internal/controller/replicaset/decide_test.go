@@ -138,6 +138,33 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// The pods related through the ReplicaSet's controller are listed only to
+// rank a scale-down, not on every sync.
+func TestDecideAsksForRelatedPodsOnlyToRankDeletions(t *testing.T) {
+	rs := newRS(2)
+	three := []*v1.Pod{pod("a", owned(rs)), pod("b", owned(rs)), pod("c", owned(rs))}
+	for _, tc := range []struct {
+		name     string
+		replicas int32
+		pods     []*v1.Pod
+		asked    bool
+	}{
+		{"steady", 3, three, false},
+		{"scale up", 4, three, false},
+		{"scale down", 2, three, true},
+		{"scale to zero: no ranking", 0, three, false},
+	} {
+		r := newRS(tc.replicas)
+		asked := false
+		sel, _ := metav1.LabelSelectorAsSelector(r.Spec.Selector)
+		Decide(Input{RS: r, Selector: sel, Pods: tc.pods, CanManage: true, Now: now,
+			Related: func() []*v1.Pod { asked = true; return nil }})
+		if asked != tc.asked {
+			t.Errorf("%s: related pods asked for: %v", tc.name, asked)
+		}
+	}
+}
+
 func TestPodsToDeleteOrder(t *testing.T) {
 	tests := []struct {
 		name string

@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -91,18 +90,14 @@ func (rc *Controller) Run(ctx context.Context, workers int) { rc.queue.Run(ctx, 
 // ShutDown stops the controller's queue for good.
 func (rc *Controller) ShutDown() { rc.queue.ShutDown() }
 
-// adopters are the keys of the ReplicaSets of ns whose selector matches
-// an orphan's labels.
-func (rc *Controller) adopters(ns string, lbls map[string]string) []string {
-	list, err := rc.rsLister.ReplicaSets(ns).List(labels.Everything())
+// adopters are the keys of the ReplicaSets whose selector matches an
+// orphan.
+func (rc *Controller) adopters(pod *v1.Pod) []string {
+	list, err := rc.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
 	if err != nil {
 		return nil
 	}
-	var keys []string
-	for _, rs := range controller.Selecting(list, rsSelector, lbls) {
-		keys = append(keys, rs.Namespace+"/"+rs.Name)
-	}
-	return keys
+	return controller.Keys(controller.Selecting(list, rsSelector, pod.Labels))
 }
 
 func (rc *Controller) minReadySeconds(ns, name string) int32 {
@@ -138,7 +133,7 @@ func (rc *Controller) sync(ctx context.Context, key string) error {
 	log := rc.queue.Logger().With("replicaset", key)
 	now := rc.clock.Now()
 	plan := Decide(Input{RS: cached, Selector: sel, Pods: pods, CanManage: rc.expectations.Satisfied(key), Now: now,
-		Related: rc.relatedPods(cached, pods)})
+		Related: func() []*v1.Pod { return rc.relatedPods(cached, pods) }})
 	owned, err := rc.claim(ctx, cached, plan)
 	if err != nil {
 		return err
@@ -207,45 +202,13 @@ func (rc *Controller) relatedPods(rs *appsv1.ReplicaSet, pods []*v1.Pod) []*v1.P
 	return out
 }
 
-// claim writes the plan's adoptions and releases and returns the owned
-// pods that survived them. Adoption first re-reads the ReplicaSet from
-// the API server: a ReplicaSet being deleted must not adopt (upstream's
-// RecheckDeletionTimestamp).
+// claim writes the plan's adoptions (once the ReplicaSet, re-read from
+// the API server, is known not to be being deleted: upstream's
+// RecheckDeletionTimestamp) and releases, and returns the owned pods
+// that survived them.
 func (rc *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, plan Plan) ([]*v1.Pod, error) {
-	lost := map[types.UID]bool{}
-	if len(plan.Adopt) > 0 {
-		fresh, err := rc.client.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("recheck before adoption: %w", err)
-		}
-		if fresh.UID != rs.UID || fresh.DeletionTimestamp != nil {
-			return nil, fmt.Errorf("replicaset %s/%s is gone or being deleted: not adopting", rs.Namespace, rs.Name)
-		}
-		ref := ControllerRef(rs)
-		for _, pod := range plan.Adopt {
-			_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, controller.AdoptPatch(ref, pod.UID), metav1.PatchOptions{})
-			if apierrors.IsNotFound(err) {
-				lost[pod.UID] = true
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("adopt pod %s: %w", podKey(pod), err)
-			}
-		}
-	}
-	for _, pod := range plan.Release {
-		_, err := rc.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, controller.ReleasePatch(rs.UID, pod.UID), metav1.PatchOptions{})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-			return nil, fmt.Errorf("release pod %s: %w", podKey(pod), err)
-		}
-	}
-	var owned []*v1.Pod
-	for _, p := range plan.Owned {
-		if !lost[p.UID] {
-			owned = append(owned, p)
-		}
-	}
-	return owned, nil
+	recheck := controller.RecheckDeletion(rs, "replicaset", rc.client.AppsV1().ReplicaSets(rs.Namespace).Get)
+	return plan.Claims.Write(ctx, controller.PatchClaims(ControllerRef(rs), rc.client.CoreV1().Pods(rs.Namespace).Patch, recheck))
 }
 
 // updateStatus writes status when it changed and returns the ReplicaSet

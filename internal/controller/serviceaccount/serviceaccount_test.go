@@ -8,12 +8,9 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
-	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 )
 
 func TestNeedsDefault(t *testing.T) {
@@ -45,21 +42,8 @@ func TestSync(t *testing.T) {
 		&v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "done"}},
 		&v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: DefaultName, Namespace: "done"}},
 	}
-	client := fake.NewClientset(objs...)
-	inf := informers.NewSharedInformerFactory(client, 0)
-	c, err := newController(controller.Context{Client: client, Informers: inf, Clock: clocktesting.NewFakeClock(time.Now())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
-		switch o := o.(type) {
-		case *v1.Namespace:
-			_ = inf.Core().V1().Namespaces().Informer().GetIndexer().Add(o)
-		case *v1.ServiceAccount:
-			_ = inf.Core().V1().ServiceAccounts().Informer().GetIndexer().Add(o)
-		}
-	}
-	client.ClearActions()
+	f, c := controllertest.Build(t, time.Now(), newController, objs...)
+	client := f.Client
 	for _, key := range []string{"bare", "done", "gone"} {
 		if err := c.sync(context.Background(), key); err != nil {
 			t.Fatalf("%s: %v", key, err)

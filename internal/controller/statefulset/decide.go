@@ -13,11 +13,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/history"
 )
 
 // Upstream's labels on a StatefulSet's pods.
@@ -92,81 +92,18 @@ func ordinalOf(pod *v1.Pod) int {
 	return ord
 }
 
-// claimOp is what a claim does with one object (pod or revision).
-type claimOp int
-
-const (
-	claimIgnore claimOp = iota
-	claimOwned
-	claimAdopt
-	claimRelease
-)
-
-// classify applies upstream's ControllerRefManager rules to obj for the
-// owner with uid: an orphan that matches is adopted unless either is
-// being deleted; an owned object that stops matching is released unless
-// the owner is being deleted; another controller's object is ignored.
-func classify(uid types.UID, ownerDeleting bool, obj metav1.Object, matches bool) claimOp {
-	ref := metav1.GetControllerOfNoCopy(obj)
-	switch {
-	case ref != nil && ref.UID != uid:
-		return claimIgnore
-	case ref != nil && matches:
-		return claimOwned
-	case ref != nil:
-		if ownerDeleting {
-			return claimOwned
-		}
-		return claimRelease
-	case matches && !ownerDeleting && obj.GetDeletionTimestamp() == nil:
-		return claimAdopt
-	}
-	return claimIgnore
-}
-
-// Claim splits a namespace's pods for set: those to adopt (orphans that
-// match the selector and whose names make them members), those to
-// release, and the owned ones after both (adopted included).
-func Claim(set *appsv1.StatefulSet, sel labels.Selector, pods []*v1.Pod) (adopt, release, owned []*v1.Pod) {
-	return claim(set, pods, func(p *v1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) && isMember(set, p) })
-}
-
-// ClaimRevisions does for ControllerRevisions what Claim does for pods;
-// a revision matches when the selector matches its labels.
-func ClaimRevisions(set *appsv1.StatefulSet, sel labels.Selector, revs []*appsv1.ControllerRevision) (adopt, release, owned []*appsv1.ControllerRevision) {
-	return claim(set, revs, func(r *appsv1.ControllerRevision) bool { return sel.Matches(labels.Set(r.Labels)) })
-}
-
-func claim[T metav1.Object](set *appsv1.StatefulSet, objs []T, matches func(T) bool) (adopt, release, owned []T) {
-	deleting := set.DeletionTimestamp != nil
-	for _, o := range objs {
-		switch classify(set.UID, deleting, o, matches(o)) {
-		case claimAdopt:
-			adopt = append(adopt, o)
-			owned = append(owned, o)
-		case claimOwned:
-			owned = append(owned, o)
-		case claimRelease:
-			release = append(release, o)
-		}
-	}
-	return adopt, release, owned
+// Claim splits a namespace's pods for set (controller.SplitClaims):
+// a pod matches when the selector matches it and its name makes it one
+// of set's members.
+func Claim(set *appsv1.StatefulSet, sel labels.Selector, pods []*v1.Pod) controller.Claims[*v1.Pod] {
+	return controller.SplitClaims(set, pods, func(p *v1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) && isMember(set, p) })
 }
 
 // RevisionData is what a StatefulSet's ControllerRevision stores: a
 // strategic merge patch that replaces spec.template, the same bytes
 // `kubectl rollout undo` applies (keys sorted, as kubectl's).
 func RevisionData(set *appsv1.StatefulSet) ([]byte, error) {
-	raw, err := json.Marshal(set.Spec.Template)
-	if err != nil {
-		return nil, err
-	}
-	var tmpl map[string]any
-	if err := json.Unmarshal(raw, &tmpl); err != nil {
-		return nil, err
-	}
-	tmpl["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": tmpl}})
+	return history.TemplatePatch(&set.Spec.Template)
 }
 
 // NewSetRevision is set's ControllerRevision number revision, hashed
@@ -176,7 +113,7 @@ func NewSetRevision(set *appsv1.StatefulSet, revision int64, collisionCount *int
 	if err != nil {
 		return nil, err
 	}
-	cr := NewRevision(set, kind, set.Spec.Template.Labels, runtime.RawExtension{Raw: data}, revision, collisionCount)
+	cr := history.New(set, kind, set.Spec.Template.Labels, runtime.RawExtension{Raw: data}, revision, collisionCount)
 	cr.Namespace = set.Namespace
 	if len(set.Annotations) > 0 {
 		cr.Annotations = make(map[string]string, len(set.Annotations))

@@ -276,8 +276,8 @@ func TestClaim(t *testing.T) {
 	stranger.Name = "db-0"
 	relabelled := member(2, owned)
 	relabelled.Labels["app"] = "debug"
-	adopt, release, own := Claim(set, sel, []*v1.Pod{member(0, owned), member(1), relabelled, member(3, other), stranger, member(4, terminating)})
-	got := fmt.Sprintf("adopt %s release %s owned %s", names(adopt), names(release), names(own))
+	c := Claim(set, sel, []*v1.Pod{member(0, owned), member(1), relabelled, member(3, other), stranger, member(4, terminating)})
+	got := fmt.Sprintf("adopt %s release %s owned %s", names(c.Adopt), names(c.Release), names(c.Owned))
 	if want := "adopt web-1 release web-2 owned web-0,web-1"; got != want {
 		t.Errorf("%s, want %s", got, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/history"
 )
 
 // Name is the controller's canonical name in --controllers (upstream's);
@@ -89,11 +91,8 @@ func newController(c controller.Context) (*Controller, error) {
 	if _, err := setInf.Informer().AddEventHandler(q.Handler()); err != nil {
 		return nil, err
 	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    sc.addPod,
-		UpdateFunc: sc.updatePod,
-		DeleteFunc: sc.deletePod,
-	}); err != nil {
+	pods := &controller.OwnedPods{Kind: kind, Queue: q, Adopters: sc.adopters, MinReadySeconds: sc.minReadySeconds}
+	if _, err := podInf.Informer().AddEventHandler(pods.Handler()); err != nil {
 		return nil, err
 	}
 	// Revisions are read from the cache only; their changes come from
@@ -108,71 +107,22 @@ func (sc *Controller) Run(ctx context.Context, workers int) { sc.queue.Run(ctx, 
 // ShutDown stops the controller's queue for good.
 func (sc *Controller) ShutDown() { sc.queue.ShutDown() }
 
-// ownerKey returns the key of the StatefulSet controlling obj, if any.
-func ownerKey(obj metav1.Object) (string, bool) {
-	ref := metav1.GetControllerOfNoCopy(obj)
-	if ref == nil || ref.Kind != kind.Kind || ref.APIVersion != appsv1.SchemeGroupVersion.String() {
-		return "", false
-	}
-	return obj.GetNamespace() + "/" + ref.Name, true
-}
-
-func (sc *Controller) addPod(obj any) {
-	pod := obj.(*v1.Pod)
-	if key, ok := ownerKey(pod); ok {
-		sc.queue.Add(key)
-		return
-	}
-	if pod.DeletionTimestamp == nil {
-		sc.enqueueMatching(pod)
-	}
-}
-
-func (sc *Controller) updatePod(old, cur any) {
-	o, c := old.(*v1.Pod), cur.(*v1.Pod)
-	if o.ResourceVersion == c.ResourceVersion {
-		return
-	}
-	oldKey, oldOwned := ownerKey(o)
-	key, owned := ownerKey(c)
-	if oldOwned && oldKey != key {
-		sc.queue.Add(oldKey)
-	}
-	if owned {
-		sc.queue.Add(key)
-		return
-	}
-	if c.DeletionTimestamp == nil && (oldOwned || !equality.Semantic.DeepEqual(o.Labels, c.Labels)) {
-		sc.enqueueMatching(c)
-	}
-}
-
-func (sc *Controller) deletePod(obj any) {
-	pod, ok := controller.Deleted[*v1.Pod](obj)
-	if !ok {
-		return
-	}
-	if key, ok := ownerKey(pod); ok {
-		sc.queue.Add(key)
-	}
-}
-
-// enqueueMatching enqueues the StatefulSets that could adopt an orphan.
-func (sc *Controller) enqueueMatching(pod *v1.Pod) {
-	if len(pod.Labels) == 0 {
-		return
-	}
+// adopters are the keys of the StatefulSets that could adopt an orphan:
+// their selector matches it and its name makes it a member.
+func (sc *Controller) adopters(pod *v1.Pod) []string {
 	sets, err := sc.setLister.StatefulSets(pod.Namespace).List(labels.Everything())
 	if err != nil {
-		return
+		return nil
 	}
-	for _, set := range sets {
-		sel, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) || !isMember(set, pod) {
-			continue
-		}
-		sc.queue.Add(set.Namespace + "/" + set.Name)
+	sets = controller.Selecting(sets, func(s *appsv1.StatefulSet) *metav1.LabelSelector { return s.Spec.Selector }, pod.Labels)
+	return controller.Keys(slices.DeleteFunc(sets, func(s *appsv1.StatefulSet) bool { return !isMember(s, pod) }))
+}
+
+func (sc *Controller) minReadySeconds(ns, name string) int32 {
+	if set, err := sc.setLister.StatefulSets(ns).Get(name); err == nil {
+		return set.Spec.MinReadySeconds
 	}
+	return 0
 }
 
 func (sc *Controller) sync(ctx context.Context, key string) error {
@@ -366,74 +316,22 @@ func (sc *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, se
 	if err != nil {
 		return nil, err
 	}
-	adopt, release, owned := Claim(set, sel, all)
-	if len(adopt) > 0 {
-		if err := sc.recheck(ctx, set); err != nil {
-			return nil, err
-		}
-	}
-	lost := map[types.UID]bool{}
-	for _, p := range adopt {
-		_, err := sc.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, controller.AdoptPatch(ControllerRef(set), p.UID), metav1.PatchOptions{})
-		if apierrors.IsNotFound(err) {
-			lost[p.UID] = true
-		} else if err != nil {
-			return nil, fmt.Errorf("adopt pod %s/%s: %w", p.Namespace, p.Name, err)
-		}
-	}
-	for _, p := range release {
-		_, err := sc.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, controller.ReleasePatch(set.UID, p.UID), metav1.PatchOptions{})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-			return nil, fmt.Errorf("release pod %s/%s: %w", p.Namespace, p.Name, err)
-		}
-	}
-	out := owned[:0:0]
-	for _, p := range owned {
-		if !lost[p.UID] {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	return Claim(set, sel, all).Write(ctx, controller.PatchClaims(ControllerRef(set), sc.client.CoreV1().Pods(set.Namespace).Patch, sc.recheck(set)))
 }
 
-// claimRevisions does for ControllerRevisions what claimPods does.
+// claimRevisions does for ControllerRevisions what claimPods does; a
+// revision matches when the selector matches its labels.
 func (sc *Controller) claimRevisions(ctx context.Context, set *appsv1.StatefulSet, sel labels.Selector) ([]*appsv1.ControllerRevision, error) {
 	all, err := sc.revLister.ControllerRevisions(set.Namespace).List(labels.Everything())
 	if err != nil {
 		return nil, err
 	}
-	adopt, release, owned := ClaimRevisions(set, sel, all)
-	if len(adopt) > 0 {
-		if err := sc.recheck(ctx, set); err != nil {
-			return nil, err
-		}
-	}
-	revs := sc.client.AppsV1().ControllerRevisions(set.Namespace)
-	for _, r := range adopt {
-		if _, err := revs.Patch(ctx, r.Name, types.StrategicMergePatchType, controller.AdoptPatch(ControllerRef(set), r.UID), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("adopt revision %s/%s: %w", r.Namespace, r.Name, err)
-		}
-	}
-	for _, r := range release {
-		if _, err := revs.Patch(ctx, r.Name, types.StrategicMergePatchType, controller.ReleasePatch(set.UID, r.UID), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("release revision %s/%s: %w", r.Namespace, r.Name, err)
-		}
-	}
-	out := make([]*appsv1.ControllerRevision, len(owned))
-	copy(out, owned)
-	return out, nil
+	return controller.ClaimObjects(ctx, set, sel, nil, all, controller.PatchClaims(ControllerRef(set), sc.client.AppsV1().ControllerRevisions(set.Namespace).Patch, sc.recheck(set)))
 }
 
 // recheck re-reads set from the API server before an adoption.
-func (sc *Controller) recheck(ctx context.Context, set *appsv1.StatefulSet) error {
-	fresh, err := sc.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("recheck before adoption: %w", err)
-	}
-	if fresh.UID != set.UID || fresh.DeletionTimestamp != nil {
-		return fmt.Errorf("statefulset %s/%s is gone or being deleted: not adopting", set.Namespace, set.Name)
-	}
-	return nil
+func (sc *Controller) recheck(set *appsv1.StatefulSet) func(context.Context) error {
+	return controller.RecheckDeletion(set, "statefulset", sc.client.AppsV1().StatefulSets(set.Namespace).Get)
 }
 
 // revisions finds or makes the set's update revision (its template now)
@@ -442,27 +340,24 @@ func (sc *Controller) recheck(ctx context.Context, set *appsv1.StatefulSet) erro
 // equal to an older revision re-numbers that revision rather than making
 // a new one (a rollback).
 func (sc *Controller) revisions(ctx context.Context, set *appsv1.StatefulSet, revisions []*appsv1.ControllerRevision) (current, update *appsv1.ControllerRevision, collisions int32, err error) {
-	SortRevisions(revisions)
+	history.Sort(revisions)
 	if set.Status.CollisionCount != nil {
 		collisions = *set.Status.CollisionCount
 	}
-	want, err := NewSetRevision(set, NextRevision(revisions), &collisions)
+	want, err := NewSetRevision(set, history.Next(revisions), &collisions)
 	if err != nil {
 		return nil, nil, 0, controller.Permanent(err)
 	}
-	equal := FindEqualRevisions(revisions, want)
+	equal := history.FindEqual(revisions, want)
 	switch {
-	case len(equal) > 0 && EqualRevision(revisions[len(revisions)-1], equal[len(equal)-1]):
+	case len(equal) > 0 && history.Equal(revisions[len(revisions)-1], equal[len(equal)-1]):
 		update = revisions[len(revisions)-1]
 	case len(equal) > 0:
-		prior := equal[len(equal)-1].DeepCopy()
-		prior.Revision = want.Revision
-		update, err = sc.client.AppsV1().ControllerRevisions(set.Namespace).Update(ctx, prior, metav1.UpdateOptions{})
-		if err != nil {
-			return nil, nil, 0, fmt.Errorf("renumber revision %s/%s: %w", prior.Namespace, prior.Name, err)
+		if update, err = history.Renumber(ctx, sc.client, equal[len(equal)-1], want.Revision); err != nil {
+			return nil, nil, 0, err
 		}
 	default:
-		update, err = CreateRevision(ctx, sc.client, set.Namespace, set.Name, want, &collisions)
+		update, err = history.Create(ctx, sc.client, set.Namespace, set.Name, want, &collisions)
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("create revision for statefulset %s/%s: %w", set.Namespace, set.Name, err)
 		}
@@ -489,7 +384,7 @@ func (sc *Controller) pruneHistory(ctx context.Context, set *appsv1.StatefulSet,
 	if set.Spec.RevisionHistoryLimit != nil {
 		limit = int(*set.Spec.RevisionHistoryLimit)
 	}
-	for _, r := range RevisionsToPrune(revisions, live, limit) {
+	for _, r := range history.ToPrune(revisions, live, limit) {
 		err := sc.client.AppsV1().ControllerRevisions(r.Namespace).Delete(ctx, r.Name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("prune revision %s/%s: %w", r.Namespace, r.Name, err)

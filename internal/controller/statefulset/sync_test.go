@@ -11,49 +11,24 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
-	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 )
 
-// fixture is a controller on a fake clientset whose listers are
-// preloaded with objects; sync is called directly.
+// fixture is the controller on a controllertest.Fixture (fake
+// clientset, informers preloaded with objs); sync is called directly.
 type fixture struct {
-	t      *testing.T
-	client *fake.Clientset
-	events *record.FakeRecorder
-	c      *Controller
+	*controllertest.Fixture
+	t *testing.T
+	c *Controller
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
-	f := &fixture{t: t, client: fake.NewClientset(objs...), events: record.NewFakeRecorder(100)}
-	inf := informers.NewSharedInformerFactory(f.client, 0)
-	c, err := newController(controller.Context{
-		Client: f.client, Informers: inf, Clock: clocktesting.NewFakeClock(now),
-		Recorder: func(string) record.EventRecorder { return f.events },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.c = c
-	for _, o := range objs {
-		switch o := o.(type) {
-		case *appsv1.StatefulSet:
-			_ = inf.Apps().V1().StatefulSets().Informer().GetIndexer().Add(o)
-		case *appsv1.ControllerRevision:
-			_ = inf.Apps().V1().ControllerRevisions().Informer().GetIndexer().Add(o)
-		case *v1.Pod:
-			_ = inf.Core().V1().Pods().Informer().GetIndexer().Add(o)
-		}
-	}
-	f.client.ClearActions()
-	return f
+	fx, c := controllertest.Build(t, now, newController, objs...)
+	return &fixture{Fixture: fx, t: t, c: c}
 }
 
 func (f *fixture) sync() error {
@@ -63,42 +38,7 @@ func (f *fixture) sync() error {
 
 // writes lists the write actions as "verb resource[/sub] [name]".
 func (f *fixture) writes() string {
-	var out []string
-	for _, a := range f.client.Actions() {
-		verb := a.GetVerb()
-		if verb == "get" || verb == "list" || verb == "watch" {
-			continue
-		}
-		s := verb + " " + a.GetResource().Resource
-		if a.GetSubresource() != "" {
-			s += "/" + a.GetSubresource()
-		}
-		switch a := a.(type) {
-		case interface{ GetName() string }:
-			if a.GetName() != "" {
-				s += " " + a.GetName()
-			}
-		}
-		if c, ok := a.(interface{ GetObject() runtime.Object }); ok && (verb == "create" || verb == "update") && a.GetSubresource() == "" {
-			if m, ok := c.GetObject().(metav1.Object); ok {
-				s += " " + m.GetName()
-			}
-		}
-		out = append(out, s)
-	}
-	return strings.Join(out, ", ")
-}
-
-func (f *fixture) drainEvents() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.events.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
+	return strings.Join(f.NamedWrites("patch", "delete", "create", "update"), ", ")
 }
 
 // revisionOf is set's first revision, as the controller names it.
@@ -126,17 +66,17 @@ func TestSyncNewSetCreatesRevisionAndFirstPod(t *testing.T) {
 	if got := f.writes(); got != want {
 		t.Errorf("writes:\n got %s\nwant %s", got, want)
 	}
-	pod, err := f.client.CoreV1().Pods("ns").Get(context.Background(), "web-0", metav1.GetOptions{})
+	pod, err := f.Client.CoreV1().Pods("ns").Get(context.Background(), "web-0", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pod.Labels[RevisionLabel] != rev.Name || pod.Spec.Hostname != "web-0" || pod.Spec.Subdomain != "web-svc" {
 		t.Errorf("pod labels %v hostname %s subdomain %s", pod.Labels, pod.Spec.Hostname, pod.Spec.Subdomain)
 	}
-	if ev := f.drainEvents(); len(ev) != 1 || ev[0] != "Normal SuccessfulCreate create Pod web-0 in StatefulSet web successful" {
+	if ev := f.Events(); len(ev) != 1 || ev[0] != "Normal SuccessfulCreate create Pod web-0 in StatefulSet web successful" {
 		t.Errorf("events %q", ev)
 	}
-	got, _ := f.client.AppsV1().StatefulSets("ns").Get(context.Background(), "web", metav1.GetOptions{})
+	got, _ := f.Client.AppsV1().StatefulSets("ns").Get(context.Background(), "web", metav1.GetOptions{})
 	st := got.Status
 	if st.CurrentRevision != rev.Name || st.UpdateRevision != rev.Name || st.ObservedGeneration != 2 || st.CollisionCount == nil || *st.CollisionCount != 0 {
 		t.Errorf("status %+v", st)
@@ -155,7 +95,7 @@ func TestSyncScalesDownHighestFirst(t *testing.T) {
 	if got := f.writes(); got != "delete pods web-2, update statefulsets/status" {
 		t.Errorf("writes: %s", got)
 	}
-	if ev := f.drainEvents(); len(ev) != 1 || ev[0] != "Normal SuccessfulDelete delete Pod web-2 in StatefulSet web successful" {
+	if ev := f.Events(); len(ev) != 1 || ev[0] != "Normal SuccessfulDelete delete Pod web-2 in StatefulSet web successful" {
 		t.Errorf("events %q", ev)
 	}
 }
@@ -171,7 +111,7 @@ func TestSyncAdoptsOrphanMembers(t *testing.T) {
 	if got := f.writes(); !strings.HasPrefix(got, "patch pods web-0") || strings.Contains(got, "create pods") {
 		t.Errorf("writes: %s", got)
 	}
-	p, _ := f.client.CoreV1().Pods("ns").Get(context.Background(), "web-0", metav1.GetOptions{})
+	p, _ := f.Client.CoreV1().Pods("ns").Get(context.Background(), "web-0", metav1.GetOptions{})
 	if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != set.UID {
 		t.Errorf("not adopted: %+v", p.OwnerReferences)
 	}
@@ -192,7 +132,7 @@ func TestSyncRollbackRenumbersTheOldRevision(t *testing.T) {
 	if got := f.writes(); !strings.HasPrefix(got, "update controllerrevisions "+old.Name+", delete pods web-0") {
 		t.Errorf("writes: %s", got)
 	}
-	r, _ := f.client.AppsV1().ControllerRevisions("ns").Get(context.Background(), old.Name, metav1.GetOptions{})
+	r, _ := f.Client.AppsV1().ControllerRevisions("ns").Get(context.Background(), old.Name, metav1.GetOptions{})
 	if r.Revision != 3 {
 		t.Errorf("revision number %d, want 3", r.Revision)
 	}
@@ -203,14 +143,14 @@ func TestSyncCreatesClaimsWhenServed(t *testing.T) {
 		s.Spec.VolumeClaimTemplates = []v1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "www"}}}
 	})
 	f := newFixture(t, set)
-	f.client.Resources = []*metav1.APIResourceList{{GroupVersion: "v1", APIResources: []metav1.APIResource{{Name: "persistentvolumeclaims", Namespaced: true}}}}
+	f.Client.Resources = []*metav1.APIResourceList{{GroupVersion: "v1", APIResources: []metav1.APIResource{{Name: "persistentvolumeclaims", Namespaced: true}}}}
 	if err := f.sync(); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.writes(); !strings.Contains(got, "create persistentvolumeclaims www-web-0, create pods web-0") {
 		t.Errorf("writes: %s", got)
 	}
-	ev := f.drainEvents()
+	ev := f.Events()
 	if len(ev) != 2 || ev[0] != "Normal SuccessfulCreate create Claim www-web-0 Pod web-0 in StatefulSet web success" {
 		t.Errorf("events %q", ev)
 	}
@@ -227,7 +167,7 @@ func TestSyncWithoutClaimsServedStillMountsTheVolume(t *testing.T) {
 	if got := f.writes(); strings.Contains(got, "persistentvolumeclaims") {
 		t.Errorf("writes: %s", got)
 	}
-	p, err := f.client.CoreV1().Pods("ns").Get(context.Background(), "web-0", metav1.GetOptions{})
+	p, err := f.Client.CoreV1().Pods("ns").Get(context.Background(), "web-0", metav1.GetOptions{})
 	if err != nil || len(p.Spec.Volumes) != 1 || p.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != "www-web-0" {
 		t.Errorf("pod %v %v", p, err)
 	}
@@ -244,7 +184,7 @@ func TestSyncRecreatesFailedPod(t *testing.T) {
 	if got := f.writes(); !strings.HasPrefix(got, "delete pods web-0") {
 		t.Errorf("writes: %s", got)
 	}
-	ev := f.drainEvents()
+	ev := f.Events()
 	if len(ev) != 2 || ev[0] != "Warning RecreatingFailedPod StatefulSet ns/web is recreating failed Pod web-0" {
 		t.Errorf("events %q", ev)
 	}
@@ -261,7 +201,7 @@ func TestSyncParallelCreatesInSlowStartBatches(t *testing.T) {
 
 	// A template the API server rejects costs one request, not seven.
 	f = newFixture(t, newSet(7, parallel))
-	f.client.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+	f.Client.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(v1.Resource("pods"), "", errors.New("quota"))
 	})
 	if err := f.sync(); err == nil {
@@ -270,7 +210,7 @@ func TestSyncParallelCreatesInSlowStartBatches(t *testing.T) {
 	if n := strings.Count(f.writes(), "create pods"); n != 1 {
 		t.Errorf("%d creations sent, want 1: %s", n, f.writes())
 	}
-	if ev := f.drainEvents(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning FailedCreate create Pod web-0 in StatefulSet web failed error: ") {
+	if ev := f.Events(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning FailedCreate create Pod web-0 in StatefulSet web failed error: ") {
 		t.Errorf("events %q", ev)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
+	"github.com/skiff-sh/skiff/internal/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 )
 

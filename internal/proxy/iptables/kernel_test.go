@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
+	"github.com/skiff-sh/skiff/internal/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 	"github.com/skiff-sh/skiff/internal/testnetns"
 )

@@ -2,8 +2,9 @@ package nftables
 
 import (
 	"context"
+	"errors"
 
-	"github.com/skiff-sh/skiff/internal/proxy/hostexec"
+	"github.com/skiff-sh/skiff/internal/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 )
 
@@ -26,16 +27,29 @@ func NewBackend(opt Options, run hostexec.Runner) *Backend {
 // Name is "nftables".
 func (b *Backend) Name() string { return "nftables" }
 
-// Sync makes the table implement snap: a full sync (or the first, or the
-// first after a failure) replaces the table in one transaction; otherwise
-// only what changed since the last sync is written.
+// Sync makes the table implement snap. A full sync (or the first, or the
+// first after a failure) rewrites every chain and map in one transaction
+// and deletes what is no longer wanted, keeping the affinity sets'
+// contents (PlanFull); should that transaction fail (a table left in a
+// shape it cannot amend), the table is replaced instead. Otherwise only
+// what changed since the last sync is written.
 func (b *Backend) Sync(ctx context.Context, snap *model.Snapshot, full bool) (model.SyncResult, error) {
 	want := Render(snap, b.opt)
 	prev := b.applied
 	if full {
 		prev = nil
 	}
-	plan := PlanScript(want, prev)
+	b.applied = nil
+	var plan Plan
+	if prev == nil {
+		existing, err := b.existing(ctx)
+		if err != nil {
+			return model.SyncResult{}, err
+		}
+		plan = PlanFull(want, existing)
+	} else {
+		plan = PlanScript(want, prev)
+	}
 	res := model.SyncResult{Full: prev == nil, Written: plan.Written, Deleted: plan.Deleted}
 	for _, c := range want.Chains {
 		res.Rules += len(c.Rules)
@@ -45,12 +59,31 @@ func (b *Backend) Sync(ctx context.Context, snap *model.Snapshot, full bool) (mo
 	}
 	if len(plan.Script) > 0 {
 		if _, err := b.run(ctx, plan.Script, "nft", "-f", "-"); err != nil {
-			b.applied = nil
-			return res, err
+			if prev != nil {
+				return res, err
+			}
+			replace := PlanScript(want, nil)
+			if _, err2 := b.run(ctx, replace.Script, "nft", "-f", "-"); err2 != nil {
+				return res, errors.Join(err, err2)
+			}
+			plan = replace
 		}
 	}
 	b.applied = &plan.After
 	return res, nil
+}
+
+// existing lists the chains, sets and maps of the table in the kernel
+// (names only: -t leaves set elements out).
+func (b *Backend) existing(ctx context.Context) (Existing, error) {
+	var out [3][]byte
+	for i, what := range []string{"chains", "sets", "maps"} {
+		var err error
+		if out[i], err = b.run(ctx, nil, "nft", "-t", "-j", "list", what, Family); err != nil {
+			return Existing{}, err
+		}
+	}
+	return ParseExisting(out[0], out[1], out[2])
 }
 
 // Cleanup deletes the table.

@@ -181,3 +181,62 @@ delete chain ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.0.5/8080
 		t.Errorf("affinity timeout change:\n%s", changed)
 	}
 }
+
+func TestPlanFull(t *testing.T) {
+	sp := port(func(sp *model.ServicePort) {
+		sp.AffinitySeconds = 60
+		sp.Endpoints = []model.Endpoint{readyEP("10.42.0.5", false)}
+	})
+	want := Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, Options{})
+	set := affinitySet(sp, sp.Endpoints[0])
+	p := PlanFull(want, Existing{
+		Chains: []string{"services", "endpoint-OLD", "service-OLD"},
+		Sets:   []string{set, "affinity-OLD"},
+		Maps:   []string{"service-ips", "old-map"},
+	})
+	s := string(p.Script)
+	for _, bad := range []string{"delete table", "flush set", "delete set ip kube-proxy " + set} {
+		if strings.Contains(s, bad) {
+			t.Errorf("a full sync must keep the table and the affinity sets (found %q):\n%s", bad, s)
+		}
+	}
+	// Each line must come before the next.
+	order := []string{
+		`add table ip kube-proxy { comment "rules for kube-proxy" ; }`,
+		"add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }\nflush map ip kube-proxy service-ips\n",
+		"add set ip kube-proxy " + set + " { type ipv4_addr ; flags dynamic,timeout ; timeout 60s ; }\n",
+		"add chain ip kube-proxy services\nflush chain ip kube-proxy services\n",
+		"flush chain ip kube-proxy endpoint-OLD\nflush chain ip kube-proxy service-OLD\n",
+		"add rule ip kube-proxy services ",
+		"add element ip kube-proxy service-ips ",
+		"delete set ip kube-proxy affinity-OLD\ndelete map ip kube-proxy old-map\n",
+		"delete chain ip kube-proxy endpoint-OLD\ndelete chain ip kube-proxy service-OLD\n",
+	}
+	at := 0
+	for _, o := range order {
+		i := strings.Index(s[at:], o)
+		if i < 0 {
+			t.Fatalf("missing, or out of order: %q in\n%s", o, s)
+		}
+		at += i + len(o)
+	}
+	if p.Deleted != 4 || p.Written != len(want.Chains)+len(want.Maps) {
+		t.Errorf("written %d, deleted %d", p.Written, p.Deleted)
+	}
+}
+
+func TestParseExisting(t *testing.T) {
+	chains := []byte(`{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"chain": {"family": "ip", "table": "kube-proxy", "name": "services", "handle": 1}}, {"chain": {"family": "ip", "table": "kube-proxy", "name": "nat-output", "handle": 2, "type": "nat", "hook": "output", "prio": -100, "policy": "accept"}}, {"chain": {"family": "ip", "table": "other", "name": "foo", "handle": 1}}]}`)
+	sets := []byte(`{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"set": {"family": "ip", "name": "affinity-X", "table": "kube-proxy", "type": "ipv4_addr", "handle": 4, "flags": ["timeout"], "timeout": 60}}]}`)
+	maps := []byte(`{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"map": {"family": "ip", "name": "service-ips", "table": "kube-proxy", "type": ["ipv4_addr", "inet_proto", "inet_service"], "handle": 3, "map": "verdict"}}]}`)
+	e, err := ParseExisting(chains, sets, maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(e.Chains, ",") + "|" + strings.Join(e.Sets, ",") + "|" + strings.Join(e.Maps, ","); got != "services,nat-output|affinity-X|service-ips" {
+		t.Errorf("got %s", got)
+	}
+	if _, err := ParseExisting([]byte("nope"), sets, maps); err == nil {
+		t.Error("garbage parsed")
+	}
+}

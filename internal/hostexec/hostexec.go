@@ -1,4 +1,4 @@
-// Package hostexec runs the commands a proxy backend programs the kernel
+// Package hostexec runs the commands node components program the kernel
 // with (iptables-restore, nft), on this host or, in tests, elsewhere.
 package hostexec
 

@@ -1,0 +1,228 @@
+// Package podnet is the pod network across nodes, host-gw style (as
+// flannel's host-gw backend): every node routes each other node's pod
+// CIDR to that node's InternalIP (or to the gateway towards it), and
+// masquerades only its pods' traffic that leaves the cluster CIDR, so
+// pods reach each other by their own IPs. Each node's pods sit on the
+// CNI bridge of its supervised containerd; this component only adds the
+// routes and rules between nodes. The decisions are pure (plan.go); the
+// kernel is behind the Kernel interface (kernel.go).
+package podnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/informerrun"
+)
+
+// Component is the name in logs.
+const Component = "pod-network"
+
+// Config configures a PodNetwork.
+type Config struct {
+	// Client reaches the API server. Required.
+	Client kubernetes.Interface
+	// NodeName is this node: its own pod CIDR is its bridge's, not
+	// routed. Required.
+	NodeName string
+	// ClusterCIDR is the pods' range (--cluster-cidr): traffic from it to
+	// outside it is masqueraded. Required.
+	ClusterCIDR netip.Prefix
+	// Kernel holds the routes and rules. Default: this host's
+	// (NewKernel(nil, nil)).
+	Kernel Kernel
+	// ResyncPeriod is how often routes and rules are checked and mended
+	// even when no node changed (a route someone deleted comes back).
+	// Default 30 s.
+	ResyncPeriod time.Duration
+	// Sysctls, when true, sets net.ipv4.ip_forward=1 at start: nodes
+	// forward pod traffic.
+	Sysctls bool
+	// Clock is the component's time. Default the real clock.
+	Clock clock.WithTicker
+	// Logger receives structured logs with component=pod-network.
+	Logger *slog.Logger
+}
+
+// PodNetwork is the component. Create it with New, then call Run once.
+type PodNetwork struct {
+	cfg       Config
+	logger    *slog.Logger
+	informers informers.SharedInformerFactory
+	nodes     corelisters.NodeLister
+	changed   chan struct{}
+	ready     atomic.Bool
+	syncs     atomic.Int64
+}
+
+// New checks cfg and fills its defaults.
+func New(cfg Config) (*PodNetwork, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("podnet: a Client is required")
+	}
+	if cfg.NodeName == "" {
+		return nil, errors.New("podnet: a NodeName is required")
+	}
+	if !cfg.ClusterCIDR.IsValid() || !cfg.ClusterCIDR.Addr().Is4() {
+		return nil, fmt.Errorf("podnet: an IPv4 ClusterCIDR is required, not %q", cfg.ClusterCIDR)
+	}
+	cfg.ClusterCIDR = cfg.ClusterCIDR.Masked()
+	if cfg.Kernel == nil {
+		k, err := NewKernel(nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("podnet: %w", err)
+		}
+		cfg.Kernel = k
+	}
+	if cfg.ResyncPeriod <= 0 {
+		cfg.ResyncPeriod = 30 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &PodNetwork{
+		cfg:       cfg,
+		logger:    cfg.Logger.With("component", Component, "node", cfg.NodeName),
+		informers: informers.NewSharedInformerFactory(cfg.Client, 0),
+		changed:   make(chan struct{}, 1),
+	}
+	nodes := p.informers.Core().V1().Nodes()
+	p.nodes = nodes.Lister()
+	// Only changes to what is routed wake a sync: with many nodes,
+	// status updates would otherwise keep it busy.
+	handler := informerrun.Signal(p.changed)
+	update := handler.UpdateFunc
+	handler.UpdateFunc = func(old, cur any) {
+		o, ok1 := old.(*v1.Node)
+		c, ok2 := cur.(*v1.Node)
+		if !ok1 || !ok2 || RoutingChanged(o, c) {
+			update(old, cur)
+		}
+	}
+	if _, err := nodes.Informer().AddEventHandler(handler); err != nil {
+		return nil, fmt.Errorf("podnet: %w", err)
+	}
+	return p, nil
+}
+
+// Name is "pod-network".
+func (p *PodNetwork) Name() string { return Component }
+
+// Ready reports whether the first sync has been applied.
+func (p *PodNetwork) Ready() bool { return p.ready.Load() }
+
+// Syncs counts the syncs applied so far (tests wait on it).
+func (p *PodNetwork) Syncs() int64 { return p.syncs.Load() }
+
+// Run syncs until ctx ends. Routes and rules stay when it returns, so
+// pods keep reaching each other while it restarts; Cleanup removes them.
+func (p *PodNetwork) Run(ctx context.Context) error {
+	if p.cfg.Sysctls {
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+			p.logger.Warn("cannot turn on IPv4 forwarding; pods on other nodes are unreachable", "err", err)
+		}
+	}
+	stop, err := informerrun.Start(ctx, p.informers)
+	defer stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("podnet: %w", err)
+	}
+	informerrun.Loop{
+		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.ResyncPeriod,
+		Sync: func(ctx context.Context, _ bool) error { return p.sync(ctx) },
+		Failed: func(err error, retry time.Duration) {
+			p.logger.Error("sync failed", "err", err, "retryIn", retry)
+		},
+	}.Run(ctx)
+	return nil
+}
+
+// sync makes the kernel's routes and rules match the nodes in the cache.
+// A peer that cannot be routed (no route to its address) is logged and
+// left out; it does not fail the sync.
+func (p *PodNetwork) sync(ctx context.Context) error {
+	start := p.cfg.Clock.Now()
+	nodes, err := p.nodes.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	peers, skipped := Peers(nodes, p.cfg.NodeName)
+	for name, why := range skipped {
+		p.logger.Debug("node not routed", "peer", name, "reason", why)
+	}
+	hops := map[netip.Addr]Hop{}
+	for _, peer := range peers {
+		if _, done := hops[peer.IP]; done {
+			continue
+		}
+		l, err := p.cfg.Kernel.Lookup(peer.IP)
+		if err == nil {
+			var hop Hop
+			if hop, err = NextHop(peer.IP, l); err == nil {
+				hops[peer.IP] = hop
+				continue
+			}
+		}
+		p.logger.Warn("node not routed", "peer", peer.Name, "address", peer.IP, "err", err)
+	}
+	ours, foreign, err := p.cfg.Kernel.Routes()
+	if err != nil {
+		return err
+	}
+	plan := Diff(Desired(peers, hops), ours, foreign)
+	for _, dst := range plan.Conflicts {
+		p.logger.Warn("pod CIDR already routed by someone else; left alone", "podCIDR", dst)
+	}
+	var errs []error
+	for _, r := range plan.Delete {
+		if err := p.cfg.Kernel.DeleteRoute(r); err != nil {
+			errs = append(errs, err)
+		} else {
+			p.logger.Info("route deleted", "route", r.String())
+		}
+	}
+	for _, r := range plan.Replace {
+		if err := p.cfg.Kernel.ReplaceRoute(r); err != nil {
+			errs = append(errs, err)
+		} else {
+			p.logger.Info("route set", "route", r.String())
+		}
+	}
+	errs = append(errs, p.cfg.Kernel.EnsureRules(ctx, p.cfg.ClusterCIDR))
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	p.syncs.Add(1)
+	p.ready.Store(true)
+	p.logger.Debug("synced", "peers", len(peers), "replaced", len(plan.Replace), "deleted", len(plan.Delete), "took", p.cfg.Clock.Since(start))
+	return nil
+}
+
+// Cleanup removes every route and rule the pod network made on this host
+// (`skiff podnet --cleanup`).
+func Cleanup(ctx context.Context) error {
+	k, err := NewKernel(nil, nil)
+	if err != nil {
+		return err
+	}
+	return k.Cleanup(ctx)
+}
