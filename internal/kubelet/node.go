@@ -130,8 +130,43 @@ func (k *Kubelet) adoptNode(ctx context.Context, want *v1.Node) (*v1.Node, error
 	return k.client.CoreV1().Nodes().Update(ctx, existing, metav1.UpdateOptions{})
 }
 
-// nodeStatusLoop computes the node status every NodeStatusUpdateFrequency.
+// Until the node is first reported Ready, its status is computed every
+// fastStatusInterval (for at most fastStatusFor), as upstream's
+// fastStatusUpdateOnce does: a node registered before the node IPAM
+// controller gave it a pod CIDR would otherwise stay NotReady until the
+// next NodeStatusUpdateFrequency, 10 s after its CIDR arrived.
+const (
+	fastStatusInterval = 100 * time.Millisecond
+	fastStatusFor      = 2 * time.Minute
+)
+
+// nodeReported reports whether the node's last written status says Ready.
+func (k *Kubelet) nodeReported() bool {
+	n := k.currentNode()
+	if n == nil {
+		return false
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == v1.NodeReady {
+			return c.Status == v1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// nodeStatusLoop computes the node status every NodeStatusUpdateFrequency
+// (faster until the node is first Ready).
 func (k *Kubelet) nodeStatusLoop(ctx context.Context) {
+	for start := k.clock.Now(); !k.nodeReported() && k.clock.Since(start) < fastStatusFor; {
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.clock.After(fastStatusInterval):
+		}
+		if err := k.syncNodeStatus(ctx); err != nil && ctx.Err() == nil {
+			k.log.Warn("node status update failed", "err", err)
+		}
+	}
 	t := k.clock.NewTicker(k.cfg.NodeStatusUpdateFrequency)
 	defer t.Stop()
 	for {
