@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -104,6 +105,14 @@ func (c *serverControllerManager) Name() string { return manager.Component }
 func (c *serverControllerManager) Ready() bool {
 	m := c.m.Load()
 	return m != nil && m.Ready()
+}
+
+func (c *serverControllerManager) Healthz(ctx context.Context) error {
+	m := c.m.Load()
+	if m == nil {
+		return errors.New("not started")
+	}
+	return m.Healthz(ctx)
 }
 
 func (c *serverControllerManager) Run(ctx context.Context) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -32,6 +33,14 @@ func (c *serverDNS) Name() string { return dns.Component }
 func (c *serverDNS) Ready() bool {
 	s := c.s.Load()
 	return s != nil && s.Ready()
+}
+
+func (c *serverDNS) Healthz(ctx context.Context) error {
+	s := c.s.Load()
+	if s == nil {
+		return errors.New("not started")
+	}
+	return s.Healthz(ctx)
 }
 
 func (c *serverDNS) Run(ctx context.Context) error {

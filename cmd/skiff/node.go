@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -89,6 +90,18 @@ func (n *clientComponent) Name() string { return n.name }
 func (n *clientComponent) Ready() bool {
 	c := n.c.Load()
 	return c != nil && (*c).Ready()
+}
+
+// Healthz is the built component's, when it has one.
+func (n *clientComponent) Healthz(ctx context.Context) error {
+	c := n.c.Load()
+	if c == nil {
+		return errors.New("not started")
+	}
+	if h, ok := (*c).(component.Checker); ok {
+		return h.Healthz(ctx)
+	}
+	return nil
 }
 
 func (n *clientComponent) Run(ctx context.Context) error {

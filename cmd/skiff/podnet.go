@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -49,7 +48,9 @@ func podNetworkComponents(f podNetFlags, nf *nodeFlags, rc func() (*rest.Config,
 		return nil, nil
 	}
 	if _, err := exec.LookPath("nft"); err != nil {
-		return nil, fmt.Errorf("the pod network needs the nft command (Debian package nftables), or --disable-pod-network: %w", err)
+		// As for IPv6: one node works as before, the bridge masquerading.
+		logger.Warn("the pod network needs the nft command (Debian package nftables): pods on other nodes are not reachable", "err", err)
+		return nil, nil
 	}
 	nf.bridgeNoMasquerade = true
 	return []component.Component{&clientComponent{name: podnet.Component, restConfig: rc,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -86,6 +87,14 @@ func (c *serverScheduler) Name() string { return "kube-scheduler" }
 func (c *serverScheduler) Ready() bool {
 	s := c.s.Load()
 	return s != nil && s.Ready()
+}
+
+func (c *serverScheduler) Healthz(ctx context.Context) error {
+	s := c.s.Load()
+	if s == nil {
+		return errors.New("not started")
+	}
+	return s.Healthz(ctx)
 }
 
 func (c *serverScheduler) Run(ctx context.Context) error {

@@ -38,6 +38,17 @@ func (s *Server) healthChecks(readiness bool) []healthCheck {
 	return checks
 }
 
+// Healthz runs the /readyz checks in process: nil when /readyz would
+// answer ok, else the first failed check.
+func (s *Server) Healthz(ctx context.Context) error {
+	for _, c := range s.healthChecks(true) {
+		if err := c.check(ctx); err != nil {
+			return fmt.Errorf("%s check failed: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
 // serveHealth answers /healthz, /livez and /readyz (and /<path>/<check>)
 // as upstream: "ok", or per-check lines with ?verbose.
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +33,16 @@ type Component interface {
 type Readier interface {
 	Ready() bool
 }
+
+// Checker is a component with a health check, its /healthz: while it
+// runs, Status reports it Ready only when Ready says so and the check
+// passes. Healthz must return within ctx's deadline.
+type Checker interface {
+	Healthz(ctx context.Context) error
+}
+
+// healthzTimeout bounds one component's health check in Status.
+const healthzTimeout = 2 * time.Second
 
 // Manager starts components in order and stops them in reverse.
 type Manager struct {
@@ -97,6 +108,9 @@ type Status struct {
 	Started, Finished time.Time
 	// Err is why a Failed component failed.
 	Err error
+	// Unhealthy is why a running component's health check failed (it is
+	// then not Ready).
+	Unhealthy error
 }
 
 // Add appends a component; order of Add is start order.
@@ -123,11 +137,12 @@ func (m *Manager) clock() clock.PassiveClock {
 	return m.Clock
 }
 
-// Status reports every added component in start order.
+// Status reports every added component in start order. The health
+// checks of running, ready Checkers run concurrently, outside the lock.
 func (m *Manager) Status() []Status {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	out := make([]Status, 0, len(m.components))
+	var checks []int
 	for _, c := range m.components {
 		s := Status{Name: c.Name(), State: Waiting}
 		if r := m.states[c.Name()]; r != nil {
@@ -139,6 +154,9 @@ func (m *Manager) Status() []Status {
 				if rd, ok := c.(Readier); ok {
 					s.Ready = rd.Ready()
 				}
+				if _, ok := c.(Checker); ok && s.Ready {
+					checks = append(checks, len(out))
+				}
 			case r.err != nil:
 				s.State = Failed
 			default:
@@ -147,6 +165,21 @@ func (m *Manager) Status() []Status {
 		}
 		out = append(out, s)
 	}
+	components := slices.Clone(m.components)
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, i := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), healthzTimeout)
+			defer cancel()
+			if err := components[i].(Checker).Healthz(ctx); err != nil {
+				out[i].Ready, out[i].Unhealthy = false, err
+			}
+		}()
+	}
+	wg.Wait()
 	return out
 }
 

@@ -125,6 +125,39 @@ func TestManagerRunStopsAllOnContext(t *testing.T) {
 	}
 }
 
+// checked is a fake with a health check.
+type checked struct {
+	*fake
+	health atomic.Pointer[error]
+}
+
+func (c *checked) Healthz(ctx context.Context) error {
+	if err := c.health.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+func TestManagerStatusFollowsHealthz(t *testing.T) {
+	h := &checked{fake: newFake("h")}
+	m := &Manager{}
+	m.Add(h)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = m.Run(ctx) }()
+	waitFor(t, "h ready", func() bool { return statusOf(m, "h").Ready })
+
+	bad := errors.New("lease not renewed")
+	h.health.Store(&bad)
+	if s := statusOf(m, "h"); s.Ready || s.State != Running || !errors.Is(s.Unhealthy, bad) {
+		t.Fatalf("unhealthy h: %+v", s)
+	}
+	h.health.Store(nil)
+	if s := statusOf(m, "h"); !s.Ready || s.Unhealthy != nil {
+		t.Fatalf("healthy again: %+v", s)
+	}
+}
+
 func TestManagerReportsReadyInOrderAndStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var order []string

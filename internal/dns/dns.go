@@ -140,6 +140,21 @@ func (s *Server) Name() string { return Component }
 // Ready reports whether the server answers from a synced zone.
 func (s *Server) Ready() bool { return s.ready.Load() }
 
+// Healthz asks the server its own zone's SOA over UDP, as a client would:
+// it fails when the listener does not answer.
+func (s *Server) Healthz(ctx context.Context) error {
+	q := new(mdns.Msg)
+	q.SetQuestion(mdns.Fqdn(s.cfg.Domain), mdns.TypeSOA)
+	r, _, err := s.udp.ExchangeContext(ctx, q, s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("dns: %w", err)
+	}
+	if r.Rcode != mdns.RcodeSuccess {
+		return fmt.Errorf("dns: %s. SOA answered %s", s.cfg.Domain, mdns.RcodeToString[r.Rcode])
+	}
+	return nil
+}
+
 // Run serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	udp, err := net.ListenPacket("udp", s.cfg.Listen)

@@ -136,6 +136,19 @@ func (s *Scheduler) serveHTTP(ctx context.Context, l net.Listener) error {
 	}
 }
 
+// Healthz is /readyz in process: informers synced and, when leading, the
+// lease renewed in time.
+func (s *Scheduler) Healthz(ctx context.Context) error {
+	if !s.Ready() {
+		return errors.New("informers not synced")
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, "/healthz", nil)
+	if err != nil {
+		return err
+	}
+	return s.healthy(r)
+}
+
 func (s *Scheduler) healthy(r *http.Request) error {
 	if s.watchdog != nil {
 		return s.watchdog.Check(r)

@@ -356,6 +356,22 @@ func (m *Manager) runControllers(ctx context.Context) {
 	wg.Wait()
 }
 
+// Healthz is /healthz in process: informers synced and, when leading,
+// the lease renewed in time.
+func (m *Manager) Healthz(ctx context.Context) error {
+	if !m.Ready() {
+		return errors.New("informers not synced")
+	}
+	if m.watchdog == nil {
+		return nil
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, "/healthz", nil)
+	if err != nil {
+		return err
+	}
+	return m.watchdog.Check(r)
+}
+
 func (m *Manager) healthz() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
