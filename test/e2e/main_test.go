@@ -77,7 +77,7 @@ func buildSkiff(out string) error {
 	if err != nil {
 		goBin = "/usr/local/go/bin/go"
 	}
-	cmd := exec.Command(goBin, "build", "-o", out, "./cmd/skiff")
+	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./cmd/skiff")
 	cmd.Dir = repoRoot()
 	// As `make build`: the static binary users run.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
