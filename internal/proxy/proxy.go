@@ -4,7 +4,8 @@
 // Backend. The decision of what to implement is pure (package model); the
 // rules are the backend's (package nftables, the default, or iptables).
 // After each sync it deletes the UDP and SCTP conntrack entries the new
-// rules leave stale (package conntrack).
+// rules leave stale (package conntrack); full syncs re-check every such
+// service port.
 package proxy
 
 import (
@@ -124,11 +125,15 @@ type Proxy struct {
 	failing   atomic.Pointer[error]
 	syncs     atomic.Int64
 	fullSyncs atomic.Int64
-	// applied is the snapshot the kernel's rules implement (nil before
-	// the first sync, and when the conntrack clean-up after the last one
-	// failed: the next reconsiders every flow). Only Run's goroutine
-	// touches it.
-	applied *model.Snapshot
+	// applied is the snapshot whose rules the kernel's conntrack entries
+	// were last cleaned against: the one in force, or an older one when
+	// the clean-up after the last sync failed (recheckConntrack is set
+	// then: the next looks at every flow). conntrackErr is the last
+	// clean-up's error, "" after one that worked (logged when it
+	// changes). Only Run's goroutine touches them.
+	applied          *model.Snapshot
+	recheckConntrack bool
+	conntrackErr     string
 }
 
 // New checks cfg and fills its defaults.
@@ -260,8 +265,8 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 	if err != nil {
 		return err
 	}
-	prev := p.applied
-	p.applied = snap
+	prev, recheck := p.applied, p.recheckConntrack || res.Full
+	p.applied, p.recheckConntrack = snap, false
 	p.syncs.Add(1)
 	if res.Full {
 		p.fullSyncs.Add(1)
@@ -270,18 +275,45 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 	p.failing.Store(nil)
 	p.logger.Debug("synced", "full", res.Full, "servicePorts", len(snap.Ports), "rules", res.Rules,
 		"written", res.Written, "deleted", res.Deleted, "took", p.cfg.Clock.Since(start))
-	if stale := conntrack.Stale(prev, snap); len(stale) > 0 {
-		n, err := p.cfg.Conntrack.Delete(stale)
-		if err != nil {
-			// Not a failed sync: the rules are right. The next sync
-			// looks at every UDP flow again.
-			p.applied = nil
-			p.logger.Error("cannot delete stale conntrack entries", "err", err, "deleted", n, "filters", len(stale))
-		} else {
-			p.logger.Debug("deleted stale conntrack entries", "deleted", n, "filters", len(stale))
-		}
+	if res.Replaced {
+		p.logger.Warn("full sync could not amend the rules and replaced them all (ClientIP affinity state lost)",
+			"err", res.ReplaceCause, "written", res.Written)
 	}
+	if res.CleanupErr != nil {
+		p.logger.Warn("cannot delete leftovers of earlier syncs; retrying next sync", "err", res.CleanupErr)
+	}
+	p.cleanConntrack(prev, snap, recheck)
 	return nil
+}
+
+// cleanConntrack deletes the conntrack entries that snap's rules, prev's
+// having been in force, leave stale; recheck looks at every UDP and SCTP
+// service port of snap (conntrack.Stale's full). A failure does not fail
+// the sync (the rules are right): the next sync tries again from prev,
+// rechecking everything. A dump the kernel interrupted is expected now
+// and then and logged at Warn; other errors at Error when they change,
+// not at every sync while they persist.
+func (p *Proxy) cleanConntrack(prev, snap *model.Snapshot, recheck bool) {
+	stale := conntrack.Stale(prev, snap, recheck)
+	if len(stale) == 0 {
+		return
+	}
+	n, err := p.cfg.Conntrack.Delete(stale)
+	if err == nil {
+		p.conntrackErr = ""
+		p.logger.Debug("deleted stale conntrack entries", "deleted", n, "filters", len(stale))
+		return
+	}
+	p.applied, p.recheckConntrack = prev, true
+	switch {
+	case conntrack.Retryable(err):
+		p.logger.Warn("stale conntrack entries not all deleted; retrying next sync", "err", err, "deleted", n, "filters", len(stale))
+	case err.Error() != p.conntrackErr:
+		p.logger.Error("cannot delete stale conntrack entries; retrying every sync", "err", err, "deleted", n, "filters", len(stale))
+	default:
+		p.logger.Debug("cannot delete stale conntrack entries, still", "err", err, "deleted", n, "filters", len(stale))
+	}
+	p.conntrackErr = err.Error()
 }
 
 // setSysctls sets the kernel settings the rules rely on; one that cannot
