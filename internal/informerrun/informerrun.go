@@ -7,6 +7,7 @@ package informerrun
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/client-go/informers"
@@ -124,4 +125,38 @@ func (l Loop) Run(ctx context.Context) {
 			periodic = true
 		}
 	}
+}
+
+// Health is a looped component's state for its Ready and Healthz: not
+// ready before its first sync worked, failing while its syncs fail. Safe
+// for concurrent use; the zero value is a component that has not synced.
+type Health struct {
+	synced atomic.Bool
+	// failing is the error of the last sync when it failed, nil after
+	// one that worked.
+	failing atomic.Pointer[error]
+}
+
+// Synced records a sync that worked.
+func (h *Health) Synced() {
+	h.synced.Store(true)
+	h.failing.Store(nil)
+}
+
+// Failed records a sync that failed with err.
+func (h *Health) Failed(err error) { h.failing.Store(&err) }
+
+// Ready reports whether a sync has worked.
+func (h *Health) Ready() bool { return h.synced.Load() }
+
+// Check fails, naming the component, before the first sync worked and
+// while the last one failed.
+func (h *Health) Check(component string) error {
+	if !h.synced.Load() {
+		return fmt.Errorf("%s: not synced yet", component)
+	}
+	if err := h.failing.Load(); err != nil {
+		return fmt.Errorf("%s: last sync failed: %w", component, *err)
+	}
+	return nil
 }

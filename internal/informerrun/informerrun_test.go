@@ -127,3 +127,22 @@ func TestLoopMinPeriodAndResync(t *testing.T) {
 		t.Fatalf("sync %+v, want the periodic one at %v (no other before)", c, DefaultPeriod)
 	}
 }
+
+func TestHealth(t *testing.T) {
+	var h Health
+	if h.Ready() || h.Check("c") == nil {
+		t.Error("healthy before a sync")
+	}
+	h.Failed(errors.New("boom"))
+	if err := h.Check("c"); err == nil || h.Ready() {
+		t.Errorf("a failed first sync: %v, ready %v", err, h.Ready())
+	}
+	h.Synced()
+	if err := h.Check("c"); err != nil || !h.Ready() {
+		t.Errorf("after a sync: %v", err)
+	}
+	h.Failed(errors.New("boom"))
+	if err := h.Check("c"); err == nil || err.Error() != "c: last sync failed: boom" || !h.Ready() {
+		t.Errorf("a failing sync: %v, ready %v", err, h.Ready())
+	}
+}

@@ -64,11 +64,8 @@ type PodNetwork struct {
 	informers informers.SharedInformerFactory
 	nodes     corelisters.NodeLister
 	changed   chan struct{}
-	ready     atomic.Bool
+	health    informerrun.Health
 	syncs     atomic.Int64
-	// failing is the error of the last sync when it failed, nil after
-	// one that worked (Healthz).
-	failing atomic.Pointer[error]
 	// ownKernel is true when New opened the Kernel: Run closes it.
 	ownKernel bool
 	// Verdicts logged, so that each is logged when it changes rather
@@ -140,19 +137,11 @@ func New(cfg Config) (*PodNetwork, error) {
 func (p *PodNetwork) Name() string { return Component }
 
 // Ready reports whether the first sync has been applied.
-func (p *PodNetwork) Ready() bool { return p.ready.Load() }
+func (p *PodNetwork) Ready() bool { return p.health.Ready() }
 
 // Healthz fails while the routes and rules are not in force: before the
 // first sync and while syncs fail (as the proxy's).
-func (p *PodNetwork) Healthz(context.Context) error {
-	if !p.ready.Load() {
-		return errors.New("podnet: not synced yet")
-	}
-	if err := p.failing.Load(); err != nil {
-		return fmt.Errorf("podnet: last sync failed: %w", *err)
-	}
-	return nil
-}
+func (p *PodNetwork) Healthz(context.Context) error { return p.health.Check("podnet") }
 
 // Syncs counts the syncs applied so far (tests wait on it).
 func (p *PodNetwork) Syncs() int64 { return p.syncs.Load() }
@@ -181,7 +170,7 @@ func (p *PodNetwork) Run(ctx context.Context) error {
 		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.ResyncPeriod, MinPeriod: time.Second,
 		Sync: func(ctx context.Context, _ bool) error { return p.sync(ctx) },
 		Failed: func(err error, retry time.Duration) {
-			p.failing.Store(&err)
+			p.health.Failed(err)
 			p.logger.Error("sync failed", "err", err, "retryIn", retry)
 		},
 	}.Run(ctx)
@@ -257,8 +246,7 @@ func (p *PodNetwork) sync(ctx context.Context) error {
 		return err
 	}
 	p.syncs.Add(1)
-	p.ready.Store(true)
-	p.failing.Store(nil)
+	p.health.Synced()
 	p.logger.Debug("synced", "peers", len(peers), "added", len(plan.Add), "changed", len(plan.Change),
 		"deleted", len(plan.Delete), "took", p.cfg.Clock.Since(start))
 	return nil

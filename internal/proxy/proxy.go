@@ -119,10 +119,7 @@ type Proxy struct {
 	services  corelisters.ServiceLister
 	slices    discoverylisters.EndpointSliceLister
 	changed   chan struct{}
-	ready     atomic.Bool
-	// failing is the error of the last sync when it failed, nil after a
-	// sync that worked (Healthz).
-	failing   atomic.Pointer[error]
+	health    informerrun.Health
 	syncs     atomic.Int64
 	fullSyncs atomic.Int64
 	// applied is the snapshot whose rules the kernel's conntrack entries
@@ -197,20 +194,12 @@ func New(cfg Config) (*Proxy, error) {
 func (p *Proxy) Name() string { return Component }
 
 // Ready reports whether the first sync has been applied.
-func (p *Proxy) Ready() bool { return p.ready.Load() }
+func (p *Proxy) Ready() bool { return p.health.Ready() }
 
 // Healthz fails while the rules are not in force: before the first sync
 // and while syncs fail (upstream's /healthz fails when the rules lag
 // behind the API).
-func (p *Proxy) Healthz(context.Context) error {
-	if !p.ready.Load() {
-		return errors.New("proxy: not synced yet")
-	}
-	if err := p.failing.Load(); err != nil {
-		return fmt.Errorf("proxy: last sync failed: %w", *err)
-	}
-	return nil
-}
+func (p *Proxy) Healthz(context.Context) error { return p.health.Check("proxy") }
 
 // Syncs counts the syncs applied so far (tests wait on it).
 func (p *Proxy) Syncs() int64 { return p.syncs.Load() }
@@ -239,7 +228,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.SyncPeriod, MinPeriod: p.cfg.MinSyncPeriod,
 		Sync: p.sync,
 		Failed: func(err error, retry time.Duration) {
-			p.failing.Store(&err)
+			p.health.Failed(err)
 			p.logger.Error("sync failed; retrying with a full sync", "err", err, "in", retry)
 		},
 	}.Run(ctx)
@@ -271,8 +260,7 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 	if res.Full {
 		p.fullSyncs.Add(1)
 	}
-	p.ready.Store(true)
-	p.failing.Store(nil)
+	p.health.Synced()
 	p.logger.Debug("synced", "full", res.Full, "servicePorts", len(snap.Ports), "rules", res.Rules,
 		"written", res.Written, "deleted", res.Deleted, "took", p.cfg.Clock.Since(start))
 	if res.Replaced {
