@@ -131,6 +131,9 @@ type Proxy struct {
 	applied          *model.Snapshot
 	recheckConntrack bool
 	conntrackErr     string
+	// cleanupErr is the backend's last CleanupErr, logged when it
+	// changes.
+	cleanupErr string
 }
 
 // New checks cfg and fills its defaults.
@@ -267,8 +270,12 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 		p.logger.Warn("full sync could not amend the rules and replaced them all (ClientIP affinity state lost)",
 			"err", res.ReplaceCause, "written", res.Written)
 	}
-	if res.CleanupErr != nil {
-		p.logger.Warn("cannot delete leftovers of earlier syncs; retrying next sync", "err", res.CleanupErr)
+	switch {
+	case res.CleanupErr == nil:
+		p.cleanupErr = ""
+	case res.CleanupErr.Error() != p.cleanupErr:
+		p.cleanupErr = res.CleanupErr.Error()
+		p.logger.Warn("cannot delete leftovers of earlier syncs; retrying every sync", "err", res.CleanupErr)
 	}
 	p.cleanConntrack(prev, snap, recheck)
 	return nil

@@ -59,6 +59,8 @@ func TestSyncReports(t *testing.T) {
 	var logs bytes.Buffer
 	backend := &fakeBackend{results: []model.SyncResult{
 		{Replaced: true, ReplaceCause: errors.New("EBUSY")},
+		{CleanupErr: errors.New("EBUSY")},
+		{CleanupErr: errors.New("EBUSY")},
 		{},
 	}}
 	deleter := &fakeDeleter{errs: []error{nil, errors.New("EPERM"), errors.New("EPERM"),
@@ -98,7 +100,7 @@ func TestSyncReports(t *testing.T) {
 		{full: false, checked: true},  // works
 		{full: false, checked: false}, // nothing changed
 	}
-	wantLevels := []string{"WARN", "", "ERROR", "", "WARN", "ERROR", "", ""}
+	wantLevels := []string{"WARN", "WARN", "ERROR", "", "WARN", "ERROR", "", ""}
 	for i, step := range steps {
 		calls, before := len(deleter.calls), logs.Len()
 		if err := p.sync(ctx, step.full); err != nil {
@@ -111,7 +113,7 @@ func TestSyncReports(t *testing.T) {
 		if step.newLines != "" && !strings.Contains(logged, step.newLines) {
 			t.Errorf("step %d: logged %q, want %q", i, logged, step.newLines)
 		}
-		if n := strings.Count(logged, "\n"); (wantLevels[i] == "") != (n == 0) || wantLevels[i] != "" && !strings.Contains(logged, "level="+wantLevels[i]) {
+		if n := strings.Count(logged, "\n"); wantLevels[i] == "" && n != 0 || wantLevels[i] != "" && (n != 1 || !strings.Contains(logged, "level="+wantLevels[i])) {
 			t.Errorf("step %d: logged %q, want one line at %q", i, logged, wantLevels[i])
 		}
 	}
