@@ -1,12 +1,13 @@
 // Package informerrun is the informer plumbing that level-based node
-// components (kube-proxy, the cluster DNS) share: start a shared informer
-// factory, wait for it, stop it; and a handler that only says "something
-// changed"; and the sync loop they run on it.
+// components (kube-proxy, the cluster DNS, the pod network) share: start
+// a shared informer factory, wait for it, stop it; and a handler that
+// only says "something changed"; and the sync loop they run on it.
 package informerrun
 
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/client-go/informers"
@@ -55,11 +56,11 @@ func Signal(ch chan<- struct{}) cache.ResourceEventHandlerFuncs {
 // MinPeriod after the last start; a failed sync is retried after 1 s,
 // doubling to 30 s.
 type Loop struct {
-	// Clock times the loop.
+	// Clock times the loop. Default the real clock.
 	Clock clock.WithTicker
 	// Changed wakes a sync (see Signal).
 	Changed <-chan struct{}
-	// Period is the resync period.
+	// Period is the resync period; zero or less means DefaultPeriod.
 	Period time.Duration
 	// MinPeriod is the least time between two syncs' starts.
 	MinPeriod time.Duration
@@ -68,11 +69,25 @@ type Loop struct {
 	// then, and only what changed otherwise).
 	Sync func(ctx context.Context, periodic bool) error
 	// Failed hears of a failed sync and the wait before the retry.
+	// Optional.
 	Failed func(err error, retryIn time.Duration)
 }
 
+// DefaultPeriod is a Loop's Period when none is set (upstream
+// kube-proxy's sync period).
+const DefaultPeriod = 30 * time.Second
+
 // Run runs the loop until ctx ends.
 func (l Loop) Run(ctx context.Context) {
+	if l.Period <= 0 {
+		l.Period = DefaultPeriod // a ticker of zero would panic
+	}
+	if l.Clock == nil {
+		l.Clock = clock.RealClock{}
+	}
+	if l.Failed == nil {
+		l.Failed = func(error, time.Duration) {}
+	}
 	tick := l.Clock.NewTicker(l.Period)
 	defer tick.Stop()
 	periodic := true
@@ -110,4 +125,38 @@ func (l Loop) Run(ctx context.Context) {
 			periodic = true
 		}
 	}
+}
+
+// Health is a looped component's state for its Ready and Healthz: not
+// ready before its first sync worked, failing while its syncs fail. Safe
+// for concurrent use; the zero value is a component that has not synced.
+type Health struct {
+	synced atomic.Bool
+	// failing is the error of the last sync when it failed, nil after
+	// one that worked.
+	failing atomic.Pointer[error]
+}
+
+// Synced records a sync that worked.
+func (h *Health) Synced() {
+	h.synced.Store(true)
+	h.failing.Store(nil)
+}
+
+// Failed records a sync that failed with err.
+func (h *Health) Failed(err error) { h.failing.Store(&err) }
+
+// Ready reports whether a sync has worked.
+func (h *Health) Ready() bool { return h.synced.Load() }
+
+// Check fails, naming the component, before the first sync worked and
+// while the last one failed.
+func (h *Health) Check(component string) error {
+	if !h.synced.Load() {
+		return fmt.Errorf("%s: not synced yet", component)
+	}
+	if err := h.failing.Load(); err != nil {
+		return fmt.Errorf("%s: last sync failed: %w", component, *err)
+	}
+	return nil
 }

@@ -29,28 +29,44 @@ type Kernel interface {
 	Routes() (ours []Route, foreign []netip.Prefix, err error)
 	// Lookup asks how the host reaches ip.
 	Lookup(ip netip.Addr) (Lookup, error)
-	// ReplaceRoute adds r or changes the route to r.Dst to r.
-	ReplaceRoute(r Route) error
+	// AddRoute adds r where the main table has no route to r.Dst; an
+	// error wrapping ErrRouteExists when it has one (someone else's,
+	// made since the last listing).
+	AddRoute(r Route) error
+	// ChangeRoute changes this component's route to r.Dst to r (it must
+	// exist).
+	ChangeRoute(r Route) error
 	// DeleteRoute removes r.
 	DeleteRoute(r Route) error
 	// EnsureRules writes the masquerade table and the FORWARD accepts
-	// for clusterCIDR.
+	// for clusterCIDR (at the top of the chain), and removes the FORWARD
+	// accepts made for another cluster CIDR.
 	EnsureRules(ctx context.Context, clusterCIDR netip.Prefix) error
 	// Cleanup removes every route and rule this component made.
 	Cleanup(ctx context.Context) error
+	// Close releases what the Kernel holds (its netlink socket).
+	Close() error
 }
+
+// ErrRouteExists is AddRoute's error when the destination is routed
+// already.
+var ErrRouteExists = errors.New("route exists")
 
 // kernel is the host's Kernel: routes over netlink, rules with nft and
 // iptables.
 type kernel struct {
-	nl  *netlink.Handle
-	run hostexec.Runner
+	nl    *netlink.Handle
+	owned bool // nl was opened by NewKernel: Close closes it
+	run   hostexec.Runner
 }
 
 // NewKernel returns the Kernel of the network namespace of h (nil: this
-// process's), running nft and iptables with run (nil: on this host).
+// process's, through a handle the Kernel opens and its Close closes; a
+// handle passed in stays the caller's), running nft and iptables with run
+// (nil: on this host).
 func NewKernel(h *netlink.Handle, run hostexec.Runner) (Kernel, error) {
-	if h == nil {
+	owned := h == nil
+	if owned {
 		var err error
 		if h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
 			return nil, fmt.Errorf("netlink: %w", err)
@@ -59,7 +75,14 @@ func NewKernel(h *netlink.Handle, run hostexec.Runner) (Kernel, error) {
 	if run == nil {
 		run = hostexec.Host
 	}
-	return &kernel{nl: h, run: run}, nil
+	return &kernel{nl: h, owned: owned, run: run}, nil
+}
+
+func (k *kernel) Close() error {
+	if k.owned {
+		k.nl.Close()
+	}
+	return nil
 }
 
 func (k *kernel) Routes() ([]Route, []netip.Prefix, error) {
@@ -122,9 +145,21 @@ func (k *kernel) route(r Route) *netlink.Route {
 	}
 }
 
-func (k *kernel) ReplaceRoute(r Route) error {
-	if err := k.nl.RouteReplace(k.route(r)); err != nil {
-		return fmt.Errorf("route replace %s: %w", r, err)
+func (k *kernel) AddRoute(r Route) error {
+	if err := k.nl.RouteAdd(k.route(r)); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("route add %s: %w", r, ErrRouteExists)
+		}
+		return fmt.Errorf("route add %s: %w", r, err)
+	}
+	return nil
+}
+
+// ChangeRoute uses NLM_F_REPLACE without NLM_F_CREATE: it fails rather
+// than add a route when ours went away since the listing.
+func (k *kernel) ChangeRoute(r Route) error {
+	if err := k.nl.RouteChange(k.route(r)); err != nil {
+		return fmt.Errorf("route change %s: %w", r, err)
 	}
 	return nil
 }
@@ -144,14 +179,28 @@ func (k *kernel) EnsureRules(ctx context.Context, clusterCIDR netip.Prefix) erro
 		return nil // no iptables, no FORWARD chain of its to open
 	}
 	for _, rule := range ForwardRules(clusterCIDR) {
-		if _, err := k.run(ctx, nil, "iptables", append([]string{"-w", "-C", "FORWARD"}, rule...)...); err == nil {
+		_, err := k.run(ctx, nil, "iptables", append([]string{"-w", "-C", "FORWARD"}, rule...)...)
+		if err == nil {
 			continue
 		}
-		if _, err := k.run(ctx, nil, "iptables", append([]string{"-w", "-A", "FORWARD"}, rule...)...); err != nil {
+		if !ruleMissing(err) {
+			return fmt.Errorf("checking the FORWARD rules: %w", err)
+		}
+		if _, err := k.run(ctx, nil, "iptables", append([]string{"-w", "-I", "FORWARD", "1"}, rule...)...); err != nil {
 			return err
 		}
 	}
-	return nil
+	return k.deleteForwardRules(ctx, clusterCIDR)
+}
+
+// ruleMissing tells `iptables -C`'s "no such rule" (exit status 1 and
+// its "does a matching rule exist" message) from its other failures (a
+// held lock, a missing module, no permission), which must not lead to
+// adding the rule again.
+func ruleMissing(err error) bool {
+	var exit *exec.ExitError
+	return errors.As(err, &exit) && exit.ExitCode() == 1 &&
+		strings.Contains(err.Error(), "does a matching rule exist")
 }
 
 func (k *kernel) Cleanup(ctx context.Context) error {
@@ -166,34 +215,21 @@ func (k *kernel) Cleanup(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if _, err := exec.LookPath("iptables"); err == nil {
-		errs = append(errs, k.deleteForwardRules(ctx))
+		errs = append(errs, k.deleteForwardRules(ctx, netip.Prefix{}))
 	}
 	return errors.Join(errs...)
 }
 
 // deleteForwardRules deletes every FORWARD rule carrying the component's
-// comment, whatever cluster CIDR it was made for.
-func (k *kernel) deleteForwardRules(ctx context.Context) error {
+// comment made for another cluster CIDR than keep (zero: any).
+func (k *kernel) deleteForwardRules(ctx context.Context, keep netip.Prefix) error {
 	out, err := k.run(ctx, nil, "iptables", "-w", "-S", "FORWARD")
 	if err != nil {
 		return err
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 4 || f[0] != "-A" || !strings.Contains(line, `"`+forwardComment+`"`) {
-			continue
-		}
-		cidr, err := netip.ParsePrefix(f[3])
-		if err != nil {
-			continue
-		}
-		for _, rule := range ForwardRules(cidr) {
-			if rule[0] != f[2] {
-				continue
-			}
-			if _, err := k.run(ctx, nil, "iptables", append([]string{"-w", "-D", "FORWARD"}, rule...)...); err != nil {
-				return err
-			}
+	for _, rule := range StaleForwardRules(string(out), keep) {
+		if _, err := k.run(ctx, nil, "iptables", append([]string{"-w", "-D", "FORWARD"}, rule...)...); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package podnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -67,11 +68,19 @@ func TestKernel(t *testing.T) {
 	link := l.LinkIndex
 
 	r := Route{Dst: p("10.42.1.0/24"), Via: a("192.0.2.8"), LinkIndex: link}
-	if err := k.ReplaceRoute(r); err != nil {
+	if err := k.ChangeRoute(r); err == nil {
+		t.Error("ChangeRoute added a route")
+	}
+	if err := k.AddRoute(r); err != nil {
 		t.Fatal(err)
 	}
+	for _, dst := range []string{"10.42.1.0/24", "10.42.7.0/24"} {
+		if err := k.AddRoute(Route{Dst: p(dst), Via: a("192.0.2.10"), LinkIndex: link}); !errors.Is(err, ErrRouteExists) {
+			t.Errorf("AddRoute over the route to %s: %v, want ErrRouteExists", dst, err)
+		}
+	}
 	r.Via = a("192.0.2.9")
-	if err := k.ReplaceRoute(r); err != nil {
+	if err := k.ChangeRoute(r); err != nil {
 		t.Fatal(err)
 	}
 	ours, foreign, err := k.Routes()
@@ -89,9 +98,26 @@ func TestKernel(t *testing.T) {
 		t.Errorf("ip route show proto 212:\n%s\nwant %q", out, want)
 	}
 
+	// Another component's DROP, and our accepts of an earlier cluster
+	// CIDR: ours go above the DROP, the old ones go.
+	_, iptErr := ns.Run(ctx, nil, "iptables", "-w", "-A", "FORWARD", "-j", "DROP")
+	if iptErr == nil {
+		for _, rule := range ForwardRules(p("10.99.0.0/16")) {
+			if _, err := ns.Run(ctx, nil, "iptables", append([]string{"-w", "-A", "FORWARD"}, rule...)...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for range 2 {
 		if err := k.EnsureRules(ctx, p("10.42.0.0/16")); err != nil {
 			t.Fatal(err)
+		}
+	}
+	if iptErr == nil {
+		out, _ := ns.Run(ctx, nil, "iptables", "-w", "-S", "FORWARD")
+		s := string(out)
+		if i, j := strings.Index(s, "10.42.0.0/16"), strings.Index(s, "-j DROP"); i < 0 || j < i || strings.Contains(s, "10.99.0.0/16") {
+			t.Errorf("FORWARD: ours not above the DROP, or the old CIDR's left:\n%s", s)
 		}
 	}
 	out, err = ns.Run(ctx, nil, "nft", "list", "table", "ip", Table)

@@ -157,9 +157,13 @@ func Desired(peers []Peer, hops map[netip.Addr]Hop) []Route {
 
 // Plan is what one sync changes in the kernel.
 type Plan struct {
-	// Replace are routes to add or to change (same destination, another
-	// next hop): written with "ip route replace".
-	Replace []Route
+	// Add are routes to destinations the main table lacks: added
+	// exclusively ("ip route add"), so that a route someone else made in
+	// the meantime is not taken over (the kernel's EEXIST is a conflict).
+	Add []Route
+	// Change are routes this component made whose next hop must change:
+	// changed in place ("ip route change").
+	Change []Route
 	// Delete are routes this component made that are no longer wanted.
 	Delete []Route
 	// Conflicts are wanted destinations the main table already routes
@@ -168,7 +172,7 @@ type Plan struct {
 }
 
 // Empty reports whether the plan changes nothing.
-func (p Plan) Empty() bool { return len(p.Replace) == 0 && len(p.Delete) == 0 }
+func (p Plan) Empty() bool { return len(p.Add) == 0 && len(p.Change) == 0 && len(p.Delete) == 0 }
 
 // Diff plans the changes from ours (the routes in the kernel this
 // component made, recognised by their protocol) to desired. foreign are
@@ -191,8 +195,10 @@ func Diff(desired, ours []Route, foreign []netip.Prefix) Plan {
 		switch {
 		case !ok && other[r.Dst]:
 			p.Conflicts = append(p.Conflicts, r.Dst)
-		case !ok || cur != r:
-			p.Replace = append(p.Replace, r)
+		case !ok:
+			p.Add = append(p.Add, r)
+		case cur != r:
+			p.Change = append(p.Change, r)
 		}
 	}
 	for _, r := range ours {
@@ -237,12 +243,37 @@ func Ruleset(clusterCIDR netip.Prefix) string {
 const forwardComment = "skiff-podnet: pod traffic"
 
 // ForwardRules are the iptables filter FORWARD rules (as arguments after
-// the -A/-C/-D FORWARD) that accept pod traffic where the FORWARD policy
-// is DROP (Docker sets it so).
+// the -I/-C/-D FORWARD) that accept pod traffic where the FORWARD policy
+// is DROP (Docker sets it so). They go at the top of the chain: appended,
+// they would come after another component's DROP or REJECT.
 func ForwardRules(clusterCIDR netip.Prefix) [][]string {
 	comment := []string{"-m", "comment", "--comment", forwardComment}
 	return [][]string{
 		append([]string{"-s", clusterCIDR.String()}, append(comment, "-j", "ACCEPT")...),
 		append([]string{"-d", clusterCIDR.String()}, append(comment, "-j", "ACCEPT")...),
 	}
+}
+
+// StaleForwardRules reads `iptables -S FORWARD` and returns the rules of
+// this component (recognised by their comment) made for another cluster
+// CIDR than keep (all of them when keep is zero), as arguments after
+// -D FORWARD.
+func StaleForwardRules(listing string, keep netip.Prefix) [][]string {
+	var out [][]string
+	for _, line := range strings.Split(listing, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[0] != "-A" || f[1] != "FORWARD" || !strings.Contains(line, `"`+forwardComment+`"`) {
+			continue
+		}
+		cidr, err := netip.ParsePrefix(f[3])
+		if err != nil || cidr == keep {
+			continue
+		}
+		for _, rule := range ForwardRules(cidr) {
+			if rule[0] == f[2] {
+				out = append(out, rule)
+			}
+		}
+	}
+	return out
 }

@@ -119,17 +119,17 @@ func TestDesired(t *testing.T) {
 func TestDiff(t *testing.T) {
 	r := func(dst, via string) Route { return Route{Dst: p(dst), Via: a(via), LinkIndex: 2} }
 	for _, tc := range []struct {
-		name            string
-		desired, ours   []Route
-		foreign         []netip.Prefix
-		replace, delete []Route
-		conflicts       []netip.Prefix
+		name                string
+		desired, ours       []Route
+		foreign             []netip.Prefix
+		add, change, delete []Route
+		conflicts           []netip.Prefix
 	}{
 		{name: "nothing"},
 		{
 			name:    "new peers are added",
 			desired: []Route{r("10.42.1.0/24", "10.0.0.2"), r("10.42.2.0/24", "10.0.0.3")},
-			replace: []Route{r("10.42.1.0/24", "10.0.0.2"), r("10.42.2.0/24", "10.0.0.3")},
+			add:     []Route{r("10.42.1.0/24", "10.0.0.2"), r("10.42.2.0/24", "10.0.0.3")},
 		},
 		{
 			name:    "in place: nothing to do",
@@ -137,16 +137,16 @@ func TestDiff(t *testing.T) {
 			ours:    []Route{r("10.42.1.0/24", "10.0.0.2")},
 		},
 		{
-			name:    "a peer's address changed: the route is replaced",
+			name:    "a peer's address changed: our route is changed",
 			desired: []Route{r("10.42.1.0/24", "10.0.0.9")},
 			ours:    []Route{r("10.42.1.0/24", "10.0.0.2")},
-			replace: []Route{r("10.42.1.0/24", "10.0.0.9")},
+			change:  []Route{r("10.42.1.0/24", "10.0.0.9")},
 		},
 		{
 			name:    "the outgoing link changed",
 			desired: []Route{{Dst: p("10.42.1.0/24"), Via: a("10.0.0.2"), LinkIndex: 3}},
 			ours:    []Route{r("10.42.1.0/24", "10.0.0.2")},
-			replace: []Route{{Dst: p("10.42.1.0/24"), Via: a("10.0.0.2"), LinkIndex: 3}},
+			change:  []Route{{Dst: p("10.42.1.0/24"), Via: a("10.0.0.2"), LinkIndex: 3}},
 		},
 		{
 			name:    "a gone peer's route is deleted",
@@ -158,7 +158,7 @@ func TestDiff(t *testing.T) {
 			name:      "someone else's route to a pod CIDR is left alone",
 			desired:   []Route{r("10.42.1.0/24", "10.0.0.2"), r("10.42.2.0/24", "10.0.0.3")},
 			foreign:   []netip.Prefix{p("10.42.1.0/24"), p("0.0.0.0/0"), p("10.0.0.0/24")},
-			replace:   []Route{r("10.42.2.0/24", "10.0.0.3")},
+			add:       []Route{r("10.42.2.0/24", "10.0.0.3")},
 			conflicts: []netip.Prefix{p("10.42.1.0/24")},
 		},
 		{
@@ -166,16 +166,16 @@ func TestDiff(t *testing.T) {
 			desired: []Route{r("10.42.1.0/24", "10.0.0.5")},
 			ours:    []Route{r("10.42.1.0/24", "10.0.0.2")},
 			foreign: []netip.Prefix{p("10.42.1.0/24")},
-			replace: []Route{r("10.42.1.0/24", "10.0.0.5")},
+			change:  []Route{r("10.42.1.0/24", "10.0.0.5")},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Diff(tc.desired, tc.ours, tc.foreign)
-			want := Plan{Replace: tc.replace, Delete: tc.delete, Conflicts: tc.conflicts}
+			want := Plan{Add: tc.add, Change: tc.change, Delete: tc.delete, Conflicts: tc.conflicts}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("Diff =\n%v\nwant\n%v", got, want)
 			}
-			if got.Empty() != (len(tc.replace) == 0 && len(tc.delete) == 0) {
+			if got.Empty() != (len(tc.add)+len(tc.change)+len(tc.delete) == 0) {
 				t.Errorf("Empty() = %v", got.Empty())
 			}
 		})
@@ -206,6 +206,29 @@ table ip skiff-podnet {
 	}
 }
 
+func TestStaleForwardRules(t *testing.T) {
+	listing := `-P FORWARD DROP
+-A FORWARD -s 10.42.0.0/16 -m comment --comment "skiff-podnet: pod traffic" -j ACCEPT
+-A FORWARD -d 10.42.0.0/16 -m comment --comment "skiff-podnet: pod traffic" -j ACCEPT
+-A FORWARD -s 10.99.0.0/16 -m comment --comment "skiff-podnet: pod traffic" -j ACCEPT
+-A FORWARD -d 10.99.0.0/16 -m comment --comment "skiff-podnet: pod traffic" -j ACCEPT
+-A FORWARD -s 10.98.0.0/16 -j ACCEPT
+-A FORWARD -j DOCKER-USER
+`
+	for _, tc := range []struct {
+		keep netip.Prefix
+		want string
+	}{
+		{p("10.42.0.0/16"), "[[-s 10.99.0.0/16 -m comment --comment skiff-podnet: pod traffic -j ACCEPT] [-d 10.99.0.0/16 -m comment --comment skiff-podnet: pod traffic -j ACCEPT]]"},
+		{netip.Prefix{}, "[[-s 10.42.0.0/16 -m comment --comment skiff-podnet: pod traffic -j ACCEPT] [-d 10.42.0.0/16 -m comment --comment skiff-podnet: pod traffic -j ACCEPT] " +
+			"[-s 10.99.0.0/16 -m comment --comment skiff-podnet: pod traffic -j ACCEPT] [-d 10.99.0.0/16 -m comment --comment skiff-podnet: pod traffic -j ACCEPT]]"},
+	} {
+		if got := fmt.Sprint(StaleForwardRules(listing, tc.keep)); got != tc.want {
+			t.Errorf("keep %s:\n%s\nwant\n%s", tc.keep, got, tc.want)
+		}
+	}
+}
+
 // BenchmarkPlan100Nodes is one sync's decisions for a 100-node cluster
 // where one node changed address: peers from the node list, desired
 // routes, the diff against the kernel's.
@@ -224,7 +247,7 @@ func BenchmarkPlan100Nodes(b *testing.B) {
 	for b.Loop() {
 		peers, _ := Peers(nodes, "node-000")
 		plan := Diff(Desired(peers, hops), ours, nil)
-		if len(plan.Replace) != 1 || len(plan.Delete) != 1 {
+		if len(plan.Change) != 1 || len(plan.Delete) != 1 {
 			b.Fatalf("plan %v", plan)
 		}
 	}

@@ -64,8 +64,17 @@ type PodNetwork struct {
 	informers informers.SharedInformerFactory
 	nodes     corelisters.NodeLister
 	changed   chan struct{}
-	ready     atomic.Bool
+	health    informerrun.Health
 	syncs     atomic.Int64
+	// ownKernel is true when New opened the Kernel: Run closes it.
+	ownKernel bool
+	// Verdicts logged, so that each is logged when it changes rather
+	// than at every resync: why each peer is not routed, the pod CIDRs
+	// someone else routes, and the gateway each peer is reached through.
+	// Only Run's goroutine touches them.
+	unroutable map[string]string
+	conflicts  map[netip.Prefix]bool
+	gateways   map[string]netip.Addr
 }
 
 // New checks cfg and fills its defaults.
@@ -80,7 +89,8 @@ func New(cfg Config) (*PodNetwork, error) {
 		return nil, fmt.Errorf("podnet: an IPv4 ClusterCIDR is required, not %q", cfg.ClusterCIDR)
 	}
 	cfg.ClusterCIDR = cfg.ClusterCIDR.Masked()
-	if cfg.Kernel == nil {
+	ownKernel := cfg.Kernel == nil
+	if ownKernel {
 		k, err := NewKernel(nil, nil)
 		if err != nil {
 			return nil, fmt.Errorf("podnet: %w", err)
@@ -97,10 +107,12 @@ func New(cfg Config) (*PodNetwork, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &PodNetwork{
-		cfg:       cfg,
-		logger:    cfg.Logger.With("component", Component, "node", cfg.NodeName),
-		informers: informers.NewSharedInformerFactory(cfg.Client, 0),
-		changed:   make(chan struct{}, 1),
+		cfg:        cfg,
+		logger:     cfg.Logger.With("component", Component, "node", cfg.NodeName),
+		informers:  informers.NewSharedInformerFactory(cfg.Client, 0),
+		changed:    make(chan struct{}, 1),
+		ownKernel:  ownKernel,
+		unroutable: map[string]string{}, conflicts: map[netip.Prefix]bool{}, gateways: map[string]netip.Addr{},
 	}
 	nodes := p.informers.Core().V1().Nodes()
 	p.nodes = nodes.Lister()
@@ -125,14 +137,22 @@ func New(cfg Config) (*PodNetwork, error) {
 func (p *PodNetwork) Name() string { return Component }
 
 // Ready reports whether the first sync has been applied.
-func (p *PodNetwork) Ready() bool { return p.ready.Load() }
+func (p *PodNetwork) Ready() bool { return p.health.Ready() }
+
+// Healthz fails while the routes and rules are not in force: before the
+// first sync and while syncs fail (as the proxy's).
+func (p *PodNetwork) Healthz(context.Context) error { return p.health.Check("podnet") }
 
 // Syncs counts the syncs applied so far (tests wait on it).
 func (p *PodNetwork) Syncs() int64 { return p.syncs.Load() }
 
 // Run syncs until ctx ends. Routes and rules stay when it returns, so
 // pods keep reaching each other while it restarts; Cleanup removes them.
+// A Kernel New opened is closed when Run returns.
 func (p *PodNetwork) Run(ctx context.Context) error {
+	if p.ownKernel {
+		defer p.cfg.Kernel.Close()
+	}
 	if p.cfg.Sysctls {
 		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 			p.logger.Warn("cannot turn on IPv4 forwarding; pods on other nodes are unreachable", "err", err)
@@ -147,9 +167,10 @@ func (p *PodNetwork) Run(ctx context.Context) error {
 		return fmt.Errorf("podnet: %w", err)
 	}
 	informerrun.Loop{
-		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.ResyncPeriod,
+		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.ResyncPeriod, MinPeriod: time.Second,
 		Sync: func(ctx context.Context, _ bool) error { return p.sync(ctx) },
 		Failed: func(err error, retry time.Duration) {
+			p.health.Failed(err)
 			p.logger.Error("sync failed", "err", err, "retryIn", retry)
 		},
 	}.Run(ctx)
@@ -158,7 +179,7 @@ func (p *PodNetwork) Run(ctx context.Context) error {
 
 // sync makes the kernel's routes and rules match the nodes in the cache.
 // A peer that cannot be routed (no route to its address) is logged and
-// left out; it does not fail the sync.
+// left out, as is a pod CIDR someone else routes; neither fails the sync.
 func (p *PodNetwork) sync(ctx context.Context) error {
 	start := p.cfg.Clock.Now()
 	nodes, err := p.nodes.List(labels.Everything())
@@ -170,28 +191,30 @@ func (p *PodNetwork) sync(ctx context.Context) error {
 		p.logger.Debug("node not routed", "peer", name, "reason", why)
 	}
 	hops := map[netip.Addr]Hop{}
+	unroutable := map[string]string{}
+	gateways := map[string]netip.Addr{}
 	for _, peer := range peers {
-		if _, done := hops[peer.IP]; done {
-			continue
-		}
-		l, err := p.cfg.Kernel.Lookup(peer.IP)
-		if err == nil {
-			var hop Hop
-			if hop, err = NextHop(peer.IP, l); err == nil {
-				hops[peer.IP] = hop
+		hop, done := hops[peer.IP]
+		if !done {
+			l, err := p.cfg.Kernel.Lookup(peer.IP)
+			if err == nil {
+				hop, err = NextHop(peer.IP, l)
+			}
+			if err != nil {
+				unroutable[peer.Name] = err.Error()
 				continue
 			}
+			hops[peer.IP] = hop
 		}
-		p.logger.Warn("node not routed", "peer", peer.Name, "address", peer.IP, "err", err)
+		if hop.Via != peer.IP {
+			gateways[peer.Name] = hop.Via
+		}
 	}
 	ours, foreign, err := p.cfg.Kernel.Routes()
 	if err != nil {
 		return err
 	}
 	plan := Diff(Desired(peers, hops), ours, foreign)
-	for _, dst := range plan.Conflicts {
-		p.logger.Warn("pod CIDR already routed by someone else; left alone", "podCIDR", dst)
-	}
 	var errs []error
 	for _, r := range plan.Delete {
 		if err := p.cfg.Kernel.DeleteRoute(r); err != nil {
@@ -200,21 +223,70 @@ func (p *PodNetwork) sync(ctx context.Context) error {
 			p.logger.Info("route deleted", "route", r.String())
 		}
 	}
-	for _, r := range plan.Replace {
-		if err := p.cfg.Kernel.ReplaceRoute(r); err != nil {
+	for _, r := range plan.Add {
+		switch err := p.cfg.Kernel.AddRoute(r); {
+		case errors.Is(err, ErrRouteExists):
+			plan.Conflicts = append(plan.Conflicts, r.Dst) // made since the listing
+		case err != nil:
 			errs = append(errs, err)
-		} else {
-			p.logger.Info("route set", "route", r.String())
+		default:
+			p.logger.Info("route added", "route", r.String())
 		}
 	}
+	for _, r := range plan.Change {
+		if err := p.cfg.Kernel.ChangeRoute(r); err != nil {
+			errs = append(errs, err)
+		} else {
+			p.logger.Info("route changed", "route", r.String())
+		}
+	}
+	p.logVerdicts(unroutable, gateways, plan.Conflicts)
 	errs = append(errs, p.cfg.Kernel.EnsureRules(ctx, p.cfg.ClusterCIDR))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	p.syncs.Add(1)
-	p.ready.Store(true)
-	p.logger.Debug("synced", "peers", len(peers), "replaced", len(plan.Replace), "deleted", len(plan.Delete), "took", p.cfg.Clock.Since(start))
+	p.health.Synced()
+	p.logger.Debug("synced", "peers", len(peers), "added", len(plan.Add), "changed", len(plan.Change),
+		"deleted", len(plan.Delete), "took", p.cfg.Clock.Since(start))
 	return nil
+}
+
+// logVerdicts logs what changed since the last sync among the peers that
+// cannot be routed, the peers reached through a gateway and the pod
+// CIDRs someone else routes, and remembers them.
+func (p *PodNetwork) logVerdicts(unroutable map[string]string, gateways map[string]netip.Addr, conflicts []netip.Prefix) {
+	for name, why := range unroutable {
+		if p.unroutable[name] != why {
+			p.logger.Warn("node not routed", "peer", name, "err", why)
+		}
+	}
+	for name := range p.unroutable {
+		if _, ok := unroutable[name]; !ok {
+			p.logger.Info("node routable again", "peer", name)
+		}
+	}
+	p.unroutable = unroutable
+	for name, gw := range gateways {
+		if p.gateways[name] != gw {
+			p.logger.Warn("node not on-link: its pod CIDR is sent to a gateway, and the routers between must route it on to the node",
+				"peer", name, "gateway", gw)
+		}
+	}
+	p.gateways = gateways
+	now := map[netip.Prefix]bool{}
+	for _, dst := range conflicts {
+		now[dst] = true
+		if !p.conflicts[dst] {
+			p.logger.Warn("pod CIDR already routed by someone else; left alone", "podCIDR", dst)
+		}
+	}
+	for dst := range p.conflicts {
+		if !now[dst] {
+			p.logger.Info("pod CIDR no longer routed by someone else", "podCIDR", dst)
+		}
+	}
+	p.conflicts = now
 }
 
 // Cleanup removes every route and rule the pod network made on this host
@@ -224,5 +296,6 @@ func Cleanup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer k.Close()
 	return k.Cleanup(ctx)
 }

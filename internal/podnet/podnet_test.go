@@ -1,15 +1,20 @@
 package podnet
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/skiff-sh/skiff/internal/informerrun"
 )
 
 // fakeKernel is a main table with one link (index 2) on 10.0.0.0/24,
@@ -41,12 +46,27 @@ func (k *fakeKernel) Lookup(ip netip.Addr) (Lookup, error) {
 	}
 }
 
-func (k *fakeKernel) ReplaceRoute(r Route) error {
+func (k *fakeKernel) AddRoute(r Route) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if _, ok := k.routes[r.Dst]; ok || r.Dst == p("10.42.7.0/24") {
+		return ErrRouteExists
+	}
 	k.routes[r.Dst] = r
 	return nil
 }
+
+func (k *fakeKernel) ChangeRoute(r Route) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.routes[r.Dst]; !ok {
+		return fmt.Errorf("no route to %s", r.Dst)
+	}
+	k.routes[r.Dst] = r
+	return nil
+}
+
+func (k *fakeKernel) Close() error { return nil }
 
 func (k *fakeKernel) DeleteRoute(r Route) error {
 	k.mu.Lock()
@@ -132,5 +152,51 @@ func TestPodNetwork(t *testing.T) {
 	k.mu.Unlock()
 	if rules < 2 || pn.Syncs() < 2 {
 		t.Errorf("rules written %d times in %d syncs", rules, pn.Syncs())
+	}
+}
+
+// TestSyncVerdictsLoggedOnce: an unroutable peer, a peer behind a
+// gateway and a pod CIDR someone else routes are each logged at Warn once,
+// not at every resync; Healthz fails before the first sync only.
+func TestSyncVerdictsLoggedOnce(t *testing.T) {
+	var logs bytes.Buffer
+	client := fake.NewClientset(
+		node("self", "10.0.0.1", "10.42.0.0/24"),
+		node("me-too", "10.0.0.1", "10.42.4.0/24"), // this host's own address
+		node("routed", "192.168.5.5", "10.42.2.0/24"),
+		node("taken", "10.0.0.7", "10.42.7.0/24"),
+	)
+	k := &fakeKernel{routes: map[netip.Prefix]Route{}}
+	pn, err := New(Config{Client: client, NodeName: "self", ClusterCIDR: p("10.42.0.0/16"), Kernel: k,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if pn.Healthz(ctx) == nil {
+		t.Error("healthy before the first sync")
+	}
+	stop, err := informerrun.Start(ctx, pn.informers)
+	defer stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := pn.sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			for _, want := range []string{"peer=me-too", "peer=routed gateway=10.0.0.254", "podCIDR=10.42.7.0/24"} {
+				if n := strings.Count(logs.String(), want); n != 1 {
+					t.Errorf("%q logged %d times, want once:\n%s", want, n, logs.String())
+				}
+			}
+			logs.Reset()
+		} else if logs.Len() != 0 {
+			t.Errorf("resync %d logged again:\n%s", i, logs.String())
+		}
+	}
+	if err := pn.Healthz(ctx); err != nil {
+		t.Errorf("unhealthy after syncs: %v", err)
 	}
 }

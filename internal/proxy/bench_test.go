@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/skiff-sh/skiff/internal/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy"
@@ -93,7 +94,7 @@ func BenchmarkRender(b *testing.B) {
 	cidr := netip.MustParsePrefix("10.42.0.0/16")
 	b.Run("nftables", func(b *testing.B) {
 		for b.Loop() {
-			nftables.PlanFull(nftables.Render(snap, nftables.Options{ClusterCIDR: cidr}), nftables.Existing{})
+			nftables.PlanFull(nftables.Render(snap, nftables.Options{ClusterCIDR: cidr}), nftables.Existing{}, nil, time.Time{})
 		}
 	})
 	b.Run("iptables", func(b *testing.B) {

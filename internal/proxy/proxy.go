@@ -4,7 +4,8 @@
 // Backend. The decision of what to implement is pure (package model); the
 // rules are the backend's (package nftables, the default, or iptables).
 // After each sync it deletes the UDP and SCTP conntrack entries the new
-// rules leave stale (package conntrack).
+// rules leave stale (package conntrack); full syncs re-check every such
+// service port.
 package proxy
 
 import (
@@ -118,17 +119,21 @@ type Proxy struct {
 	services  corelisters.ServiceLister
 	slices    discoverylisters.EndpointSliceLister
 	changed   chan struct{}
-	ready     atomic.Bool
-	// failing is the error of the last sync when it failed, nil after a
-	// sync that worked (Healthz).
-	failing   atomic.Pointer[error]
+	health    informerrun.Health
 	syncs     atomic.Int64
 	fullSyncs atomic.Int64
-	// applied is the snapshot the kernel's rules implement (nil before
-	// the first sync, and when the conntrack clean-up after the last one
-	// failed: the next reconsiders every flow). Only Run's goroutine
-	// touches it.
-	applied *model.Snapshot
+	// applied is the snapshot whose rules the kernel's conntrack entries
+	// were last cleaned against: the one in force, or an older one when
+	// the clean-up after the last sync failed (recheckConntrack is set
+	// then: the next looks at every flow). conntrackErr is the last
+	// clean-up's error, "" after one that worked (logged when it
+	// changes). Only Run's goroutine touches them.
+	applied          *model.Snapshot
+	recheckConntrack bool
+	conntrackErr     string
+	// cleanupErr is the backend's last CleanupErr, logged when it
+	// changes.
+	cleanupErr string
 }
 
 // New checks cfg and fills its defaults.
@@ -192,20 +197,12 @@ func New(cfg Config) (*Proxy, error) {
 func (p *Proxy) Name() string { return Component }
 
 // Ready reports whether the first sync has been applied.
-func (p *Proxy) Ready() bool { return p.ready.Load() }
+func (p *Proxy) Ready() bool { return p.health.Ready() }
 
 // Healthz fails while the rules are not in force: before the first sync
 // and while syncs fail (upstream's /healthz fails when the rules lag
 // behind the API).
-func (p *Proxy) Healthz(context.Context) error {
-	if !p.ready.Load() {
-		return errors.New("proxy: not synced yet")
-	}
-	if err := p.failing.Load(); err != nil {
-		return fmt.Errorf("proxy: last sync failed: %w", *err)
-	}
-	return nil
-}
+func (p *Proxy) Healthz(context.Context) error { return p.health.Check("proxy") }
 
 // Syncs counts the syncs applied so far (tests wait on it).
 func (p *Proxy) Syncs() int64 { return p.syncs.Load() }
@@ -235,7 +232,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.SyncPeriod, MinPeriod: p.cfg.MinSyncPeriod,
 		Sync: p.sync,
 		Failed: func(err error, retry time.Duration) {
-			p.failing.Store(&err)
+			p.health.Failed(err)
 			p.logger.Error("sync failed; retrying with a full sync", "err", err, "in", retry)
 		},
 	}.Run(ctx)
@@ -261,28 +258,58 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 	if err != nil {
 		return err
 	}
-	prev := p.applied
-	p.applied = snap
+	prev, recheck := p.applied, p.recheckConntrack || res.Full
+	p.applied, p.recheckConntrack = snap, false
 	p.syncs.Add(1)
 	if res.Full {
 		p.fullSyncs.Add(1)
 	}
-	p.ready.Store(true)
-	p.failing.Store(nil)
+	p.health.Synced()
 	p.logger.Debug("synced", "full", res.Full, "servicePorts", len(snap.Ports), "rules", res.Rules,
 		"written", res.Written, "deleted", res.Deleted, "took", p.cfg.Clock.Since(start))
-	if stale := conntrack.Stale(prev, snap); len(stale) > 0 {
-		n, err := p.cfg.Conntrack.Delete(stale)
-		if err != nil {
-			// Not a failed sync: the rules are right. The next sync
-			// looks at every UDP flow again.
-			p.applied = nil
-			p.logger.Error("cannot delete stale conntrack entries", "err", err, "deleted", n, "filters", len(stale))
-		} else {
-			p.logger.Debug("deleted stale conntrack entries", "deleted", n, "filters", len(stale))
-		}
+	if res.Replaced {
+		p.logger.Warn("full sync could not amend the rules and replaced them all (ClientIP affinity state lost)",
+			"err", res.ReplaceCause, "written", res.Written)
 	}
+	switch {
+	case res.CleanupErr == nil:
+		p.cleanupErr = ""
+	case res.CleanupErr.Error() != p.cleanupErr:
+		p.cleanupErr = res.CleanupErr.Error()
+		p.logger.Warn("cannot delete leftovers of earlier syncs; retrying every sync", "err", res.CleanupErr)
+	}
+	p.cleanConntrack(prev, snap, recheck)
 	return nil
+}
+
+// cleanConntrack deletes the conntrack entries that snap's rules, prev's
+// having been in force, leave stale; recheck looks at every UDP and SCTP
+// service port of snap (conntrack.Stale's full). A failure does not fail
+// the sync (the rules are right): the next sync tries again from prev,
+// rechecking everything. A dump the kernel interrupted is expected now
+// and then and logged at Warn; other errors at Error when they change,
+// not at every sync while they persist.
+func (p *Proxy) cleanConntrack(prev, snap *model.Snapshot, recheck bool) {
+	stale := conntrack.Stale(prev, snap, recheck)
+	if len(stale) == 0 {
+		return
+	}
+	n, err := p.cfg.Conntrack.Delete(stale)
+	if err == nil {
+		p.conntrackErr = ""
+		p.logger.Debug("deleted stale conntrack entries", "deleted", n, "filters", len(stale))
+		return
+	}
+	p.applied, p.recheckConntrack = prev, true
+	switch {
+	case conntrack.Retryable(err):
+		p.logger.Warn("stale conntrack entries not all deleted; retrying next sync", "err", err, "deleted", n, "filters", len(stale))
+	case err.Error() != p.conntrackErr:
+		p.logger.Error("cannot delete stale conntrack entries; retrying every sync", "err", err, "deleted", n, "filters", len(stale))
+	default:
+		p.logger.Debug("cannot delete stale conntrack entries, still", "err", err, "deleted", n, "filters", len(stale))
+	}
+	p.conntrackErr = err.Error()
 }
 
 // setSysctls sets the kernel settings the rules rely on; one that cannot

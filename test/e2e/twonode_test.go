@@ -38,9 +38,24 @@ type testNet struct {
 	sw, a, b, hostLink string
 }
 
-// newTestNet builds the network and removes it when the test ends.
+// newTestNet builds the network and removes it when the test ends. It
+// first removes what a killed earlier run left (namespaces and the host
+// link named after a process that no longer runs), and skips the test
+// when the host routes 10.250.0.0/24 some other way: the test's own link
+// would shadow or be shadowed by it.
 func newTestNet(t *testing.T) *testNet {
 	t.Helper()
+	removeLeftoverTestNets()
+	out, err := exec.Command("ip", "-4", "-o", "route", "show", "match", twoNodeHostIP+"/24").Output()
+	if err != nil {
+		t.Fatalf("ip route show match: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line != "" && !strings.HasPrefix(line, "default ") {
+			t.Skipf("the host already routes the test network %s/24 (%q): "+
+				"TestTwoNodes needs it for its switch; remove that route or change twoNodeHostIP", twoNodeHostIP, line)
+		}
+	}
 	id := strconv.Itoa(os.Getpid() % 100000)
 	n := &testNet{sw: "skpn-sw-" + id, a: "skpn-a-" + id, b: "skpn-b-" + id, hostLink: "skpnh" + id}
 	t.Cleanup(n.remove)
@@ -68,6 +83,43 @@ func newTestNet(t *testing.T) *testNet {
 		run("-n", node.ns, "route", "add", "default", "via", twoNodeHostIP)
 	}
 	return n
+}
+
+// removeLeftoverTestNets deletes the skpn-* namespaces and skpnh* links
+// whose numeric suffix (the pid of the run that made them) names no
+// running process: an earlier run was killed before its clean-up.
+func removeLeftoverTestNets() {
+	alive := func(name, prefix string) bool {
+		id, err := strconv.Atoi(strings.TrimPrefix(name, prefix))
+		if err != nil {
+			return true // not one of ours
+		}
+		_, err = os.Stat("/proc/" + strconv.Itoa(id))
+		return err == nil
+	}
+	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 0 || !strings.HasPrefix(f[0], "skpn-") {
+				continue
+			}
+			if i := strings.LastIndex(f[0], "-"); !alive(f[0][i+1:], "") {
+				_ = exec.Command("ip", "netns", "delete", f[0]).Run()
+			}
+		}
+	}
+	if out, err := exec.Command("ip", "-o", "link", "show").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+			if strings.HasPrefix(name, "skpnh") && !alive(name, "skpnh") {
+				_ = exec.Command("ip", "link", "delete", name).Run()
+			}
+		}
+	}
 }
 
 func (n *testNet) remove() {
@@ -107,6 +159,11 @@ func TestTwoNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		// Last (after the teardown); nothing stays mounted under it.
+		unmountUnder(dir)
+		_ = os.RemoveAll(dir)
+	})
 	archive := filepath.Join(dir, "busybox.tar")
 	testimage.WriteArchive(t, archive, twoNodeImage, testimage.Busybox(t))
 

@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -73,3 +74,9 @@ func addr(ip net.IP) netip.Addr {
 	a, _ := netip.AddrFromSlice(ip)
 	return a.Unmap()
 }
+
+// Retryable tells a Delete error that is expected now and then and
+// passes by itself: the kernel's table changed while it was being dumped
+// (netlink's ErrDumpInterrupted; the entries seen were still deleted).
+// The next sync tries again.
+func Retryable(err error) bool { return errors.Is(err, netlink.ErrDumpInterrupted) }

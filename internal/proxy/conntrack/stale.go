@@ -61,21 +61,30 @@ type Flow struct {
 
 // Stale returns the filters of the flows to delete once next's rules are
 // in the kernel, prev's having been (nil prev: the proxy just started and
-// does not know what the kernel held). As upstream kube-proxy, only UDP
-// and SCTP service ports are looked at, and an endpoint counts while it is
-// serving, whatever the traffic policies (a change of policy leaves
-// existing flows alone, as for TCP). A service port's frontends are
-// cleaned when
+// does not know what the kernel held). full asks to re-check every port
+// of next against its endpoints, whatever changed: a full sync does, so
+// that flows a missed or failed clean-up left behind go too (upstream's
+// CleanStaleEntries checks the whole table against the full state on
+// every sync). An endpoint counts while it is serving, whatever the
+// traffic policies (a change of policy leaves existing flows alone, as
+// for TCP). A service port's frontends are cleaned when
 //   - an endpoint stopped serving: its flows go, others stay;
 //   - it had no serving endpoint and now has some: flows from before (the
 //     rules then did not DNAT them) go;
-//   - it is new, or prev is nil: anything to its addresses that does not
-//     reach one of its endpoints goes;
-//   - it, or one of its frontends, is gone: every flow to them goes.
+//   - it is new, prev is nil or full is set: anything to its addresses
+//     that does not reach one of its endpoints goes;
+//   - it, or one of its frontends, is gone since prev: every flow to them
+//     goes.
 //
+// Skiff differs from upstream kube-proxy on purpose in two ways: it looks
+// at SCTP ports as well as UDP ones (upstream only at UDP; an SCTP
+// association follows its conntrack entry just as a UDP flow does), and
+// it deletes the flows to the frontends of a service port that went away
+// (upstream only looks at flows to frontends that still exist, leaving
+// those to time out; a client that keeps sending would keep them alive).
 // Endpoints that only came in change nothing: no flow can be stale then.
 // Filters come sorted by frontend.
-func Stale(prev, next *model.Snapshot) []Filter {
+func Stale(prev, next *model.Snapshot, full bool) []Filter {
 	before, after := index(prev), index(next)
 	out := map[Frontend][]netip.Addr{}
 	for name, was := range before {
@@ -87,7 +96,7 @@ func Stale(prev, next *model.Snapshot) []Filter {
 	}
 	for name, is := range after {
 		was, had := before[name]
-		clean := prev == nil || !had ||
+		clean := full || prev == nil || !had ||
 			(len(was.serving) == 0 && len(is.serving) > 0) ||
 			slices.ContainsFunc(was.serving, func(a netip.Addr) bool { return !slices.Contains(is.serving, a) })
 		for _, f := range is.frontends {

@@ -67,6 +67,7 @@ func TestStale(t *testing.T) {
 	tests := []struct {
 		name       string
 		prev, next *model.Snapshot
+		full       bool
 		want       string
 	}{
 		{
@@ -156,6 +157,21 @@ UDP 192.0.2.10:53 reply-src not in [10.42.0.5]`,
 			want: `SCTP 10.43.0.10:53 reply-src not in [10.42.0.6]`,
 		},
 		{
+			name: "full: nothing changed, every UDP frontend re-checked",
+			prev: snap(web, dnsPort(eps("10.42.0.5"), nodePort(30053))),
+			next: snap(web, dnsPort(eps("10.42.0.5"), nodePort(30053))),
+			full: true,
+			want: `UDP *:30053 reply-src not in [10.42.0.5]
+UDP 10.43.0.10:53 reply-src not in [10.42.0.5]`,
+		},
+		{
+			name: "full: a deleted service's flows still go",
+			prev: snap(web, dnsPort(eps("10.42.0.5"))),
+			next: snap(web),
+			full: true,
+			want: `UDP 10.43.0.10:53 reply-src not in []`,
+		},
+		{
 			name: "a TCP endpoint went: nothing",
 			prev: snap(dnsPort(proto(v1.ProtocolTCP), eps("10.42.0.5"))),
 			next: snap(dnsPort(proto(v1.ProtocolTCP), eps("10.42.0.6"))),
@@ -164,7 +180,7 @@ UDP 192.0.2.10:53 reply-src not in [10.42.0.5]`,
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var lines []string
-			for _, f := range Stale(tt.prev, tt.next) {
+			for _, f := range Stale(tt.prev, tt.next, tt.full) {
 				lines = append(lines, f.String())
 			}
 			if got := strings.Join(lines, "\n"); got != tt.want {

@@ -219,6 +219,16 @@ type SyncResult struct {
 	// Written and Deleted count the rule groups (iptables chains)
 	// rewritten and removed; Rules counts the rules in force after it.
 	Written, Deleted, Rules int
+	// Replaced is true when the full sync's transaction failed and the
+	// backend replaced its whole table instead (nftables: the ClientIP
+	// affinity sets lost their clients); ReplaceCause is why that
+	// transaction failed.
+	Replaced     bool
+	ReplaceCause error
+	// CleanupErr is why deleting leftovers of earlier syncs failed (the
+	// nftables chains flushed a while ago); the rules are right, and the
+	// next sync tries again.
+	CleanupErr error
 }
 
 // Verdict is what becomes of traffic to one of a service port's

@@ -3,6 +3,9 @@ package nftables
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/hostexec"
 	"github.com/skiff-sh/skiff/internal/proxy/model"
@@ -14,6 +17,9 @@ type Backend struct {
 	opt     Options
 	run     hostexec.Runner
 	applied *Applied // nil until a full sync succeeded
+	clock   clock.PassiveClock
+	// stale holds the chains flushed and not yet deleted (StaleGrace).
+	stale Stale
 }
 
 // NewBackend returns a backend; run nil means hostexec.Host.
@@ -21,7 +27,11 @@ func NewBackend(opt Options, run hostexec.Runner) *Backend {
 	if run == nil {
 		run = hostexec.Host
 	}
-	return &Backend{opt: opt, run: run}
+	c := opt.Clock
+	if c == nil {
+		c = clock.RealClock{}
+	}
+	return &Backend{opt: opt, run: run, clock: c}
 }
 
 // Name is "nftables".
@@ -31,26 +41,39 @@ func (b *Backend) Name() string { return "nftables" }
 // first after a failure) rewrites every chain and map in one transaction
 // and deletes what is no longer wanted, keeping the affinity sets'
 // contents (PlanFull); should that transaction fail (a table left in a
-// shape it cannot amend), the table is replaced instead. Otherwise only
-// what changed since the last sync is written.
+// shape it cannot amend), the table is replaced instead and the result
+// says so (Replaced, ReplaceCause). Otherwise only what changed since the
+// last sync is written. Chains no longer wanted are flushed and deleted
+// by a later sync, in a transaction of their own, once StaleGrace has
+// passed; a failure of that deletion is retried by the next sync and
+// reported as the result's CleanupErr, not as the sync's error.
 func (b *Backend) Sync(ctx context.Context, snap *model.Snapshot, full bool) (model.SyncResult, error) {
 	want := Render(snap, b.opt)
+	var res model.SyncResult
+	if del := PlanDeleteStale(b.stale, want, b.clock.Now()); len(del.Script) > 0 {
+		if _, err := b.run(ctx, del.Script, "nft", "-f", "-"); err != nil {
+			res.CleanupErr = fmt.Errorf("deleting %d flushed chains: %w", del.Deleted, err)
+		} else {
+			b.stale = del.Stale
+		}
+	}
 	prev := b.applied
 	if full {
 		prev = nil
 	}
 	b.applied = nil
+	now := b.clock.Now()
 	var plan Plan
 	if prev == nil {
 		existing, err := b.existing(ctx)
 		if err != nil {
-			return model.SyncResult{}, err
+			return res, err
 		}
-		plan = PlanFull(want, existing)
+		plan = PlanFull(want, existing, b.stale, now)
 	} else {
-		plan = PlanScript(want, prev)
+		plan = PlanScript(want, prev, b.stale, now)
 	}
-	res := model.SyncResult{Full: prev == nil, Written: plan.Written, Deleted: plan.Deleted}
+	res.Full, res.Written, res.Deleted = prev == nil, plan.Written, plan.Deleted
 	for _, c := range want.Chains {
 		res.Rules += len(c.Rules)
 	}
@@ -62,14 +85,17 @@ func (b *Backend) Sync(ctx context.Context, snap *model.Snapshot, full bool) (mo
 			if prev != nil {
 				return res, err
 			}
-			replace := PlanScript(want, nil)
+			replace := PlanScript(want, nil, nil, now)
 			if _, err2 := b.run(ctx, replace.Script, "nft", "-f", "-"); err2 != nil {
 				return res, errors.Join(err, err2)
 			}
 			plan = replace
+			res.Replaced, res.ReplaceCause = true, err
+			res.Written, res.Deleted = replace.Written, replace.Deleted
 		}
 	}
 	b.applied = &plan.After
+	b.stale = plan.Stale
 	return res, nil
 }
 
@@ -88,7 +114,7 @@ func (b *Backend) existing(ctx context.Context) (Existing, error) {
 
 // Cleanup deletes the table.
 func (b *Backend) Cleanup(ctx context.Context) error {
-	b.applied = nil
+	b.applied, b.stale = nil, nil
 	_, err := b.run(ctx, []byte("add table "+Family+" "+Table+"\ndelete table "+Family+" "+Table+"\n"), "nft", "-f", "-")
 	return err
 }

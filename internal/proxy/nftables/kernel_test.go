@@ -6,6 +6,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	testclock "k8s.io/utils/clock/testing"
 
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 	"github.com/skiff-sh/skiff/internal/testnetns"
@@ -14,14 +17,16 @@ import (
 // TestKernelFullSyncKeepsAffinity applies full syncs to a real kernel (in
 // a network namespace): the clients recorded in an affinity set survive
 // a full sync and a restarted backend's first sync, while the objects of
-// a service that went away, and leftovers nobody wants, are deleted.
+// a service that went away, and leftovers nobody wants, are flushed at
+// once and deleted a StaleGrace later.
 func TestKernelFullSyncKeepsAffinity(t *testing.T) {
 	ns := testnetns.New(t)
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("nft is not installed")
 	}
 	ctx := context.Background()
-	opt := Options{ClusterCIDR: netip.MustParsePrefix("10.42.0.0/16")}
+	clk := testclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	opt := Options{ClusterCIDR: netip.MustParsePrefix("10.42.0.0/16"), Clock: clk}
 	sticky := port(func(sp *model.ServicePort) {
 		sp.AffinitySeconds = 600
 		sp.Endpoints = []model.Endpoint{readyEP("10.42.0.5", false), readyEP("10.42.0.6", false)}
@@ -73,13 +78,24 @@ add rule ip kube-proxy leftover ip saddr @leftover-set drop
 		if !strings.Contains(table, "192.0.2.77") {
 			t.Errorf("%s: the affinity set lost its client:\n%s", step.name, table)
 		}
-		for _, gone := range []string{"leftover", "ns/other", "10.42.0.7"} {
+		for _, gone := range []string{"leftover-", "10.42.0.7 ", "10.42.0.7:"} {
 			if strings.Contains(table, gone) {
 				t.Errorf("%s: %q remains:\n%s", step.name, gone, table)
 			}
 		}
 		if n := strings.Count(table, "dnat to"); n != 2 {
 			t.Errorf("%s: %d DNAT rules, want 2 (rules doubled or lost):\n%s", step.name, n, table)
+		}
+		// The flushed chains go a grace later, on the next sync.
+		clk.Step(StaleGrace)
+		if res, err := step.b.Sync(ctx, &model.Snapshot{Ports: step.snap}, false); err != nil || res.CleanupErr != nil {
+			t.Fatalf("%s, a grace later: %v %v", step.name, err, res.CleanupErr)
+		}
+		table = contents()
+		for _, gone := range []string{"leftover", "ns/other"} {
+			if strings.Contains(table, gone) {
+				t.Errorf("%s, a grace later: %q remains:\n%s", step.name, gone, table)
+			}
 		}
 	}
 }

@@ -3,8 +3,10 @@ package nftables
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Applied is what the kernel holds after a successful transaction.
@@ -20,6 +22,61 @@ type Plan struct {
 	// Deleted counts chains and sets removed.
 	Written, Deleted int
 	After            Applied
+	// Stale is the backend's Stale once the transaction committed.
+	Stale Stale
+}
+
+// StaleGrace is how long a chain nothing wants any more stays flushed
+// before it is deleted. Kernels before 6.2 notice only a little after a
+// transaction commits that the map elements and verdict-map rules it
+// removed no longer refer to a chain: deleting the chain in the same
+// transaction (or at once after it) fails with EBUSY. Upstream's nftables
+// proxier waits a second too.
+const StaleGrace = time.Second
+
+// Stale maps each chain that is flushed but not yet deleted to when it was
+// flushed. Plans add the chains they retire and drop those wanted again;
+// PlanDeleteStale deletes those flushed StaleGrace ago.
+type Stale map[string]time.Time
+
+// retire returns stale with the chains of gone that it lacks flushed at
+// now, and without those want has.
+func (stale Stale) retire(gone []string, after Applied, now time.Time) Stale {
+	next := Stale{}
+	for n, t := range stale {
+		if _, ok := after.Chains[n]; !ok {
+			next[n] = t
+		}
+	}
+	for _, n := range gone {
+		if _, ok := next[n]; !ok {
+			next[n] = now
+		}
+	}
+	return next
+}
+
+// PlanDeleteStale computes the transaction, separate from a sync's, that
+// deletes the chains of stale flushed at least StaleGrace before now and
+// not wanted again; its Stale is what remains. An empty Script means
+// nothing is ripe.
+func PlanDeleteStale(stale Stale, want *Ruleset, now time.Time) Plan {
+	p := Plan{Stale: maps.Clone(stale)}
+	var b strings.Builder
+	for _, n := range slices.Sorted(maps.Keys(stale)) {
+		if want.has(n) || now.Sub(stale[n]) < StaleGrace {
+			continue
+		}
+		b.WriteString("delete chain " + Family + " " + Table + " " + n + "\n")
+		delete(p.Stale, n)
+		p.Deleted++
+	}
+	p.Script = []byte(b.String())
+	return p
+}
+
+func (rs *Ruleset) has(chain string) bool {
+	return slices.ContainsFunc(rs.Chains, func(c Chain) bool { return c.Name == chain })
 }
 
 // Existing names the objects the kernel's table holds, as listed before a
@@ -30,14 +87,16 @@ type Existing struct {
 
 // PlanFull computes a full sync's transaction: every wanted chain is
 // declared and flushed and gets its rules anew, every verdict map is
-// flushed and refilled, and the chains, sets and maps of existing that are
-// no longer wanted are deleted. As upstream's nftables proxier, it never
+// flushed and refilled, the sets and maps of existing that are no longer
+// wanted are deleted, and its chains that are no longer wanted are flushed
+// and added to stale at now (deleted later, see StaleGrace); stale's
+// chains the kernel no longer holds are dropped from it. As upstream's nftables proxier, it never
 // deletes the table nor flushes a set: the ClientIP affinity sets keep the
 // clients the kernel recorded in them across full syncs and restarts.
 // Commands run in the order nft needs within one transaction: what refers
 // to a stale chain, set or map (rules, map elements) is flushed or deleted
 // before it is.
-func PlanFull(want *Ruleset, existing Existing) Plan {
+func PlanFull(want *Ruleset, existing Existing, stale Stale, now time.Time) Plan {
 	p := Plan{After: applied(want)}
 	var b strings.Builder
 	line := func(parts ...string) {
@@ -77,9 +136,13 @@ func PlanFull(want *Ruleset, existing Existing) Plan {
 			}
 		}
 	}
-	for _, n := range staleChains {
-		line("delete chain", table, n)
+	p.Stale = Stale{}
+	for n, t := range stale {
+		if slices.Contains(staleChains, n) {
+			p.Stale[n] = t
+		}
 	}
+	p.Stale = p.Stale.retire(staleChains, p.After, now)
 	p.Written = len(want.Chains) + len(want.Maps)
 	p.Deleted += len(staleChains)
 	p.Script = []byte(b.String())
@@ -103,10 +166,11 @@ func applied(want *Ruleset) Applied {
 // sets' contents). Otherwise only what differs is touched, in an order
 // nft accepts within one transaction: new chains and sets are declared
 // first (rules and elements may name them), changed chains are flushed
-// and refilled, map elements are deleted and added, and chains and sets
-// that are no longer wanted are flushed and deleted last, when nothing
-// refers to them any more.
-func PlanScript(want *Ruleset, prev *Applied) Plan {
+// and refilled, map elements are deleted and added, sets and maps that
+// are no longer wanted are deleted last, and chains no longer wanted are
+// flushed and added to stale at now (deleted later, see StaleGrace).
+// Chains of stale wanted again leave it.
+func PlanScript(want *Ruleset, prev *Applied, stale Stale, now time.Time) Plan {
 	after := applied(want)
 	var b strings.Builder
 	line := func(parts ...string) {
@@ -126,6 +190,7 @@ func PlanScript(want *Ruleset, prev *Applied) Plan {
 			declare(line, table, c)
 		}
 		fill(line, table, want)
+		p.Stale = Stale{}
 		p.Written = len(want.Chains) + len(want.Maps)
 		p.Script = []byte(b.String())
 		return p
@@ -185,18 +250,16 @@ func PlanScript(want *Ruleset, prev *Applied) Plan {
 			p.Written++
 		}
 	}
-	// Gone chains, then gone sets.
+	// Gone chains are flushed (deleted later), gone sets deleted.
+	var gone []string
 	for _, name := range sortedKeys(prev.Chains) {
 		if _, ok := after.Chains[name]; !ok {
 			line("flush chain", table, name)
+			gone = append(gone, name)
 			p.Deleted++
 		}
 	}
-	for _, name := range sortedKeys(prev.Chains) {
-		if _, ok := after.Chains[name]; !ok {
-			line("delete chain", table, name)
-		}
-	}
+	p.Stale = stale.retire(gone, after, now)
 	for _, name := range sortedKeys(prev.Maps) {
 		if _, ok := after.Maps[name]; !ok {
 			line("delete", kind(prev.Maps[name]), table, name)

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/utils/clock"
+
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 )
 
@@ -53,6 +55,9 @@ type Options struct {
 	// ClusterCIDR is the pods' range: traffic to a cluster IP from
 	// outside it is masqueraded. Zero means masquerade all of it.
 	ClusterCIDR netip.Prefix
+	// Clock times the deletion of flushed chains (StaleGrace). Default
+	// the real clock.
+	Clock clock.PassiveClock
 }
 
 // The fixed chains and maps.

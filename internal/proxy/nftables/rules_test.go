@@ -1,9 +1,12 @@
 package nftables
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skiff-sh/skiff/internal/proxy/model"
 )
@@ -140,14 +143,15 @@ endpoint-H-ns/web/tcp/http__10.42.1.5/8080: meta l4proto tcp dnat to 10.42.1.5:8
 func TestPlanScript(t *testing.T) {
 	sp := port(func(sp *model.ServicePort) { sp.Endpoints = []model.Endpoint{readyEP("10.42.0.5", false)} })
 	opt := Options{ClusterCIDR: netip.MustParsePrefix("10.42.0.0/16")}
-	full := PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), nil)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	full := PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), nil, nil, t0)
 	if s := string(full.Script); !strings.HasPrefix(s, "add table ip kube-proxy\ndelete table ip kube-proxy\nadd table ip kube-proxy") {
 		t.Errorf("a full sync does not replace the table atomically:\n%s", s)
 	}
 	// The endpoint moves: its chain goes, a new one comes, the service
 	// chain is rewritten, the map is untouched.
 	sp.Endpoints = []model.Endpoint{readyEP("10.42.1.5", false)}
-	partial := PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), &full.After)
+	partial := PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), &full.After, full.Stale, t0)
 	got := strings.ReplaceAll(strings.ReplaceAll(string(partial.Script), hash("ns/web/tcp/http"), "H"), hash("ns/web/tcp/http", "10.42.0.5:8080"), "H")
 	got = strings.ReplaceAll(got, hash("ns/web/tcp/http", "10.42.1.5:8080"), "H")
 	want := `add chain ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.1.5/8080
@@ -157,26 +161,29 @@ add rule ip kube-proxy service-H-ns/web/tcp/http numgen random mod 1 vmap { 0 : 
 add rule ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.1.5/8080 ip saddr 10.42.1.5 jump mark-for-masquerade
 add rule ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.1.5/8080 meta l4proto tcp dnat to 10.42.1.5:8080
 flush chain ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.0.5/8080
-delete chain ip kube-proxy endpoint-H-ns/web/tcp/http__10.42.0.5/8080
 `
 	if got != want || partial.Written != 2 || partial.Deleted != 1 {
 		t.Errorf("partial (%d written, %d deleted):\n%s\nwant:\n%s", partial.Written, partial.Deleted, got, want)
 	}
-	// The service goes: its map element first, then its chains.
-	gone := PlanScript(Render(&model.Snapshot{}, opt), &partial.After)
-	s := string(gone.Script)
-	if i, j := strings.Index(s, "delete element ip kube-proxy service-ips { 10.43.0.20 . tcp . 80 }"), strings.Index(s, "delete chain"); i < 0 || j < i {
-		t.Errorf("service removal must drop the map element before the chains:\n%s", s)
+	if _, ok := partial.Stale[endpointChain(sp, readyEP("10.42.0.5", false))]; len(partial.Stale) != 1 || !ok {
+		t.Errorf("the old endpoint's chain is not left stale: %v", partial.Stale)
 	}
-	if none := PlanScript(Render(&model.Snapshot{}, opt), &gone.After); len(none.Script) != 0 {
+	// The service goes: its map element first, then its chains are
+	// flushed; none is deleted in that transaction.
+	gone := PlanScript(Render(&model.Snapshot{}, opt), &partial.After, partial.Stale, t0)
+	s := string(gone.Script)
+	if i, j := strings.Index(s, "delete element ip kube-proxy service-ips { 10.43.0.20 . tcp . 80 }"), strings.Index(s, "flush chain"); i < 0 || j < i || strings.Contains(s, "delete chain") {
+		t.Errorf("service removal must drop the map element before flushing the chains, and delete none:\n%s", s)
+	}
+	if none := PlanScript(Render(&model.Snapshot{}, opt), &gone.After, gone.Stale, t0); len(none.Script) != 0 {
 		t.Errorf("nothing changed, yet:\n%s", none.Script)
 	}
 	// A changed affinity timeout is a new set: the old one goes only
 	// after the chains that used it were rewritten.
 	sp.AffinitySeconds = 60
-	with := PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), &gone.After)
+	with := PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), &gone.After, nil, t0)
 	sp.AffinitySeconds = 120
-	changed := string(PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), &with.After).Script)
+	changed := string(PlanScript(Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, opt), &with.After, nil, t0).Script)
 	if i, j := strings.Index(changed, "delete set"), strings.LastIndex(changed, "flush chain"); i < 0 || i < j || strings.Count(changed, "add set") != 1 {
 		t.Errorf("affinity timeout change:\n%s", changed)
 	}
@@ -189,11 +196,12 @@ func TestPlanFull(t *testing.T) {
 	})
 	want := Render(&model.Snapshot{Ports: []*model.ServicePort{sp}}, Options{})
 	set := affinitySet(sp, sp.Endpoints[0])
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := PlanFull(want, Existing{
 		Chains: []string{"services", "endpoint-OLD", "service-OLD"},
 		Sets:   []string{set, "affinity-OLD"},
 		Maps:   []string{"service-ips", "old-map"},
-	})
+	}, Stale{"service-OLD": t0.Add(-time.Minute), "gone-meanwhile": t0, "services": t0}, t0)
 	s := string(p.Script)
 	for _, bad := range []string{"delete table", "flush set", "delete set ip kube-proxy " + set} {
 		if strings.Contains(s, bad) {
@@ -210,7 +218,6 @@ func TestPlanFull(t *testing.T) {
 		"add rule ip kube-proxy services ",
 		"add element ip kube-proxy service-ips ",
 		"delete set ip kube-proxy affinity-OLD\ndelete map ip kube-proxy old-map\n",
-		"delete chain ip kube-proxy endpoint-OLD\ndelete chain ip kube-proxy service-OLD\n",
 	}
 	at := 0
 	for _, o := range order {
@@ -222,6 +229,50 @@ func TestPlanFull(t *testing.T) {
 	}
 	if p.Deleted != 4 || p.Written != len(want.Chains)+len(want.Maps) {
 		t.Errorf("written %d, deleted %d", p.Written, p.Deleted)
+	}
+	if strings.Contains(s, "delete chain") {
+		t.Errorf("stale chains are deleted in the transaction that unhooks them:\n%s", s)
+	}
+	// Stale keeps when a chain was first flushed, and drops chains the
+	// kernel lacks or that are wanted again.
+	if wantStale := (Stale{"endpoint-OLD": t0, "service-OLD": t0.Add(-time.Minute)}); !maps.Equal(p.Stale, wantStale) {
+		t.Errorf("stale %v, want %v", p.Stale, wantStale)
+	}
+}
+
+// TestPlanDeleteStale: flushed chains are deleted by a transaction of
+// their own once StaleGrace has passed, not before, and not when wanted
+// again.
+func TestPlanDeleteStale(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	want := &Ruleset{Chains: []Chain{{Name: "back"}}}
+	stale := Stale{"old": t0, "older": t0.Add(-time.Minute), "back": t0.Add(-time.Minute), "new": t0.Add(StaleGrace / 2)}
+	tests := []struct {
+		name    string
+		now     time.Time
+		script  string
+		remains []string
+	}{
+		{"at once", t0, "delete chain ip kube-proxy older\n", []string{"back", "new", "old"}},
+		{"a grace later", t0.Add(StaleGrace), "delete chain ip kube-proxy old\ndelete chain ip kube-proxy older\n", []string{"back", "new"}},
+		{"much later", t0.Add(time.Hour), "delete chain ip kube-proxy new\ndelete chain ip kube-proxy old\ndelete chain ip kube-proxy older\n", []string{"back"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := PlanDeleteStale(stale, want, tt.now)
+			if string(p.Script) != tt.script || p.Deleted != strings.Count(tt.script, "\n") {
+				t.Errorf("script (%d deleted):\n%s\nwant:\n%s", p.Deleted, p.Script, tt.script)
+			}
+			if got := slices.Sorted(maps.Keys(p.Stale)); !slices.Equal(got, tt.remains) {
+				t.Errorf("remaining %v, want %v", got, tt.remains)
+			}
+		})
+	}
+	if len(stale) != 4 {
+		t.Errorf("the input was changed: %v", stale)
+	}
+	if p := PlanDeleteStale(nil, want, t0); len(p.Script) != 0 {
+		t.Errorf("nothing stale, yet:\n%s", p.Script)
 	}
 }
 
