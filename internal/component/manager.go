@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -36,13 +35,19 @@ type Readier interface {
 
 // Checker is a component with a health check, its /healthz: while it
 // runs, Status reports it Ready only when Ready says so and the check
-// passes. Healthz must return within ctx's deadline.
+// has not failed failureThreshold times in a row. The manager runs the
+// checks in its own loop, never in Status. Healthz must return within
+// ctx's deadline.
 type Checker interface {
 	Healthz(ctx context.Context) error
 }
 
-// healthzTimeout bounds one component's health check in Status.
-const healthzTimeout = 2 * time.Second
+const (
+	// healthzTimeout bounds one component's health check.
+	healthzTimeout = 2 * time.Second
+	// defaultHealthPeriod is how often the manager checks health.
+	defaultHealthPeriod = 2 * time.Second
+)
 
 // Manager starts components in order and stops them in reverse.
 type Manager struct {
@@ -57,6 +62,9 @@ type Manager struct {
 	Tolerate map[string]bool
 	// Clock stamps start and finish times. Default the real clock.
 	Clock clock.PassiveClock
+	// HealthPeriod is how often the health checks of running, ready
+	// Checkers run (concurrently, each bounded by 2 s). Default 2 s.
+	HealthPeriod time.Duration
 
 	mu         sync.Mutex
 	components []Component
@@ -100,8 +108,9 @@ type Status struct {
 	Started, Finished time.Time
 	// Err is why a Failed component failed.
 	Err error
-	// Unhealthy is why a running component's health check failed (it is
-	// then not Ready).
+	// Unhealthy is why a running component's health check failed the
+	// last time (it is then not Ready: failureThreshold failures in a
+	// row).
 	Unhealthy error
 }
 
@@ -120,6 +129,7 @@ type running struct {
 	started, finished time.Time
 	err               error
 	stopped           bool // Stop or the manager's stop asked it to end
+	health            health
 }
 
 func (m *Manager) clock() clock.PassiveClock {
@@ -129,12 +139,13 @@ func (m *Manager) clock() clock.PassiveClock {
 	return m.Clock
 }
 
-// Status reports every added component in start order. The health
-// checks of running, ready Checkers run concurrently, outside the lock.
+// Status reports every added component in start order. It only reads
+// state (the health checks run in the manager's own loop), so it is
+// cheap and never waits on I/O.
 func (m *Manager) Status() []Status {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	out := make([]Status, 0, len(m.components))
-	var checks []int
 	for _, c := range m.components {
 		s := Status{Name: c.Name(), State: Waiting}
 		if r := m.states[c.Name()]; r != nil {
@@ -146,8 +157,8 @@ func (m *Manager) Status() []Status {
 				if rd, ok := c.(Readier); ok {
 					s.Ready = rd.Ready()
 				}
-				if _, ok := c.(Checker); ok && s.Ready {
-					checks = append(checks, len(out))
+				if _, ok := c.(Checker); ok && s.Ready && !r.health.healthy() {
+					s.Ready, s.Unhealthy = false, r.health.last
 				}
 			case r.err != nil:
 				s.State = Failed
@@ -157,22 +168,59 @@ func (m *Manager) Status() []Status {
 		}
 		out = append(out, s)
 	}
-	components := slices.Clone(m.components)
+	return out
+}
+
+// healthLoop runs the health checks every HealthPeriod until ctx ends.
+func (m *Manager) healthLoop(ctx context.Context) {
+	period := m.HealthPeriod
+	if period == 0 {
+		period = defaultHealthPeriod
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.checkHealth(ctx)
+	}
+}
+
+// checkHealth runs the checks of the running, ready Checkers
+// concurrently (outside the lock) and records each verdict.
+func (m *Manager) checkHealth(ctx context.Context) {
+	m.mu.Lock()
+	var checks []*running
+	for _, r := range m.states {
+		if _, ok := r.c.(Checker); !ok || !r.finished.IsZero() {
+			continue
+		}
+		if rd, ok := r.c.(Readier); ok && !rd.Ready() {
+			continue
+		}
+		checks = append(checks, r)
+	}
 	m.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, i := range checks {
+	for _, r := range checks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), healthzTimeout)
+			cctx, cancel := context.WithTimeout(ctx, healthzTimeout)
 			defer cancel()
-			if err := components[i].(Checker).Healthz(ctx); err != nil {
-				out[i].Ready, out[i].Unhealthy = false, err
+			err := r.c.(Checker).Healthz(cctx)
+			if ctx.Err() != nil {
+				return // the manager is stopping: not the component's fault
 			}
+			m.mu.Lock()
+			r.health = r.health.observe(err)
+			m.mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 // Stop stops one running component and waits (up to 30 s) for it to
@@ -214,8 +262,16 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.allStarted, m.stopping = false, false
 	m.mu.Unlock()
 	failed := make(chan failure, len(components))
+	hctx, stopHealth := context.WithCancel(context.Background())
+	healthDone := make(chan struct{})
+	go func() {
+		defer close(healthDone)
+		m.healthLoop(hctx)
+	}()
 	var started []*running
 	stopAll := func() {
+		stopHealth()
+		<-healthDone
 		m.mu.Lock()
 		m.stopping = true
 		m.mu.Unlock()
@@ -253,9 +309,16 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		}()
 		if rd, ok := c.(Readier); ok {
-			if err := waitReady(ctx, rd, timeout, failed); err != nil {
+			if err := waitReady(ctx, rd, timeout, failed, r.done); err != nil {
 				stopAll()
 				return fmt.Errorf("%s: %w", c.Name(), err)
+			}
+			m.mu.Lock()
+			ended := !r.finished.IsZero()
+			m.mu.Unlock()
+			if ended {
+				logger.Info("component stopped before it was ready; starting the next", "component", c.Name())
+				continue
 			}
 		}
 		logger.Info("component started", "component", c.Name())
@@ -286,7 +349,10 @@ type failure struct {
 	err  error
 }
 
-func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-chan failure) error {
+// waitReady waits until rd is ready; it returns nil early when the
+// component's Run returned without an error (done closed: Stop asked it
+// to end, or it ended on its own; Status shows it Stopped).
+func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-chan failure, done <-chan struct{}) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -297,6 +363,13 @@ func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-
 			return ctx.Err()
 		case f := <-failed:
 			return f.err
+		case <-done:
+			select {
+			case f := <-failed:
+				return f.err
+			default:
+				return nil
+			}
 		case <-tick.C:
 		case <-deadline.C:
 			return errors.New("not ready in time")
