@@ -147,6 +147,20 @@ func staticPodHash(pod *v1.Pod) string {
 type nodeOwner struct {
 	Name string
 	UID  types.UID
+	// Gone says the Node is missing or being deleted: no mirror pod is
+	// created (it would be owned by a Node the garbage collector is
+	// removing), as upstream's kubelet ("No need to create a mirror pod,
+	// since node has been removed").
+	Gone bool
+}
+
+// mirrorOwner is the owner of the mirror pods of node name given its
+// Node as the API server has it now (nil: not found).
+func mirrorOwner(name string, node *v1.Node) nodeOwner {
+	if node == nil || node.DeletionTimestamp != nil {
+		return nodeOwner{Name: name, Gone: true}
+	}
+	return nodeOwner{Name: name, UID: node.UID}
 }
 
 // mirrorPod is the mirror pod to create for a static pod, as upstream's
@@ -251,7 +265,7 @@ func planMirrorPods(want []StaticPod, have []*v1.Pod, node nodeOwner, nodeIP str
 		cur := byKey[key]
 		switch {
 		case cur == nil:
-			if t, ok := deleted[key]; ok && now.Sub(t) < mirrorRecreateDelay {
+			if t, ok := deleted[key]; node.Gone || ok && now.Sub(t) < mirrorRecreateDelay {
 				continue
 			}
 			out = append(out, mirrorAction{Create: mirrorPod(sp, node, now)})
