@@ -34,7 +34,8 @@ func (k *Kubelet) wakeMirror() {
 }
 
 // mirrorLoop keeps the mirror pods of the static pods (planMirrorPods)
-// every RelistPeriod, and at once when a mirror pod changes. It runs even
+// every RelistPeriod, and at once when a mirror pod is added, deleted or
+// edited (mirrorChangeWakes; not on status writes). It runs even
 // without static pods, so that mirror pods left from an earlier start
 // are deleted, as upstream does.
 func (k *Kubelet) mirrorLoop(ctx context.Context) {

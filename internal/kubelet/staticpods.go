@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"sort"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -92,6 +94,17 @@ func (sp StaticPod) namespace() string {
 		return StaticPodNamespace
 	}
 	return sp.Namespace
+}
+
+// mirrorChangeWakes says whether a mirror pod's change (old nil: it was
+// added) needs a mirror sync now: an added pod, a deletion asked for, or
+// other annotations or spec (someone edited it). A status change, as the
+// loop's own status writes, waits for the next periodic sync.
+func mirrorChangeWakes(old, cur *v1.Pod) bool {
+	return old == nil ||
+		cur.DeletionTimestamp != nil && old.DeletionTimestamp == nil ||
+		!maps.Equal(old.Annotations, cur.Annotations) ||
+		!equality.Semantic.DeepEqual(old.Spec, cur.Spec)
 }
 
 // isMirrorPod says whether a pod is a mirror pod (of any kubelet).

@@ -239,3 +239,34 @@ func TestMirrorOwner(t *testing.T) {
 		})
 	}
 }
+
+func TestMirrorChangeWakes(t *testing.T) {
+	base := mirrorPod(sched(), spNode, spT0)
+	with := func(change func(p *v1.Pod)) *v1.Pod {
+		p := base.DeepCopy()
+		change(p)
+		return p
+	}
+	cases := []struct {
+		name string
+		old  *v1.Pod
+		cur  *v1.Pod
+		want bool
+	}{
+		{"added", nil, base, true},
+		{"status only (our own write)", base, with(func(p *v1.Pod) { p.Status.Phase = v1.PodRunning; p.ResourceVersion = "2" }), false},
+		{"deletion asked", base, with(func(p *v1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: spT0} }), true},
+		{"still being deleted", with(func(p *v1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: spT0} }),
+			with(func(p *v1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: spT0}; p.Status.Phase = v1.PodFailed }), false},
+		{"annotation edited", base, with(func(p *v1.Pod) { p.Annotations[annotationConfigMirror] = "other" }), true},
+		{"spec edited", base, with(func(p *v1.Pod) { p.Spec.ActiveDeadlineSeconds = new(int64) }), true},
+		{"label edited", base, with(func(p *v1.Pod) { p.Labels["x"] = "y" }), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := mirrorChangeWakes(tc.old, tc.cur); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
