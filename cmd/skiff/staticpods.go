@@ -138,12 +138,18 @@ func requests(cpu, memory string) v1.ResourceRequirements {
 }
 
 // attach makes m the source of the pods' state and lets the components
-// whose failure others survive fail alone.
+// whose failure others survive fail alone. It opens every shown
+// component's log file now, moving the last process's aside, so that a
+// component that has not logged yet shows an empty log, not the last
+// run's.
 func (s *staticPods) attach(m *component.Manager) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m = m
 	m.Tolerate = tolerated
+	for name := range s.defs {
+		s.logs.Open(name)
+	}
 }
 
 // list is the kubelet's StaticPods: the shown components as the manager
