@@ -119,10 +119,13 @@ func (s *staticPods) proxy(f proxyFlags, kubeconfig, nodeName, clusterCIDR strin
 	if s.process == "" {
 		s.process = "kube-proxy"
 	}
-	s.defs["kube-proxy"] = staticPodDef{labels: map[string]string{"k8s-app": "kube-proxy"}, command: []string{
-		"kube-proxy", "--kubeconfig=" + kubeconfig, "--hostname-override=" + nodeName, "--cluster-cidr=" + clusterCIDR,
-		"--proxy-mode=" + f.mode, "--iptables-sync-period=" + f.syncPeriod.String(), "--iptables-min-sync-period=" + f.minSyncPeriod.String(),
-	}}
+	cmd := []string{"kube-proxy"}
+	if kubeconfig != "" { // an agent joined with --token has none
+		cmd = append(cmd, "--kubeconfig="+kubeconfig)
+	}
+	cmd = append(cmd, "--hostname-override="+nodeName, "--cluster-cidr="+clusterCIDR, "--proxy-mode="+f.mode,
+		"--iptables-sync-period="+f.syncPeriod.String(), "--iptables-min-sync-period="+f.minSyncPeriod.String())
+	s.defs["kube-proxy"] = staticPodDef{labels: map[string]string{"k8s-app": "kube-proxy"}, command: cmd}
 }
 
 // requests is a container's cpu and memory requests (kubeadm's).

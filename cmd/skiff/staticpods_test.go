@@ -196,3 +196,16 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestProxyPodCommand: an agent joined with --token has no kubeconfig
+// file, and its kube-proxy pod's command leaves the flag out.
+func TestProxyPodCommand(t *testing.T) {
+	for _, kubeconfig := range []string{"/etc/skiff/agent.kubeconfig", ""} {
+		s := &staticPods{defs: map[string]staticPodDef{}}
+		s.proxy(proxyFlags{mode: "iptables"}, kubeconfig, "n1", "10.42.0.0/16")
+		cmd := strings.Join(s.defs["kube-proxy"].command, " ")
+		if has := strings.Contains(cmd, "--kubeconfig="); has != (kubeconfig != "") || !strings.Contains(cmd, "--hostname-override=n1") {
+			t.Errorf("kubeconfig %q: command %s", kubeconfig, cmd)
+		}
+	}
+}
