@@ -28,7 +28,8 @@ type Component interface {
 
 // Readier is a component that can say it is ready to serve; the manager
 // starts the next component only once it is, and Status reports it.
-// Ready should follow the component's health, not only its start.
+// Ready should follow the component's health, not only its start, and
+// be cheap (an atomic load): Status calls it under the manager's lock.
 type Readier interface {
 	Ready() bool
 }
