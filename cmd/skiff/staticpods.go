@@ -119,10 +119,13 @@ func (s *staticPods) proxy(f proxyFlags, kubeconfig, nodeName, clusterCIDR strin
 	if s.process == "" {
 		s.process = "kube-proxy"
 	}
-	s.defs["kube-proxy"] = staticPodDef{labels: map[string]string{"k8s-app": "kube-proxy"}, command: []string{
-		"kube-proxy", "--kubeconfig=" + kubeconfig, "--hostname-override=" + nodeName, "--cluster-cidr=" + clusterCIDR,
-		"--proxy-mode=" + f.mode, "--iptables-sync-period=" + f.syncPeriod.String(), "--iptables-min-sync-period=" + f.minSyncPeriod.String(),
-	}}
+	cmd := []string{"kube-proxy"}
+	if kubeconfig != "" { // an agent joined with --token has none
+		cmd = append(cmd, "--kubeconfig="+kubeconfig)
+	}
+	cmd = append(cmd, "--hostname-override="+nodeName, "--cluster-cidr="+clusterCIDR, "--proxy-mode="+f.mode,
+		"--iptables-sync-period="+f.syncPeriod.String(), "--iptables-min-sync-period="+f.minSyncPeriod.String())
+	s.defs["kube-proxy"] = staticPodDef{labels: map[string]string{"k8s-app": "kube-proxy"}, command: cmd}
 }
 
 // requests is a container's cpu and memory requests (kubeadm's).
@@ -138,12 +141,18 @@ func requests(cpu, memory string) v1.ResourceRequirements {
 }
 
 // attach makes m the source of the pods' state and lets the components
-// whose failure others survive fail alone.
+// whose failure others survive fail alone. It opens every shown
+// component's log file now, moving the last process's aside, so that a
+// component that has not logged yet shows an empty log, not the last
+// run's.
 func (s *staticPods) attach(m *component.Manager) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m = m
 	m.Tolerate = tolerated
+	for name := range s.defs {
+		s.logs.Open(name)
+	}
 }
 
 // list is the kubelet's StaticPods: the shown components as the manager

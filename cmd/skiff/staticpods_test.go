@@ -45,8 +45,8 @@ func TestStaticPodOf(t *testing.T) {
 			if sp.Name != "kube-scheduler" || len(sp.Command) != 2 || sp.Labels["tier"] != "control-plane" || sp.LogPath != "/d/logs/kube-scheduler.log" {
 				t.Fatalf("%+v", sp)
 			}
-			if sp.Image != "skiff.local/kube-scheduler:v1.37.2-skiff" {
-				t.Errorf("image %s", sp.Image)
+			if want := "skiff.local/kube-scheduler:" + strings.ReplaceAll(skiffVersion.GitVersion, "+", "-"); sp.Image != want || strings.Contains(want, "+") {
+				t.Errorf("image %s, want %s", sp.Image, want)
 			}
 			if sp.Ready != tc.ready || !sp.Started.Equal(tc.st.Started) || sp.Finished.IsZero() == tc.finished ||
 				sp.ExitCode != tc.exit || sp.Reason != tc.reason || sp.Message != tc.message {
@@ -123,6 +123,7 @@ func TestStopComponentTurnsPodNotReady(t *testing.T) {
 	waitUntil(t, "every component started", func() bool {
 		select {
 		case err := <-done:
+			done <- err // for the deferred receive
 			t.Fatalf("the manager stopped: %v", err)
 		default:
 		}
@@ -179,9 +180,10 @@ func TestStopComponentTurnsPodNotReady(t *testing.T) {
 	if term := p.Status.ContainerStatuses[0].State.Terminated; term.Reason != "Completed" || term.ExitCode != 0 {
 		t.Errorf("terminated %+v", term)
 	}
-	if p, err := pods.Get(ctx, "kube-apiserver-"+nodeName, metav1.GetOptions{}); err != nil || !podReady(p) {
-		t.Errorf("the API server's pod after the scheduler stopped: %v %+v", err, p.Status)
-	}
+	waitUntil(t, "the API server's pod Ready after the scheduler stopped", func() bool {
+		p, err := pods.Get(ctx, "kube-apiserver-"+nodeName, metav1.GetOptions{})
+		return err == nil && podReady(p)
+	})
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -192,5 +194,18 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestProxyPodCommand: an agent joined with --token has no kubeconfig
+// file, and its kube-proxy pod's command leaves the flag out.
+func TestProxyPodCommand(t *testing.T) {
+	for _, kubeconfig := range []string{"/etc/skiff/agent.kubeconfig", ""} {
+		s := &staticPods{defs: map[string]staticPodDef{}}
+		s.proxy(proxyFlags{mode: "iptables"}, kubeconfig, "n1", "10.42.0.0/16")
+		cmd := strings.Join(s.defs["kube-proxy"].command, " ")
+		if has := strings.Contains(cmd, "--kubeconfig="); has != (kubeconfig != "") || !strings.Contains(cmd, "--hostname-override=n1") {
+			t.Errorf("kubeconfig %q: command %s", kubeconfig, cmd)
+		}
 	}
 }

@@ -23,7 +23,12 @@ import (
 // <line>"), the one the kubelet reads container logs in, so `kubectl logs`
 // serves them with --tail, --since, --timestamps and -f unchanged. The
 // line is slog's text format without its time (the CRI time stands for
-// it). A file left by an earlier process is kept as <component>.log.1.
+// it). A file left by an earlier process is kept as <component>.log.1
+// (Open moves it aside at start, before the component logs anything). A
+// file that reaches MaxSize is rotated the same way: renamed to .log.1
+// (replacing the one before) and started anew, so a component keeps at
+// most two files; the kubelet's log follow reopens the path after a
+// rename.
 //
 // Hand-written rather than a library: slog has no tee or routing handler
 // in the standard library, and the CRI framing is the kubelet's own.
@@ -35,9 +40,24 @@ type LogFiles struct {
 	Aliases map[string]string
 	// Clock stamps the lines. Default the real clock.
 	Clock clock.PassiveClock
+	// MaxSize is the size in bytes past which a file is rotated. Default
+	// 10 MiB (the kubelet's containerLogMaxSize).
+	MaxSize int64
 
 	mu    sync.Mutex
 	files map[string]*criFile
+}
+
+// defaultMaxSize is the kubelet's default containerLogMaxSize.
+const defaultMaxSize = 10 << 20
+
+// Open opens the files of the named components now, keeping each file
+// left by an earlier process as .log.1, so that a component that has
+// not logged yet does not show the last run's log as its current one.
+func (l *LogFiles) Open(components ...string) {
+	for _, c := range components {
+		l.file(c)
+	}
 }
 
 // Path is the file a component's records go to.
@@ -56,9 +76,14 @@ func (l *LogFiles) Handler(base slog.Handler) slog.Handler {
 // Close closes the open files; later records to them are dropped.
 func (l *LogFiles) Close() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	var first error
+	files := make([]*criFile, 0, len(l.files))
 	for _, f := range l.files {
+		files = append(files, f)
+	}
+	l.mu.Unlock()
+	var first error
+	for _, f := range files {
+		f.opened.Do(func() {}) // never opened: it stays closed
 		f.mu.Lock()
 		if f.f != nil {
 			if err := f.f.Close(); err != nil && first == nil {
@@ -73,41 +98,68 @@ func (l *LogFiles) Close() error {
 
 // file is the open file of one component, opened (and an earlier one
 // kept as .1) on first use; nil when the name cannot be a file name.
+// The file system calls run outside l.mu (under the file's own once), so
+// one component's first record never waits on another's.
 func (l *LogFiles) file(component string) *criFile {
 	if component == "" || strings.ContainsAny(component, `/\`) || component[0] == '.' {
 		return nil
 	}
 	path := l.Path(component)
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if f, ok := l.files[path]; ok {
-		return f
+	f, ok := l.files[path]
+	if !ok {
+		if l.files == nil {
+			l.files = map[string]*criFile{}
+		}
+		clk := l.Clock
+		if clk == nil {
+			clk = clock.RealClock{}
+		}
+		max := l.MaxSize
+		if max <= 0 {
+			max = defaultMaxSize
+		}
+		f = &criFile{clock: clk, dir: l.Dir, path: path, maxSize: max}
+		l.files[path] = f
 	}
-	if l.files == nil {
-		l.files = map[string]*criFile{}
-	}
-	clk := l.Clock
-	if clk == nil {
-		clk = clock.RealClock{}
-	}
-	f := &criFile{clock: clk}
-	l.files[path] = f
-	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
-		return f // f.f nil: dropped
-	}
-	if _, err := os.Stat(path); err == nil {
-		_ = os.Rename(path, path+".1")
-	}
-	f.f, _ = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	l.mu.Unlock()
+	f.opened.Do(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if err := os.MkdirAll(f.dir, 0o755); err != nil {
+			return // f.f nil: dropped
+		}
+		f.rotate()
+	})
 	return f
 }
 
 // criFile frames each line written to it as a CRI log line.
 type criFile struct {
-	clock clock.PassiveClock
-	mu    sync.Mutex
-	f     *os.File
-	buf   []byte
+	clock   clock.PassiveClock
+	dir     string
+	path    string
+	maxSize int64
+	opened  sync.Once
+
+	mu   sync.Mutex
+	f    *os.File
+	size int64
+	buf  []byte
+}
+
+// rotate keeps the current file (if any) as path.1 and opens a new
+// one; on failure f stays nil and records are dropped. c.mu is held.
+func (c *criFile) rotate() {
+	if c.f != nil {
+		_ = c.f.Close()
+		c.f = nil
+	}
+	if _, err := os.Stat(c.path); err == nil {
+		_ = os.Rename(c.path, c.path+".1")
+	}
+	c.f, _ = os.OpenFile(c.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	c.size = 0
 }
 
 func (c *criFile) Write(p []byte) (int, error) {
@@ -128,7 +180,15 @@ func (c *criFile) Write(p []byte) (int, error) {
 		}
 		c.buf = fmt.Appendf(c.buf, "%s stderr %s %s", ts, tag, line)
 	}
-	if _, err := c.f.Write(c.buf); err != nil {
+	if c.size > 0 && c.size+int64(len(c.buf)) > c.maxSize {
+		c.rotate()
+		if c.f == nil {
+			return len(p), nil
+		}
+	}
+	n, err := c.f.Write(c.buf)
+	c.size += int64(n)
+	if err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -29,20 +28,27 @@ type Component interface {
 
 // Readier is a component that can say it is ready to serve; the manager
 // starts the next component only once it is, and Status reports it.
-// Ready should follow the component's health, not only its start.
+// Ready should follow the component's health, not only its start, and
+// be cheap (an atomic load): Status calls it under the manager's lock.
 type Readier interface {
 	Ready() bool
 }
 
 // Checker is a component with a health check, its /healthz: while it
 // runs, Status reports it Ready only when Ready says so and the check
-// passes. Healthz must return within ctx's deadline.
+// has not failed failureThreshold times in a row. The manager runs the
+// checks in its own loop, never in Status. Healthz must return within
+// ctx's deadline.
 type Checker interface {
 	Healthz(ctx context.Context) error
 }
 
-// healthzTimeout bounds one component's health check in Status.
-const healthzTimeout = 2 * time.Second
+const (
+	// healthzTimeout bounds one component's health check.
+	healthzTimeout = 2 * time.Second
+	// defaultHealthPeriod is how often the manager checks health.
+	defaultHealthPeriod = 2 * time.Second
+)
 
 // Manager starts components in order and stops them in reverse.
 type Manager struct {
@@ -65,6 +71,9 @@ type Manager struct {
 	// components (ctx ended or a component failed), before the first
 	// stops.
 	OnStop func()
+	// HealthPeriod is how often the health checks of running, ready
+	// Checkers run (concurrently, each bounded by 2 s). Default 2 s.
+	HealthPeriod time.Duration
 
 	mu         sync.Mutex
 	components []Component
@@ -108,8 +117,9 @@ type Status struct {
 	Started, Finished time.Time
 	// Err is why a Failed component failed.
 	Err error
-	// Unhealthy is why a running component's health check failed (it is
-	// then not Ready).
+	// Unhealthy is why a running component's health check failed the
+	// last time (it is then not Ready: failureThreshold failures in a
+	// row).
 	Unhealthy error
 }
 
@@ -128,6 +138,7 @@ type running struct {
 	started, finished time.Time
 	err               error
 	stopped           bool // Stop or the manager's stop asked it to end
+	health            health
 }
 
 func (m *Manager) clock() clock.PassiveClock {
@@ -137,12 +148,13 @@ func (m *Manager) clock() clock.PassiveClock {
 	return m.Clock
 }
 
-// Status reports every added component in start order. The health
-// checks of running, ready Checkers run concurrently, outside the lock.
+// Status reports every added component in start order. It only reads
+// state (the health checks run in the manager's own loop), so it is
+// cheap and never waits on I/O.
 func (m *Manager) Status() []Status {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	out := make([]Status, 0, len(m.components))
-	var checks []int
 	for _, c := range m.components {
 		s := Status{Name: c.Name(), State: Waiting}
 		if r := m.states[c.Name()]; r != nil {
@@ -154,8 +166,8 @@ func (m *Manager) Status() []Status {
 				if rd, ok := c.(Readier); ok {
 					s.Ready = rd.Ready()
 				}
-				if _, ok := c.(Checker); ok && s.Ready {
-					checks = append(checks, len(out))
+				if _, ok := c.(Checker); ok && s.Ready && !r.health.healthy() {
+					s.Ready, s.Unhealthy = false, r.health.last
 				}
 			case r.err != nil:
 				s.State = Failed
@@ -165,22 +177,59 @@ func (m *Manager) Status() []Status {
 		}
 		out = append(out, s)
 	}
-	components := slices.Clone(m.components)
+	return out
+}
+
+// healthLoop runs the health checks every HealthPeriod until ctx ends.
+func (m *Manager) healthLoop(ctx context.Context) {
+	period := m.HealthPeriod
+	if period == 0 {
+		period = defaultHealthPeriod
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.checkHealth(ctx)
+	}
+}
+
+// checkHealth runs the checks of the running, ready Checkers
+// concurrently (outside the lock) and records each verdict.
+func (m *Manager) checkHealth(ctx context.Context) {
+	m.mu.Lock()
+	var checks []*running
+	for _, r := range m.states {
+		if _, ok := r.c.(Checker); !ok || !r.finished.IsZero() {
+			continue
+		}
+		if rd, ok := r.c.(Readier); ok && !rd.Ready() {
+			continue
+		}
+		checks = append(checks, r)
+	}
 	m.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, i := range checks {
+	for _, r := range checks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), healthzTimeout)
+			cctx, cancel := context.WithTimeout(ctx, healthzTimeout)
 			defer cancel()
-			if err := components[i].(Checker).Healthz(ctx); err != nil {
-				out[i].Ready, out[i].Unhealthy = false, err
+			err := r.c.(Checker).Healthz(cctx)
+			if ctx.Err() != nil {
+				return // the manager is stopping: not the component's fault
 			}
+			m.mu.Lock()
+			r.health = r.health.observe(err)
+			m.mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 // Stop stops one running component and waits (up to 30 s) for it to
@@ -223,11 +272,19 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Unlock()
 	begin := m.clock().Now()
 	failed := make(chan failure, len(components))
+	hctx, stopHealth := context.WithCancel(context.Background())
+	healthDone := make(chan struct{})
+	go func() {
+		defer close(healthDone)
+		m.healthLoop(hctx)
+	}()
 	var started []*running
 	stopAll := func() {
 		if m.OnStop != nil {
 			m.OnStop()
 		}
+		stopHealth()
+		<-healthDone
 		m.mu.Lock()
 		m.stopping = true
 		m.mu.Unlock()
@@ -265,9 +322,16 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		}()
 		if rd, ok := c.(Readier); ok {
-			if err := waitReady(ctx, rd, timeout, failed); err != nil {
+			if err := waitReady(ctx, rd, timeout, failed, r.done); err != nil {
 				stopAll()
 				return fmt.Errorf("%s: %w", c.Name(), err)
+			}
+			m.mu.Lock()
+			ended := !r.finished.IsZero()
+			m.mu.Unlock()
+			if ended {
+				logger.Info("component stopped before it was ready; starting the next", "component", c.Name())
+				continue
 			}
 		}
 		logger.Info("component started", "component", c.Name())
@@ -301,7 +365,10 @@ type failure struct {
 	err  error
 }
 
-func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-chan failure) error {
+// waitReady waits until rd is ready; it returns nil early when the
+// component's Run returned without an error (done closed: Stop asked it
+// to end, or it ended on its own; Status shows it Stopped).
+func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-chan failure, done <-chan struct{}) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -312,6 +379,13 @@ func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-
 			return ctx.Err()
 		case f := <-failed:
 			return f.err
+		case <-done:
+			select {
+			case f := <-failed:
+				return f.err
+			default:
+				return nil
+			}
 		case <-tick.C:
 		case <-deadline.C:
 			return errors.New("not ready in time")

@@ -140,7 +140,7 @@ func (c *checked) Healthz(ctx context.Context) error {
 
 func TestManagerStatusFollowsHealthz(t *testing.T) {
 	h := &checked{fake: newFake("h")}
-	m := &Manager{}
+	m := &Manager{HealthPeriod: 5 * time.Millisecond}
 	m.Add(h)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -149,12 +149,121 @@ func TestManagerStatusFollowsHealthz(t *testing.T) {
 
 	bad := errors.New("lease not renewed")
 	h.health.Store(&bad)
-	if s := statusOf(m, "h"); s.Ready || s.State != Running || !errors.Is(s.Unhealthy, bad) {
-		t.Fatalf("unhealthy h: %+v", s)
-	}
+	waitFor(t, "h not ready after failed checks", func() bool {
+		s := statusOf(m, "h")
+		return !s.Ready && s.State == Running && errors.Is(s.Unhealthy, bad)
+	})
 	h.health.Store(nil)
-	if s := statusOf(m, "h"); !s.Ready || s.Unhealthy != nil {
-		t.Fatalf("healthy again: %+v", s)
+	waitFor(t, "h ready again", func() bool {
+		s := statusOf(m, "h")
+		return s.Ready && s.Unhealthy == nil
+	})
+}
+
+// blocked is a fake whose health check waits until its context ends.
+type blocked struct {
+	*fake
+	checking chan struct{}
+}
+
+func (b *blocked) Healthz(ctx context.Context) error {
+	select {
+	case b.checking <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestManagerStatusDoesNotWaitForChecks: Status reads the recorded
+// verdicts while a check hangs.
+func TestManagerStatusDoesNotWaitForChecks(t *testing.T) {
+	b := &blocked{fake: newFake("b"), checking: make(chan struct{}, 1)}
+	m := &Manager{HealthPeriod: time.Millisecond}
+	m.Add(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = m.Run(ctx) }()
+	select {
+	case <-b.checking:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no health check ran")
+	}
+	// The check is hanging now; Status answers from the record.
+	if s := statusOf(m, "b"); s.State != Running {
+		t.Fatalf("b while its check hangs: %+v", s)
+	}
+	waitFor(t, "b not ready after timed-out checks", func() bool { return !statusOf(m, "b").Ready })
+}
+
+func TestHealthThreshold(t *testing.T) {
+	bad := errors.New("bad")
+	cases := []struct {
+		name    string
+		checks  []error
+		healthy bool
+	}{
+		{"no check yet", nil, true},
+		{"one success", []error{nil}, true},
+		{"one failure", []error{bad}, true},
+		{"two failures", []error{bad, bad}, true},
+		{"three failures", []error{bad, bad, bad}, false},
+		{"more failures", []error{bad, bad, bad, bad}, false},
+		{"a success resets", []error{bad, bad, nil, bad, bad}, true},
+		{"one success after the threshold", []error{bad, bad, bad, nil}, true},
+		{"failures after a success", []error{nil, bad, bad, bad}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var h health
+			for _, err := range tc.checks {
+				h = h.observe(err)
+			}
+			if h.healthy() != tc.healthy {
+				t.Errorf("healthy = %v, want %v (%+v)", h.healthy(), tc.healthy, h)
+			}
+			if last := len(tc.checks) - 1; last >= 0 && (h.last == nil) != (tc.checks[last] == nil) {
+				t.Errorf("last = %v after %v", h.last, tc.checks[last])
+			}
+		})
+	}
+}
+
+// slow is a component that never becomes ready.
+type slow struct{ name string }
+
+func (s *slow) Name() string { return s.name }
+func (s *slow) Ready() bool  { return false }
+func (s *slow) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+// TestManagerStopBeforeReady: Stop ends the wait for a component that is
+// not ready yet, and the next one starts.
+func TestManagerStopBeforeReady(t *testing.T) {
+	a, b := &slow{name: "a"}, newFake("b")
+	m := &Manager{ReadyTimeout: time.Hour}
+	m.Add(a)
+	m.Add(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	waitFor(t, "a running", func() bool { return statusOf(m, "a").State == Running })
+	if err := m.Stop("a"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b started", m.Started)
+	if s := statusOf(m, "a"); s.State != Stopped {
+		t.Fatalf("a: %+v", s)
+	}
+	if s := statusOf(m, "b"); s.State != Running || !s.Ready {
+		t.Fatalf("b: %+v", s)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 

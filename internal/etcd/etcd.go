@@ -16,7 +16,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
-	"go.uber.org/zap"
 )
 
 // Config configures an embedded etcd member.
@@ -32,7 +31,8 @@ type Config struct {
 	ProgressNotifyInterval time.Duration
 	// UnsafeNoFsync trades durability for speed; only for throwaway clusters.
 	UnsafeNoFsync bool
-	// Logger receives etcd's own logs at warn level and above.
+	// Logger receives etcd's own logs at warn level and above, with
+	// component=etcd.
 	Logger *slog.Logger
 }
 
@@ -87,10 +87,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	ec.ListenPeerUrls = []url.URL{*peerURL}
 	ec.AdvertisePeerUrls = []url.URL{*peerURL}
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
-	ec.LogLevel = "error"
-	// etcd's zap logs would mix with ours in another format; its errors
-	// reach us through Err() and the client.
-	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	ec.LogLevel = "warn"
+	// etcd's warnings and errors go to our logger, in our format, with
+	// component=etcd (so to etcd's pod log too); its info-level chatter
+	// stays off.
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(cfg.Logger.With("component", "etcd")))
 	ec.WatchProgressNotifyInterval = cfg.ProgressNotifyInterval
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	// The API server compacts history itself (see storage.Compactor), as upstream does.

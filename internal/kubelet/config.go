@@ -197,10 +197,12 @@ type Config struct {
 	NodeStats func() (NodeReadings, error)
 
 	// StaticPods lists the components of the kubelet's own process that
-	// it shows as mirror pods (see StaticPod), called on every mirror pod
-	// sync (each RelistPeriod); it must be cheap and safe to call from
-	// another goroutine. Nil: none, and mirror pods left on the node are
-	// deleted.
+	// it shows as mirror pods (see StaticPod). It is called on every
+	// mirror pod sync (each RelistPeriod and on mirror pod events), on
+	// log requests (every 200 ms per `kubectl logs -f` follower) and on
+	// stats scrapes, some of them under the kubelet's locks: it must be
+	// cheap, never wait on I/O, and be safe to call from any goroutine.
+	// Nil: none, and mirror pods left on the node are deleted.
 	StaticPods func() []StaticPod
 
 	// Clock drives leases, status times, back-offs and probes. Default

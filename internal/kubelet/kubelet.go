@@ -201,8 +201,8 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	}
 
 	reg, err := k.podInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { k.podUpdated(obj) },
-		UpdateFunc: func(_, obj any) { k.podUpdated(obj) },
+		AddFunc:    func(obj any) { k.podUpdated(nil, obj) },
+		UpdateFunc: func(old, obj any) { k.podUpdated(old, obj) },
 		DeleteFunc: func(obj any) { k.podDeleted(obj) },
 	})
 	if err != nil {

@@ -316,7 +316,49 @@ func readLogFile(ctx context.Context, path string, opts logOptions, w io.Writer,
 		}
 		return true, nil
 	}
-	return copyLogs(ctx, f, opts, w, more)
+	var r io.Reader = f
+	if opts.follow {
+		rf := &reopeningFile{f: f, path: path}
+		defer func() { rf.f.Close() }()
+		r = rf
+	}
+	return copyLogs(ctx, r, opts, w, more)
+}
+
+// reopeningFile reads a followed log file and, once it is at the end
+// and the path names another file (the writer rotated it: renamed it
+// away and began a new one), reads on in the new file, as upstream's
+// ReadLogs reopens on a rename.
+type reopeningFile struct {
+	f    *os.File
+	path string
+}
+
+func (r *reopeningFile) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	if n > 0 || !errors.Is(err, io.EOF) {
+		return n, err
+	}
+	cur, err := r.f.Stat()
+	if err != nil {
+		return 0, io.EOF
+	}
+	next, err := os.Stat(r.path)
+	if err != nil || os.SameFile(cur, next) {
+		return 0, io.EOF // not rotated, or the new file not there yet
+	}
+	// Renamed away: the writer is done with it, but may have written
+	// between our last read and the rename.
+	if n, err := r.f.Read(p); n > 0 || !errors.Is(err, io.EOF) {
+		return n, err
+	}
+	nf, err := os.Open(r.path)
+	if err != nil {
+		return 0, io.EOF
+	}
+	r.f.Close()
+	r.f = nf
+	return r.f.Read(p)
 }
 
 // logContainerID is the runtime ID of the container whose log `kubectl

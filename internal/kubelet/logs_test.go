@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -271,5 +273,50 @@ func TestLogContainerID(t *testing.T) {
 		if err != nil || id != c.want {
 			t.Errorf("%s: %q, %v; want %q", c.name, id, err, c.want)
 		}
+	}
+}
+
+// TestReadLogFileFollowsRotation: a followed file renamed away and begun
+// anew (as component.LogFiles rotates) is read to its end, then the new
+// file from its start.
+func TestReadLogFileFollowsRotation(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	path := filepath.Join(t.TempDir(), "c.log")
+	if err := os.WriteFile(path, []byte(criLines(t0, "stderr F one")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	appendTo := func(p, s string) {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step := 0
+	poll := func(context.Context) error {
+		step++
+		switch step {
+		case 1: // a record, then a rotation (written to the old file just before the rename)
+			appendTo(path, criLines(t0, "stderr F two"))
+			if err := os.Rename(path, path+".1"); err != nil {
+				t.Fatal(err)
+			}
+			appendTo(path, criLines(t0, "stderr F three"))
+		case 2:
+			appendTo(path, criLines(t0, "stderr F four"))
+		}
+		return nil
+	}
+	running := func(context.Context) (bool, error) { return step < 4, nil }
+	var out bytes.Buffer
+	o := newLogOptions(&v1.PodLogOptions{Follow: true}, t0)
+	if err := readLogFile(context.Background(), path, o, &out, poll, running); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "one\ntwo\nthree\nfour\n" {
+		t.Errorf("got %q", out.String())
 	}
 }

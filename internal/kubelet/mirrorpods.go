@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,7 +34,8 @@ func (k *Kubelet) wakeMirror() {
 }
 
 // mirrorLoop keeps the mirror pods of the static pods (planMirrorPods)
-// every RelistPeriod, and at once when a mirror pod changes. It runs even
+// every RelistPeriod, and at once when a mirror pod is added, deleted or
+// edited (mirrorChangeWakes; not on status writes). It runs even
 // without static pods, so that mirror pods left from an earlier start
 // are deleted, as upstream does.
 func (k *Kubelet) mirrorLoop(ctx context.Context) {
@@ -67,7 +69,29 @@ func (k *Kubelet) syncMirrorPods(ctx context.Context) {
 			delete(k.mirrorDeleted, key)
 		}
 	}
-	actions := planMirrorPods(k.staticPods(), have, nodeOwner{Name: node.Name, UID: node.UID}, k.cfg.NodeIP, now, k.mirrorDeleted)
+	want := k.staticPods()
+	actions := planMirrorPods(want, have, nodeOwner{Name: node.Name, UID: node.UID}, k.cfg.NodeIP, now, k.mirrorDeleted)
+	if slices.ContainsFunc(actions, func(a mirrorAction) bool { return a.Create != nil }) {
+		// The cached Node may be gone (deleted, or deleted and made
+		// again): creating then would own the pod by a dead UID, the
+		// garbage collector would delete it, and we would create it
+		// again. Creates are rare, so ask the API server.
+		live, err := k.client.CoreV1().Nodes().Get(ctx, k.cfg.NodeName, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			live = nil
+		case err != nil:
+			if ctx.Err() == nil {
+				k.log.Warn("reading the node before creating mirror pods", "err", err)
+			}
+			live = nil
+		}
+		owner := mirrorOwner(k.cfg.NodeName, live)
+		if owner.Gone {
+			k.log.Debug("No need to create a mirror pod, since node has been removed")
+		}
+		actions = planMirrorPods(want, have, owner, k.cfg.NodeIP, now, k.mirrorDeleted)
+	}
 	for _, a := range actions {
 		switch {
 		case a.Create != nil:

@@ -92,14 +92,18 @@ func (w *podWorker) verdicts(kind probeKind) map[string]probeResult {
 	return out
 }
 
-func (k *Kubelet) podUpdated(obj any) {
+// podUpdated handles an added (old nil) or updated pod.
+func (k *Kubelet) podUpdated(old, obj any) {
 	pod, ok := obj.(*v1.Pod)
 	if !ok {
 		return
 	}
 	if isMirrorPod(pod) {
 		// Never run: the mirror pod loop keeps it.
-		k.wakeMirror()
+		prev, _ := old.(*v1.Pod)
+		if mirrorChangeWakes(prev, pod) {
+			k.wakeMirror()
+		}
 		return
 	}
 	k.mu.Lock()

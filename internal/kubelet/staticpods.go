@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"sort"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -94,6 +96,17 @@ func (sp StaticPod) namespace() string {
 	return sp.Namespace
 }
 
+// mirrorChangeWakes says whether a mirror pod's change (old nil: it was
+// added) needs a mirror sync now: an added pod, a deletion asked for, or
+// other annotations or spec (someone edited it). A status change, as the
+// loop's own status writes, waits for the next periodic sync.
+func mirrorChangeWakes(old, cur *v1.Pod) bool {
+	return old == nil ||
+		cur.DeletionTimestamp != nil && old.DeletionTimestamp == nil ||
+		!maps.Equal(old.Annotations, cur.Annotations) ||
+		!equality.Semantic.DeepEqual(old.Spec, cur.Spec)
+}
+
 // isMirrorPod says whether a pod is a mirror pod (of any kubelet).
 func isMirrorPod(pod *v1.Pod) bool {
 	_, ok := pod.Annotations[annotationConfigMirror]
@@ -147,6 +160,20 @@ func staticPodHash(pod *v1.Pod) string {
 type nodeOwner struct {
 	Name string
 	UID  types.UID
+	// Gone says the Node is missing or being deleted: no mirror pod is
+	// created (it would be owned by a Node the garbage collector is
+	// removing), as upstream's kubelet ("No need to create a mirror pod,
+	// since node has been removed").
+	Gone bool
+}
+
+// mirrorOwner is the owner of the mirror pods of node name given its
+// Node as the API server has it now (nil: not found).
+func mirrorOwner(name string, node *v1.Node) nodeOwner {
+	if node == nil || node.DeletionTimestamp != nil {
+		return nodeOwner{Name: name, Gone: true}
+	}
+	return nodeOwner{Name: name, UID: node.UID}
 }
 
 // mirrorPod is the mirror pod to create for a static pod, as upstream's
@@ -251,7 +278,7 @@ func planMirrorPods(want []StaticPod, have []*v1.Pod, node nodeOwner, nodeIP str
 		cur := byKey[key]
 		switch {
 		case cur == nil:
-			if t, ok := deleted[key]; ok && now.Sub(t) < mirrorRecreateDelay {
+			if t, ok := deleted[key]; node.Gone || ok && now.Sub(t) < mirrorRecreateDelay {
 				continue
 			}
 			out = append(out, mirrorAction{Create: mirrorPod(sp, node, now)})

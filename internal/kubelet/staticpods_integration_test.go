@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,17 +78,15 @@ func TestStaticPodsMirrored(t *testing.T) {
 	}
 	waitPod := func(what string, ok func(*v1.Pod) bool) *v1.Pod {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			p := get()
+		var p *v1.Pod
+		waitFor(t, 60*time.Second, what, func() (bool, error) {
+			p = get()
 			if ok(p) {
-				return p
+				return true, nil
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; pod: %+v", what, p)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return false, fmt.Errorf("pod: %+v", p)
+		})
+		return p
 	}
 	ready := func(p *v1.Pod) bool { return p != nil && condition(p, v1.PodReady) == v1.ConditionTrue }
 
@@ -138,4 +137,28 @@ func TestStaticPodsMirrored(t *testing.T) {
 	// A component the process no longer has loses its pod.
 	src.set()
 	waitPod("the mirror pod gone", func(p *v1.Pod) bool { return p == nil })
+
+	// With its Node deleted, the kubelet creates no mirror pod (the
+	// garbage collector would delete it at once, owned by a dead UID);
+	// once a Node of that name is back, the pod comes, owned by it.
+	sp.Finished, sp.ExitCode, sp.Reason, sp.Message = time.Time{}, 0, "", ""
+	sp.Ready = true
+	if err := c.client.CoreV1().Nodes().Delete(ctx, "static-node", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	src.set(sp)
+	for range 20 { // several mirror syncs (RelistPeriod, and wakes)
+		if p := get(); p != nil {
+			t.Fatalf("a mirror pod was created for a deleted node: %+v", p.ObjectMeta)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	node, err := c.client.CoreV1().Nodes().Create(ctx, &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "static-node"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = waitPod("the mirror pod back with the new Node", func(p *v1.Pod) bool { return p != nil })
+	if len(p.OwnerReferences) != 1 || p.OwnerReferences[0].UID != node.UID {
+		t.Fatalf("owner %+v, want the new Node %s", p.OwnerReferences, node.UID)
+	}
 }

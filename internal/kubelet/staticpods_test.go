@@ -165,6 +165,7 @@ func TestPlanMirrorPods(t *testing.T) {
 	gone := StaticPod{Name: "kube-proxy", Started: spT0, Ready: true}
 	regular := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}}
 
+	nodeGone := nodeOwner{Name: "n1", Gone: true}
 	justDeleted := map[string]time.Time{"kube-system/kube-scheduler-n1": now.Add(-300 * time.Millisecond)}
 	longAgo := map[string]time.Time{"kube-system/kube-scheduler-n1": now.Add(-2 * time.Second)}
 	cases := []struct {
@@ -173,21 +174,29 @@ func TestPlanMirrorPods(t *testing.T) {
 		have    []*v1.Pod
 		deleted map[string]time.Time
 		plan    []string // "create kube-system/x", "delete ...", "status ..."
+		node    *nodeOwner
 	}{
-		{"missing: create", []StaticPod{sched()}, []*v1.Pod{regular}, nil, []string{"create kube-system/kube-scheduler-n1"}},
-		{"up to date: nothing", []StaticPod{sched()}, []*v1.Pod{current(sched()), regular}, nil, nil},
-		{"health changed: status", []StaticPod{unhealthy}, []*v1.Pod{current(sched())}, nil, []string{"status kube-system/kube-scheduler-n1"}},
-		{"deleted by a user: delete for good (then create)", []StaticPod{sched()}, []*v1.Pod{deleting}, nil, []string{"delete kube-system/kube-scheduler-n1"}},
-		{"other definition: delete", []StaticPod{changed}, []*v1.Pod{current(sched())}, nil, []string{"delete kube-system/kube-scheduler-n1"}},
-		{"no static pod: delete", nil, []*v1.Pod{current(gone), regular}, nil, []string{"delete kube-system/kube-proxy-n1"}},
-		{"someone else's pod of that name: left", []StaticPod{sched()}, []*v1.Pod{user}, nil, nil},
-		{"deleted just now: not yet", []StaticPod{sched()}, nil, justDeleted, nil},
-		{"deleted a while ago: create", []StaticPod{sched()}, nil, longAgo, []string{"create kube-system/kube-scheduler-n1"}},
+		{"missing: create", []StaticPod{sched()}, []*v1.Pod{regular}, nil, []string{"create kube-system/kube-scheduler-n1"}, nil},
+		{"up to date: nothing", []StaticPod{sched()}, []*v1.Pod{current(sched()), regular}, nil, nil, nil},
+		{"health changed: status", []StaticPod{unhealthy}, []*v1.Pod{current(sched())}, nil, []string{"status kube-system/kube-scheduler-n1"}, nil},
+		{"deleted by a user: delete for good (then create)", []StaticPod{sched()}, []*v1.Pod{deleting}, nil, []string{"delete kube-system/kube-scheduler-n1"}, nil},
+		{"other definition: delete", []StaticPod{changed}, []*v1.Pod{current(sched())}, nil, []string{"delete kube-system/kube-scheduler-n1"}, nil},
+		{"no static pod: delete", nil, []*v1.Pod{current(gone), regular}, nil, []string{"delete kube-system/kube-proxy-n1"}, nil},
+		{"someone else's pod of that name: left", []StaticPod{sched()}, []*v1.Pod{user}, nil, nil, nil},
+		{"deleted just now: not yet", []StaticPod{sched()}, nil, justDeleted, nil, nil},
+		{"deleted a while ago: create", []StaticPod{sched()}, nil, longAgo, []string{"create kube-system/kube-scheduler-n1"}, nil},
+		{"node gone: no create", []StaticPod{sched()}, []*v1.Pod{regular}, nil, nil, &nodeGone},
+		{"node gone: status still kept", []StaticPod{unhealthy}, []*v1.Pod{current(sched())}, nil, []string{"status kube-system/kube-scheduler-n1"}, &nodeGone},
+		{"node gone: stale pod still deleted", nil, []*v1.Pod{current(gone)}, nil, []string{"delete kube-system/kube-proxy-n1"}, &nodeGone},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, a := range planMirrorPods(tc.want, tc.have, spNode, "10.0.0.5", now, tc.deleted) {
+			node := spNode
+			if tc.node != nil {
+				node = *tc.node
+			}
+			for _, a := range planMirrorPods(tc.want, tc.have, node, "10.0.0.5", now, tc.deleted) {
 				switch {
 				case a.Create != nil:
 					got = append(got, "create "+a.Create.Namespace+"/"+a.Create.Name)
@@ -204,6 +213,59 @@ func TestPlanMirrorPods(t *testing.T) {
 				if got[i] != tc.plan[i] {
 					t.Fatalf("plan %v, want %v", got, tc.plan)
 				}
+			}
+		})
+	}
+}
+
+func TestMirrorOwner(t *testing.T) {
+	live := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", UID: "new-uid"}}
+	deleting := live.DeepCopy()
+	deleting.DeletionTimestamp = &metav1.Time{Time: spT0}
+	cases := []struct {
+		name string
+		node *v1.Node
+		want nodeOwner
+	}{
+		{"missing", nil, nodeOwner{Name: "n1", Gone: true}},
+		{"being deleted", deleting, nodeOwner{Name: "n1", Gone: true}},
+		{"live (its UID, whatever the cached one)", live, nodeOwner{Name: "n1", UID: "new-uid"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := mirrorOwner("n1", tc.node); got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMirrorChangeWakes(t *testing.T) {
+	base := mirrorPod(sched(), spNode, spT0)
+	with := func(change func(p *v1.Pod)) *v1.Pod {
+		p := base.DeepCopy()
+		change(p)
+		return p
+	}
+	cases := []struct {
+		name string
+		old  *v1.Pod
+		cur  *v1.Pod
+		want bool
+	}{
+		{"added", nil, base, true},
+		{"status only (our own write)", base, with(func(p *v1.Pod) { p.Status.Phase = v1.PodRunning; p.ResourceVersion = "2" }), false},
+		{"deletion asked", base, with(func(p *v1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: spT0} }), true},
+		{"still being deleted", with(func(p *v1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: spT0} }),
+			with(func(p *v1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: spT0}; p.Status.Phase = v1.PodFailed }), false},
+		{"annotation edited", base, with(func(p *v1.Pod) { p.Annotations[annotationConfigMirror] = "other" }), true},
+		{"spec edited", base, with(func(p *v1.Pod) { p.Spec.ActiveDeadlineSeconds = new(int64) }), true},
+		{"label edited", base, with(func(p *v1.Pod) { p.Labels["x"] = "y" }), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := mirrorChangeWakes(tc.old, tc.cur); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
 	}

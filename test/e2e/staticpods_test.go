@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,7 +28,8 @@ func TestKubeSystemPods(t *testing.T) {
 	})
 	k := newKubectl(c)
 	components := []string{"coredns", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
-	eventually(t, "every kube-system pod 1/1 Running", func() (bool, string) {
+	// Every kube-system pod 1/1 Running.
+	waitFor(t, 90*time.Second, func() (bool, string) {
 		out, _, err := k.run(t, "get", "pods", "-n", "kube-system", "--no-headers")
 		if err != nil {
 			return false, out
@@ -54,27 +56,36 @@ func TestKubeSystemPods(t *testing.T) {
 		t.Errorf("kubectl logs --tail=1 --timestamps etcd:\n%q", tail)
 	}
 
-	desc := k.ok(t, "describe", "pod", "-n", "kube-system", "kube-apiserver-"+node)
-	for _, want := range []string{
-		"Priority Class Name:  system-node-critical", "Controlled By:  Node/" + node, "Start Time:",
-		"kubernetes.io/config.mirror:", "kube-apiserver\n", "--secure-port=" + strconv.Itoa(c.apiPort),
-		"State:          Running", "Ready:          True",
-	} {
-		if !strings.Contains(desc, want) {
-			t.Errorf("describe lacks %q:\n%s", want, desc)
+	// Ready follows health checks that run on their own clock: poll.
+	waitFor(t, 90*time.Second, func() (bool, string) {
+		desc, _, err := k.run(t, "describe", "pod", "-n", "kube-system", "kube-apiserver-"+node)
+		if err != nil {
+			return false, desc
 		}
-	}
+		for _, want := range []string{
+			"Priority Class Name:  system-node-critical", "Controlled By:  Node/" + node, "Start Time:",
+			"kubernetes.io/config.mirror:", "kube-apiserver\n", "--secure-port=" + strconv.Itoa(c.apiPort),
+			"State:          Running", "Ready:          True",
+		} {
+			if !strings.Contains(desc, want) {
+				return false, fmt.Sprintf("describe lacks %q:\n%s", want, desc)
+			}
+		}
+		return true, ""
+	})
 
 	uid := k.ok(t, "get", "pod", "-n", "kube-system", "kube-scheduler-"+node, "-o", "jsonpath={.metadata.uid}")
 	k.ok(t, "delete", "pod", "-n", "kube-system", "kube-scheduler-"+node)
-	eventually(t, "the deleted mirror pod back and Ready", func() (bool, string) {
+	// The deleted mirror pod back and Ready.
+	waitFor(t, 90*time.Second, func() (bool, string) {
 		out, _, err := k.run(t, "get", "pod", "-n", "kube-system", "kube-scheduler-"+node,
 			"-o", `jsonpath={.metadata.uid} {.status.conditions[?(@.type=="Ready")].status}`)
 		f := strings.Fields(out)
 		return err == nil && len(f) == 2 && f[0] != uid && f[1] == "True", out
 	})
 
-	eventually(t, "kubectl top pods -n kube-system", func() (bool, string) {
+	// kubectl top pods -n kube-system.
+	waitFor(t, 90*time.Second, func() (bool, string) {
 		out, _, err := k.run(t, "top", "pods", "-n", "kube-system", "--no-headers")
 		return err == nil && len(fieldsOf(out, "kube-apiserver-"+node)) == 3, out
 	})
@@ -88,20 +99,4 @@ func fieldsOf(out, name string) []string {
 		}
 	}
 	return nil
-}
-
-// eventually polls cond every 200 ms for up to 90 s.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last:\n%s", what, last)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
