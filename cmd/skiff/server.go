@@ -256,56 +256,15 @@ resumes the cluster, and containers keep running across restarts unless
 			}
 			defer logs.Close()
 			cfg.Logger = logs.logger
-			// Its kubelet shows the process's components as pods.
-			sp, logger := newStaticPods(cfg.DataDir, cfg.Logger)
-			cfg.Logger = logger
-			sp.controlPlane(cfg)
-			ipam, err := f.nodeIPAM()
+			components, sp, err := upComponents(cfg, upSpec{f: &f, nf: &nf, pf: pf, pnf: pnf, kubelet: kubelet.Config{NodeName: nodeName}})
 			if err != nil {
 				return err
-			}
-			// The node of `skiff up` gets its pod CIDR from the node IPAM
-			// controller like any other (the first one, when it is the
-			// first node): were it to take the first itself, an agent
-			// registering before it could be given the same one. Without
-			// node IPAM it takes the first itself.
-			var podCIDR string
-			if !f.allocateNodeCIDRs {
-				if podCIDR, err = firstNodeCIDR(f.clusterCIDR, f.nodeCIDRMaskSize); err != nil {
-					return err
-				}
-			}
-			nf.podCIDR, nf.clusterDNS, nf.clusterDomain = podCIDR, []string{f.clusterDNS}, f.clusterDomain
-			nf.roles, nf.verbosity = []string{"control-plane"}, f.verbosity
-			pn, err := podNetworkComponents(pnf, &nf, componentRESTConfig(cfg, "pod-network", "system:skiff-pod-network", "system:masters"),
-				nodeName, f.clusterCIDR, cfg.Logger)
-			if err != nil {
-				return err
-			}
-			node, err := nodeComponents(nodeSpec{
-				dataDir:    cfg.DataDir,
-				kubelet:    kubelet.Config{NodeName: nodeName, PodCIDR: podCIDR, StaticPods: sp.list},
-				restConfig: componentRESTConfig(cfg, "kubelet", "system:node:"+nodeName, "system:nodes", "system:masters"),
-				flags:      &nf,
-				logger:     cfg.Logger,
-			})
-			if err != nil {
-				return err
-			}
-			kp, err := proxyComponents(pf, nf.runtime, componentRESTConfig(cfg, "kube-proxy", "system:kube-proxy", "system:masters"),
-				nodeName, f.clusterCIDR, cfg.Logger)
-			if err != nil {
-				return err
-			}
-			if len(kp) > 0 {
-				sp.proxy(pf, filepath.Join(cfg.DataDir, "kube-proxy.kubeconfig"), nodeName, f.clusterCIDR)
 			}
 			if pprofAddress != "" {
 				if err := servePprof(pprofAddress, cfg.Logger); err != nil {
 					return err
 				}
 			}
-			components := append(append(append(controlPlaneComponents(cfg, ipam), node...), pn...), kp...)
 			con := &upConsole{out: cmd.OutOrStdout(), kubeconfig: cfg.KubeconfigPath(), logs: logs.shown,
 				components: len(components), stopPods: nf.stopPodsOnExit, runtime: nf.runtime}
 			con.starting(f.dataDir)
@@ -327,6 +286,72 @@ resumes the cluster, and containers keep running across restarts unless
 	fs.StringVar(&pprofAddress, "pprof-address", "", "Serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060, to see where memory and CPU go")
 	fs.StringVar(&logFile, "log-file", "", "Where the components' logs go (default DATA-DIR/skiff.log, warnings and errors also on stderr); - sends every log line to stderr")
 	return cmd
+}
+
+// upSpec is what `skiff up` runs besides its control plane's config.
+type upSpec struct {
+	f   *controlPlaneFlags
+	nf  *nodeFlags
+	pf  proxyFlags
+	pnf podNetFlags
+	// kubelet is the node's kubelet configuration: NodeName at least;
+	// upComponents fills the pod CIDR and the static pods.
+	kubelet kubelet.Config
+}
+
+// upComponents is `skiff up`'s wiring: the control plane, the node
+// (containerd and kubelet), the pod network and kube-proxy, in start
+// order, and the static pods through which the node's kubelet shows them
+// (attach them to the manager that runs the components). It sets
+// cfg.Logger to the logger that also feeds each component's log file.
+func upComponents(cfg *controlplane.Config, s upSpec) ([]component.Component, *staticPods, error) {
+	f, nf, nodeName := s.f, s.nf, s.kubelet.NodeName
+	sp, logger := newStaticPods(cfg.DataDir, cfg.Logger)
+	cfg.Logger = logger
+	sp.controlPlane(cfg)
+	ipam, err := f.nodeIPAM()
+	if err != nil {
+		return nil, nil, err
+	}
+	// The node of `skiff up` gets its pod CIDR from the node IPAM
+	// controller like any other (the first one, when it is the first
+	// node): were it to take the first itself, an agent registering
+	// before it could be given the same one. Without node IPAM it takes
+	// the first itself.
+	var podCIDR string
+	if !f.allocateNodeCIDRs {
+		if podCIDR, err = firstNodeCIDR(f.clusterCIDR, f.nodeCIDRMaskSize); err != nil {
+			return nil, nil, err
+		}
+	}
+	nf.podCIDR, nf.clusterDNS, nf.clusterDomain = podCIDR, []string{f.clusterDNS}, f.clusterDomain
+	nf.roles, nf.verbosity = []string{"control-plane"}, f.verbosity
+	pn, err := podNetworkComponents(s.pnf, nf, componentRESTConfig(cfg, "pod-network", "system:skiff-pod-network", "system:masters"),
+		nodeName, f.clusterCIDR, cfg.Logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	kc := s.kubelet
+	kc.PodCIDR, kc.StaticPods = podCIDR, sp.list
+	node, err := nodeComponents(nodeSpec{
+		dataDir:    cfg.DataDir,
+		kubelet:    kc,
+		restConfig: componentRESTConfig(cfg, "kubelet", "system:node:"+nodeName, "system:nodes", "system:masters"),
+		flags:      nf,
+		logger:     cfg.Logger,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	kp, err := proxyComponents(s.pf, nf.runtime, componentRESTConfig(cfg, "kube-proxy", "system:kube-proxy", "system:masters"),
+		nodeName, f.clusterCIDR, cfg.Logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(kp) > 0 {
+		sp.proxy(s.pf, filepath.Join(cfg.DataDir, "kube-proxy.kubeconfig"), nodeName, f.clusterCIDR)
+	}
+	return append(append(append(controlPlaneComponents(cfg, ipam), node...), pn...), kp...), sp, nil
 }
 
 // componentRESTConfig gives the client config of a component of `skiff

@@ -13,11 +13,9 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/component"
-	"github.com/skiff-sh/skiff/internal/controlplane"
 	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/testserver"
 )
@@ -82,32 +80,13 @@ func TestStopComponentTurnsPodNotReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, logger := newStaticPods(cfg.DataDir, cfg.Logger)
-	cfg.Logger = logger
-	sp.controlPlane(cfg)
-	ipam, err := f.nodeIPAM()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const nodeName = "stop-node"
-	nf.podCIDR, nf.clusterDNS, nf.clusterDomain = "10.42.0.0/24", []string{f.clusterDNS}, f.clusterDomain
-	node, err := nodeComponents(nodeSpec{
-		dataDir: cfg.DataDir,
-		kubelet: kubelet.Config{NodeName: nodeName, PodCIDR: nf.podCIDR, StaticPods: sp.list, PodLogsDir: t.TempDir()},
-		restConfig: func() (*rest.Config, error) {
-			path, err := controlplane.ComponentKubeconfig(cfg, "kubelet", "system:node:"+nodeName, []string{"system:nodes", "system:masters"})
-			if err != nil {
-				return nil, err
-			}
-			return clientcmd.BuildConfigFromFlags("", path)
-		},
-		flags: &nf, logger: cfg.Logger,
-	})
+	components, sp, err := upComponents(cfg, upSpec{f: &f, nf: &nf, kubelet: kubelet.Config{NodeName: nodeName, PodLogsDir: t.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := &component.Manager{Logger: cfg.Logger}
-	for _, c := range append(controlPlaneComponents(cfg, ipam), node...) {
+	for _, c := range components {
 		m.Add(c)
 	}
 	sp.attach(m)
