@@ -133,7 +133,7 @@ func runNode(rc *rest.Config, nodeName, dataDir string, nf *nodeFlags, logger *s
 	kc := kubelet.Config{NodeName: nodeName, PodCIDR: nf.podCIDR}
 	var setup []func(*component.Manager)
 	if sp != nil {
-		kc.StaticPods = sp.list
+		sp.kubelet(&kc)
 		setup = append(setup, sp.attach)
 	}
 	components, err := nodeComponents(nodeSpec{

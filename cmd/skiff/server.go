@@ -332,7 +332,8 @@ func upComponents(cfg *controlplane.Config, s upSpec) ([]component.Component, *s
 		return nil, nil, err
 	}
 	kc := s.kubelet
-	kc.PodCIDR, kc.StaticPods = podCIDR, sp.list
+	kc.PodCIDR = podCIDR
+	sp.kubelet(&kc)
 	node, err := nodeComponents(nodeSpec{
 		dataDir:    cfg.DataDir,
 		kubelet:    kc,

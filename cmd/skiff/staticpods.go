@@ -31,6 +31,9 @@ type staticPods struct {
 	// defs are the components shown, by name.
 	defs map[string]staticPodDef
 
+	// changed wakes the kubelet's mirror pod sync (notify).
+	changed chan struct{}
+
 	mu sync.Mutex
 	m  *component.Manager
 }
@@ -54,7 +57,8 @@ var tolerated = map[string]bool{
 // returns the logger that feeds them (base's records, teed).
 func newStaticPods(dataDir string, base *slog.Logger) (*staticPods, *slog.Logger) {
 	logs := &component.LogFiles{Dir: filepath.Join(dataDir, "logs"), Aliases: map[string]string{"apiserver": "kube-apiserver"}}
-	return &staticPods{logs: logs, defs: map[string]staticPodDef{}}, slog.New(logs.Handler(base.Handler()))
+	return &staticPods{logs: logs, defs: map[string]staticPodDef{}, changed: make(chan struct{}, 1)},
+		slog.New(logs.Handler(base.Handler()))
 }
 
 // controlPlane adds the pods of a control plane's components.
@@ -140,6 +144,20 @@ func requests(cpu, memory string) v1.ResourceRequirements {
 	return r
 }
 
+// notify tells the kubelet (kubelet.Config.StaticPodsChanged) that the
+// components' state changed; it never blocks.
+func (s *staticPods) notify() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// kubelet sets c's static pods: these components, synced as they change.
+func (s *staticPods) kubelet(c *kubelet.Config) {
+	c.StaticPods, c.StaticPodsChanged = s.list, s.changed
+}
+
 // attach makes m the source of the pods' state and lets the components
 // whose failure others survive fail alone. It opens every shown
 // component's log file now, moving the last process's aside, so that a
@@ -150,6 +168,7 @@ func (s *staticPods) attach(m *component.Manager) {
 	defer s.mu.Unlock()
 	s.m = m
 	m.Tolerate = tolerated
+	m.Changed = s.notify
 	for name := range s.defs {
 		s.logs.Open(name)
 	}

@@ -67,6 +67,11 @@ type Manager struct {
 	// soon as it is ready (or started, for a component that is not a
 	// Readier), with the time since Run began. `skiff up` prints it.
 	OnReady func(name string, sinceStart time.Duration)
+	// Changed, when set, is called after any change Status would show: a
+	// component became ready, ended, or its health verdict flipped (a
+	// kubelet then updates the components' pods at once). It is called
+	// without the manager's lock and must not block.
+	Changed func()
 	// OnStop, when set, is called once Run has begun stopping the
 	// components (ctx ended or a component failed), before the first
 	// stops.
@@ -180,6 +185,13 @@ func (m *Manager) Status() []Status {
 	return out
 }
 
+// changed calls Changed, when set.
+func (m *Manager) changed() {
+	if m.Changed != nil {
+		m.Changed()
+	}
+}
+
 // healthLoop runs the health checks every HealthPeriod until ctx ends.
 func (m *Manager) healthLoop(ctx context.Context) {
 	period := m.HealthPeriod
@@ -225,8 +237,13 @@ func (m *Manager) checkHealth(ctx context.Context) {
 				return // the manager is stopping: not the component's fault
 			}
 			m.mu.Lock()
+			was := r.health.healthy()
 			r.health = r.health.observe(err)
+			flipped := was != r.health.healthy()
 			m.mu.Unlock()
+			if flipped {
+				m.changed()
+			}
 		}()
 	}
 	wg.Wait()
@@ -312,7 +329,6 @@ func (m *Manager) Run(ctx context.Context) error {
 			defer close(r.done)
 			err := c.Run(cctx)
 			m.mu.Lock()
-			defer m.mu.Unlock()
 			r.finished = m.clock().Now()
 			if err != nil && !r.stopped {
 				r.err = err
@@ -320,6 +336,8 @@ func (m *Manager) Run(ctx context.Context) error {
 			if r.err != nil && !m.stopping {
 				failed <- failure{c.Name(), fmt.Errorf("%s: %w", c.Name(), err)}
 			}
+			m.mu.Unlock()
+			m.changed()
 		}()
 		if rd, ok := c.(Readier); ok {
 			if err := waitReady(ctx, rd, timeout, failed, r.done); err != nil {
@@ -338,6 +356,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		if m.OnReady != nil {
 			m.OnReady(c.Name(), m.clock().Since(begin))
 		}
+		m.changed()
 	}
 	m.mu.Lock()
 	m.allStarted = true

@@ -296,3 +296,20 @@ func TestManagerReportsReadyInOrderAndStop(t *testing.T) {
 		t.Errorf("OnStop called %d times", stops)
 	}
 }
+
+func TestManagerChangedOnReadyAndEnd(t *testing.T) {
+	a, b := newFake("a"), newFake("b")
+	var changes atomic.Int32
+	m := &Manager{Changed: func() { changes.Add(1) }}
+	m.Add(a)
+	m.Add(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = m.Run(ctx) }()
+	waitFor(t, "both ready, one change each", func() bool { return m.Started() && changes.Load() >= 2 })
+	before := changes.Load()
+	if err := m.Stop("b"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a change for b's end", func() bool { return changes.Load() > before })
+}

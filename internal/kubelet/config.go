@@ -204,6 +204,11 @@ type Config struct {
 	// cheap, never wait on I/O, and be safe to call from any goroutine.
 	// Nil: none, and mirror pods left on the node are deleted.
 	StaticPods func() []StaticPod
+	// StaticPodsChanged, when set, signals that StaticPods' answer may
+	// have changed (a component became ready, ended, or turned unhealthy):
+	// the mirror pods are synced at once rather than at the next
+	// RelistPeriod.
+	StaticPodsChanged <-chan struct{}
 
 	// Clock drives leases, status times, back-offs and probes. Default
 	// the real clock.

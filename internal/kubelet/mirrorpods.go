@@ -48,6 +48,7 @@ func (k *Kubelet) mirrorLoop(ctx context.Context) {
 			return
 		case <-t.C():
 		case <-k.mirrorWake:
+		case <-k.cfg.StaticPodsChanged:
 		}
 	}
 }
