@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/skiff-sh/skiff/internal/component"
+	"github.com/skiff-sh/skiff/internal/netpol"
 	"github.com/skiff-sh/skiff/internal/podnet"
 )
 
@@ -78,12 +80,14 @@ Masquerades pods' traffic that leaves --cluster-cidr in its own nftables
 table (nft list table ip skiff-podnet) and accepts pod traffic in the
 iptables FORWARD chain. skiff up and skiff agent run it on real nodes
 (--disable-pod-network turns it off). Routes and rules stay when it stops;
---cleanup removes them and exits.`,
+--cleanup removes them, and the network policy table (skiff netpol), and exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger := newLogger(verbosity)
 			if cleanup {
-				return podnet.Cleanup(cmd.Context())
+				// Without the pod network, network policies are not
+				// enforced either: their table goes too.
+				return errors.Join(podnet.Cleanup(cmd.Context()), netpol.Cleanup(cmd.Context(), nil))
 			}
 			rc, err := requiredKubeconfig(kubeconfigPath)
 			if err != nil {

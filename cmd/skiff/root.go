@@ -41,6 +41,7 @@ func newRootCommand() *cobra.Command {
 		newAgentCommand(),
 		newProxyCommand(),
 		newPodNetCommand(),
+		newNetpolCommand(),
 		newKubeconfigCommand(),
 		newVersionCommand(),
 		newBenchCommand(),

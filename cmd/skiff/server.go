@@ -196,6 +196,7 @@ func newUpCommand() *cobra.Command {
 		nf       nodeFlags
 		pf       proxyFlags
 		pnf      podNetFlags
+		npf      netpolFlags
 		nodeName string
 	)
 	cmd := &cobra.Command{
@@ -204,7 +205,7 @@ func newUpCommand() *cobra.Command {
 		Long: `Runs a whole one-node cluster in this process: embedded etcd, the API server,
 the scheduler, the controller manager, the cluster DNS, and a node (a kubelet
 over a containerd that Skiff starts and supervises under --data-dir/containerd,
-the pod network and kube-proxy; or a kubelet over the in-memory runtime with
+the pod network, kube-proxy and NetworkPolicy enforcement; or a kubelet over the in-memory runtime with
 --runtime=simulated). State stays in --data-dir: a second ` + "`skiff up`" + ` on it
 resumes the cluster, and containers keep running across restarts unless
 --stop-pods-on-exit.`,
@@ -257,6 +258,12 @@ resumes the cluster, and containers keep running across restarts unless
 			if len(kp) > 0 {
 				sp.proxy(pf, filepath.Join(cfg.DataDir, "kube-proxy.kubeconfig"), nodeName, f.clusterCIDR)
 			}
+			np, err := networkPolicyComponents(npf, pnf, &nf, componentRESTConfig(cfg, "network-policy", "system:skiff-network-policy", "system:masters"),
+				nodeName, cfg.Logger)
+			if err != nil {
+				return err
+			}
+			kp = append(kp, np...)
 			start := time.Now()
 			components := append(append(append(controlPlaneComponents(cfg, ipam), node...), pn...), kp...)
 			go announce(cmd, cfg, components, start)
@@ -269,6 +276,7 @@ resumes the cluster, and containers keep running across restarts unless
 	nf.registerRuntime(fs)
 	pf.register(fs, true)
 	pnf.register(fs)
+	npf.register(fs)
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the node")
 	return cmd
