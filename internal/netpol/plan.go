@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"slices"
 
@@ -28,8 +29,13 @@ type Port struct {
 // Rule allows traffic whose other end is in one of Peers (every address
 // when AnyPeer) and that goes to one of Ports (every port and protocol
 // when Ports is empty). A rule that would match nothing is never made.
+//
+// Set names the peer list: rules of different pods with the same Set
+// (the same rule of the same policy) have the same Peers, so the ruleset
+// holds them once.
 type Rule struct {
 	AnyPeer bool
+	Set     string
 	Peers   []Peer
 	Ports   []Port
 }
@@ -73,7 +79,7 @@ func Compute(policies []*networkingv1.NetworkPolicy, pods []*corev1.Pod, namespa
 	for _, np := range policies {
 		byNS[np.Namespace] = append(byNS[np.Namespace], np)
 	}
-	r := resolver{pods: live, nsLabels: nsLabels}
+	r := &resolver{pods: live, nsLabels: nsLabels, selectors: map[*metav1.LabelSelector]labels.Selector{}, memo: map[string]resolved{}}
 	var out []PodRules
 	for _, p := range live {
 		if p.Spec.NodeName != nodeName {
@@ -82,20 +88,20 @@ func Compute(policies []*networkingv1.NetworkPolicy, pods []*corev1.Pod, namespa
 		ip, _ := podIP(p)
 		pr := PodRules{Namespace: p.Namespace, Name: p.Name, IP: ip}
 		for _, np := range byNS[p.Namespace] {
-			if !selects(&np.Spec.PodSelector, p.Labels) {
+			if !r.selects(&np.Spec.PodSelector, p.Labels) {
 				continue
 			}
 			for _, t := range np.Spec.PolicyTypes {
 				switch t {
 				case networkingv1.PolicyTypeIngress:
 					pr.IngressIsolated = true
-					for _, rule := range np.Spec.Ingress {
-						pr.Ingress = append(pr.Ingress, r.ingress(np.Namespace, rule, p)...)
+					for i, rule := range np.Spec.Ingress {
+						pr.Ingress = append(pr.Ingress, r.ingress(setKey(np, "in", i), np.Namespace, rule, p)...)
 					}
 				case networkingv1.PolicyTypeEgress:
 					pr.EgressIsolated = true
-					for _, rule := range np.Spec.Egress {
-						pr.Egress = append(pr.Egress, r.egress(np.Namespace, rule)...)
+					for i, rule := range np.Spec.Egress {
+						pr.Egress = append(pr.Egress, r.egress(setKey(np, "out", i), np.Namespace, rule)...)
 					}
 				}
 			}
@@ -124,30 +130,52 @@ func podIP(p *corev1.Pod) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// selects reports whether a label selector matches; a selector that does
-// not parse (validation forbids it) matches nothing.
-func selects(ls *metav1.LabelSelector, l map[string]string) bool {
-	s, err := metav1.LabelSelectorAsSelector(ls)
-	return err == nil && s.Matches(labels.Set(l))
+// setKey names one rule of a policy.
+func setKey(np *networkingv1.NetworkPolicy, dir string, i int) string {
+	return fmt.Sprintf("%s/%s/%s/%d", np.Namespace, np.Name, dir, i)
 }
 
+// resolver resolves peers, parsing each selector once and each rule's
+// peers once per Compute.
 type resolver struct {
-	pods     []*corev1.Pod
-	nsLabels map[string]labels.Set
+	pods      []*corev1.Pod
+	nsLabels  map[string]labels.Set
+	selectors map[*metav1.LabelSelector]labels.Selector
+	memo      map[string]resolved
+}
+
+type resolved struct {
+	peers []Peer
+	pods  []*corev1.Pod
+	any   bool
+}
+
+// selects reports whether a label selector matches; a selector that does
+// not parse (validation forbids it) matches nothing.
+func (r *resolver) selects(ls *metav1.LabelSelector, l map[string]string) bool {
+	s, ok := r.selectors[ls]
+	if !ok {
+		var err error
+		if s, err = metav1.LabelSelectorAsSelector(ls); err != nil {
+			s = labels.Nothing()
+		}
+		r.selectors[ls] = s
+	}
+	return s.Matches(labels.Set(l))
 }
 
 // peerPods is the pods a peer's selectors pick, from policy namespace ns.
-func (r resolver) peerPods(ns string, peer networkingv1.NetworkPolicyPeer) []*corev1.Pod {
+func (r *resolver) peerPods(ns string, peer networkingv1.NetworkPolicyPeer) []*corev1.Pod {
 	var out []*corev1.Pod
 	for _, p := range r.pods {
 		if peer.NamespaceSelector != nil {
-			if !selects(peer.NamespaceSelector, r.nsLabels[p.Namespace]) {
+			if !r.selects(peer.NamespaceSelector, r.nsLabels[p.Namespace]) {
 				continue
 			}
 		} else if p.Namespace != ns {
 			continue
 		}
-		if peer.PodSelector != nil && !selects(peer.PodSelector, p.Labels) {
+		if peer.PodSelector != nil && !r.selects(peer.PodSelector, p.Labels) {
 			continue
 		}
 		out = append(out, p)
@@ -211,8 +239,19 @@ func namedPort(p networkingv1.NetworkPolicyPort, pod *corev1.Pod) (Port, bool) {
 	return Port{}, false
 }
 
-// peers resolves a rule's peer list; any is true for an empty list.
-func (r resolver) peers(ns string, list []networkingv1.NetworkPolicyPeer) (out []Peer, pods []*corev1.Pod, any bool) {
+// peers resolves the peer list of rule key; any is true for an empty
+// list. Peers come sorted and deduplicated.
+func (r *resolver) peers(key, ns string, list []networkingv1.NetworkPolicyPeer) ([]Peer, []*corev1.Pod, bool) {
+	if m, ok := r.memo[key]; ok {
+		return m.peers, m.pods, m.any
+	}
+	out, pods, any := r.resolvePeers(ns, list)
+	out = dedupPeers(out)
+	r.memo[key] = resolved{out, pods, any}
+	return out, pods, any
+}
+
+func (r *resolver) resolvePeers(ns string, list []networkingv1.NetworkPolicyPeer) (out []Peer, pods []*corev1.Pod, any bool) {
 	if len(list) == 0 {
 		return nil, r.pods, true
 	}
@@ -234,8 +273,8 @@ func (r resolver) peers(ns string, list []networkingv1.NetworkPolicyPeer) (out [
 
 // ingress is one ingress rule of a policy in ns for the local pod
 // target; named ports are target's.
-func (r resolver) ingress(ns string, rule networkingv1.NetworkPolicyIngressRule, target *corev1.Pod) []Rule {
-	peers, _, any := r.peers(ns, rule.From)
+func (r *resolver) ingress(key, ns string, rule networkingv1.NetworkPolicyIngressRule, target *corev1.Pod) []Rule {
+	peers, _, any := r.peers(key, ns, rule.From)
 	if !any && len(peers) == 0 {
 		return nil
 	}
@@ -250,14 +289,14 @@ func (r resolver) ingress(ns string, rule networkingv1.NetworkPolicyIngressRule,
 	if len(rule.Ports) > 0 && len(ports) == 0 {
 		return nil
 	}
-	return []Rule{{AnyPeer: any, Peers: dedupPeers(peers), Ports: dedupPorts(ports)}}
+	return []Rule{{AnyPeer: any, Set: key, Peers: peers, Ports: dedupPorts(ports)}}
 }
 
 // egress is one egress rule of a policy in ns; a named port is each
 // peer pod's own, so peers are grouped by what it resolves to (ipBlock
 // peers have no named ports).
-func (r resolver) egress(ns string, rule networkingv1.NetworkPolicyEgressRule) []Rule {
-	peers, pods, any := r.peers(ns, rule.To)
+func (r *resolver) egress(key, ns string, rule networkingv1.NetworkPolicyEgressRule) []Rule {
+	peers, pods, any := r.peers(key, ns, rule.To)
 	if !any && len(peers) == 0 {
 		return nil
 	}
@@ -279,7 +318,7 @@ func (r resolver) egress(ns string, rule networkingv1.NetworkPolicyEgressRule) [
 	}
 	var out []Rule
 	if len(rule.Ports) == 0 || len(ports) > 0 {
-		out = append(out, Rule{AnyPeer: any, Peers: dedupPeers(peers), Ports: dedupPorts(ports)})
+		out = append(out, Rule{AnyPeer: any, Set: key, Peers: peers, Ports: dedupPorts(ports)})
 	}
 	if hasNamed {
 		keys := make([]Port, 0, len(named))
@@ -288,7 +327,7 @@ func (r resolver) egress(ns string, rule networkingv1.NetworkPolicyEgressRule) [
 		}
 		slices.SortFunc(keys, comparePort)
 		for _, k := range keys {
-			out = append(out, Rule{Peers: dedupPeers(named[k]), Ports: []Port{k}})
+			out = append(out, Rule{Set: fmt.Sprintf("%s/%s/%d", key, k.Protocol, k.Lo), Peers: dedupPeers(named[k]), Ports: []Port{k}})
 		}
 	}
 	return out

@@ -169,7 +169,7 @@ func TestRender(t *testing.T) {
 	got := Render([]PodRules{
 		{Name: "open", IP: netip.MustParseAddr("10.42.0.1")},
 		{Name: "web", IP: netip.MustParseAddr("10.42.0.2"), IngressIsolated: true, Ingress: []Rule{
-			{Peers: []Peer{{CIDR: netip.MustParsePrefix("10.42.0.3/32")}, {CIDR: netip.MustParsePrefix("172.17.0.0/16"), Except: []netip.Prefix{netip.MustParsePrefix("172.17.1.0/24")}}},
+			{Set: "a/p/in/0", Peers: []Peer{{CIDR: netip.MustParsePrefix("10.42.0.3/32")}, {CIDR: netip.MustParsePrefix("172.17.0.0/16"), Except: []netip.Prefix{netip.MustParsePrefix("172.17.1.0/24")}}},
 				Ports: []Port{{Protocol: "TCP", Lo: 80, Hi: 80}, {Protocol: "TCP", Lo: 8000, Hi: 8100}, {Protocol: "UDP"}}},
 			{AnyPeer: true},
 		}},
@@ -186,6 +186,12 @@ table ip skiff-netpol {
 		type ipv4_addr : verdict
 		elements = { 10.42.0.4 : jump egress_10_42_0_4 }
 	}
+	set peers_0 {
+		type ipv4_addr
+		flags interval
+		auto-merge
+		elements = { 10.42.0.3/32 }
+	}
 	chain forward {
 		type filter hook forward priority filter; policy accept;
 		ct state established,related accept
@@ -193,8 +199,8 @@ table ip skiff-netpol {
 		ip daddr vmap @ingress
 	}
 	chain ingress_10_42_0_2 {
-		ip saddr { 10.42.0.3/32 } meta l4proto tcp th dport { 80, 8000-8100 } return
-		ip saddr { 10.42.0.3/32 } meta l4proto udp return
+		ip saddr @peers_0 meta l4proto tcp th dport { 80, 8000-8100 } return
+		ip saddr @peers_0 meta l4proto udp return
 		ip saddr 172.17.0.0/16 ip saddr != { 172.17.1.0/24 } meta l4proto tcp th dport { 80, 8000-8100 } return
 		ip saddr 172.17.0.0/16 ip saddr != { 172.17.1.0/24 } meta l4proto udp return
 		return

@@ -37,15 +37,16 @@ func Render(pods []PodRules) string {
 	}
 	writeMap(&b, "ingress", ingress)
 	writeMap(&b, "egress", egress)
+	sets := peerSets(&b, pods)
 	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n")
 	b.WriteString("\t\tct state established,related accept\n")
 	b.WriteString("\t\tip saddr vmap @egress\n\t\tip daddr vmap @ingress\n\t}\n")
 	for _, p := range pods {
 		if p.IngressIsolated {
-			writeChain(&b, chainName("ingress", p), "saddr", p.Ingress)
+			writeChain(&b, chainName("ingress", p), "saddr", p.Ingress, sets)
 		}
 		if p.EgressIsolated {
-			writeChain(&b, chainName("egress", p), "daddr", p.Egress)
+			writeChain(&b, chainName("egress", p), "daddr", p.Egress, sets)
 		}
 	}
 	b.WriteString("}\n")
@@ -66,18 +67,49 @@ func writeMap(b *strings.Builder, name string, elems []string) {
 	b.WriteString("\t}\n")
 }
 
+// peerSets writes a named set of the plain peers (those without
+// exceptions) of every distinct Rule.Set and returns the set name of
+// each.
+func peerSets(b *strings.Builder, pods []PodRules) map[string]string {
+	names := map[string]string{}
+	for _, p := range pods {
+		for _, rules := range [][]Rule{p.Ingress, p.Egress} {
+			for _, r := range rules {
+				if _, done := names[r.Set]; done || r.AnyPeer {
+					continue
+				}
+				var plain []string
+				for _, peer := range r.Peers {
+					if len(peer.Except) == 0 {
+						plain = append(plain, peer.CIDR.String())
+					}
+				}
+				name := ""
+				if len(plain) > 0 {
+					name = fmt.Sprintf("peers_%d", len(names))
+					fmt.Fprintf(b, "\tset %s {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\tauto-merge\n\t\telements = { %s }\n\t}\n", name, strings.Join(plain, ", "))
+				}
+				names[r.Set] = name
+			}
+		}
+	}
+	return names
+}
+
 // writeChain writes one pod's chain: a line per peer group and protocol
 // that returns (allowed), then a drop. field is the other end's address
-// (saddr for ingress, daddr for egress).
-func writeChain(b *strings.Builder, name, field string, rules []Rule) {
+// (saddr for ingress, daddr for egress); sets names each rule's set of
+// plain peers.
+func writeChain(b *strings.Builder, name, field string, rules []Rule, sets map[string]string) {
 	fmt.Fprintf(b, "\tchain %s {\n", name)
 	for _, r := range rules {
 		var addrs []string
 		if !r.AnyPeer {
-			var plain []string
+			if set := sets[r.Set]; set != "" {
+				addrs = append(addrs, fmt.Sprintf("ip %s @%s ", field, set))
+			}
 			for _, p := range r.Peers {
 				if len(p.Except) == 0 {
-					plain = append(plain, p.CIDR.String())
 					continue
 				}
 				ex := make([]string, len(p.Except))
@@ -85,9 +117,6 @@ func writeChain(b *strings.Builder, name, field string, rules []Rule) {
 					ex[i] = e.String()
 				}
 				addrs = append(addrs, fmt.Sprintf("ip %s %s ip %s != { %s } ", field, p.CIDR, field, strings.Join(ex, ", ")))
-			}
-			if len(plain) > 0 {
-				addrs = append([]string{fmt.Sprintf("ip %s { %s } ", field, strings.Join(plain, ", "))}, addrs...)
 			}
 		} else {
 			addrs = []string{""}
