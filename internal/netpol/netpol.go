@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -99,7 +100,18 @@ func New(cfg Config) (*Controller, error) {
 	if _, err := np.Informer().AddEventHandler(handler); err != nil {
 		return nil, fmt.Errorf("netpol: %w", err)
 	}
-	if _, err := pods.Informer().AddEventHandler(handler); err != nil {
+	// Pod status heartbeats would keep it busy: only changes that matter
+	// to policy wake a sync.
+	podHandler := informerrun.Signal(c.changed)
+	update := podHandler.UpdateFunc
+	podHandler.UpdateFunc = func(old, cur any) {
+		o, ok1 := old.(*corev1.Pod)
+		n, ok2 := cur.(*corev1.Pod)
+		if !ok1 || !ok2 || PodChanged(o, n) {
+			update(old, cur)
+		}
+	}
+	if _, err := pods.Informer().AddEventHandler(podHandler); err != nil {
 		return nil, fmt.Errorf("netpol: %w", err)
 	}
 	if _, err := nss.Informer().AddEventHandler(handler); err != nil {

@@ -348,3 +348,15 @@ func dedupPeers(ps []Peer) []Peer {
 	})
 	return slices.CompactFunc(ps, func(a, b Peer) bool { return a.CIDR == b.CIDR && slices.Equal(a.Except, b.Except) })
 }
+
+// PodChanged reports whether a pod update can change what Compute
+// returns: its labels, node, IP, host networking, phase or container
+// ports. Status heartbeats such as conditions cannot.
+func PodChanged(old, cur *corev1.Pod) bool {
+	oldIP, oldOK := podIP(old)
+	curIP, curOK := podIP(cur)
+	return oldIP != curIP || oldOK != curOK ||
+		old.Spec.NodeName != cur.Spec.NodeName ||
+		!labels.Equals(old.Labels, cur.Labels) ||
+		!slices.EqualFunc(old.Spec.Containers, cur.Spec.Containers, func(a, b corev1.Container) bool { return slices.Equal(a.Ports, b.Ports) })
+}

@@ -215,3 +215,25 @@ table ip skiff-netpol {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestPodChanged(t *testing.T) {
+	base := pod("a", "p", "n1", "10.42.0.2", map[string]string{"app": "web"}, corev1.ContainerPort{Name: "http", ContainerPort: 80})
+	for _, tc := range []struct {
+		name   string
+		change func(p *corev1.Pod)
+		want   bool
+	}{
+		{"condition", func(p *corev1.Pod) { p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady}} }, false},
+		{"labels", func(p *corev1.Pod) { p.Labels = map[string]string{"app": "db"} }, true},
+		{"ip", func(p *corev1.Pod) { p.Status.PodIP = "10.42.0.3" }, true},
+		{"finished", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, true},
+		{"node", func(p *corev1.Pod) { p.Spec.NodeName = "n2" }, true},
+		{"port", func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].ContainerPort = 81 }, true},
+	} {
+		cur := base.DeepCopy()
+		tc.change(cur)
+		if got := PodChanged(base, cur); got != tc.want {
+			t.Errorf("%s: PodChanged = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
