@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -48,9 +49,8 @@ func networkPolicyComponents(f netpolFlags, pnf podNetFlags, nf *nodeFlags, rc f
 
 func newNetpolCommand() *cobra.Command {
 	var (
-		kubeconfigPath, nodeName string
-		cleanup                  bool
-		verbosity                int
+		n        nodeComponentCommand
+		nodeName string
 	)
 	cmd := &cobra.Command{
 		Use:   "netpol",
@@ -63,28 +63,14 @@ own traffic to its pods always pass. skiff up and skiff agent run it on real
 nodes (--disable-network-policy turns it off). The table stays when it
 stops; --cleanup removes it and exits (skiff podnet --cleanup does too).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			logger := newLogger(verbosity)
-			if cleanup {
-				return netpol.Cleanup(cmd.Context(), nil)
-			}
-			rc, err := requiredKubeconfig(kubeconfigPath)
-			if err != nil {
-				return err
-			}
-			nf := nodeFlags{runtime: runtimeContainerd}
-			components, err := networkPolicyComponents(netpolFlags{}, podNetFlags{}, &nf, func() (*rest.Config, error) { return rc, nil }, nodeName, logger)
-			if err != nil {
-				return err
-			}
-			return runUntilSignal(logger, components)
-		},
+		RunE: n.runE(func(ctx context.Context) error { return netpol.Cleanup(ctx, nil) },
+			func(rc func() (*rest.Config, error), logger *slog.Logger) ([]component.Component, error) {
+				return networkPolicyComponents(netpolFlags{}, podNetFlags{}, &nodeFlags{runtime: runtimeContainerd}, rc, nodeName, logger)
+			}),
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&kubeconfigPath, "kubeconfig", "", "Kubeconfig of the API server (required unless --cleanup)")
+	n.register(fs, "Remove the network policy table, then exit")
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "This node's name: only its pods are enforced")
-	fs.BoolVar(&cleanup, "cleanup", false, "Remove the network policy table, then exit")
-	fs.IntVarP(&verbosity, "v", "v", 0, "Log verbosity")
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,9 +67,8 @@ func podNetworkComponents(f podNetFlags, nf *nodeFlags, rc func() (*rest.Config,
 
 func newPodNetCommand() *cobra.Command {
 	var (
-		kubeconfigPath, nodeName, clusterCIDR string
-		cleanup                               bool
-		verbosity                             int
+		n                     nodeComponentCommand
+		nodeName, clusterCIDR string
 	)
 	cmd := &cobra.Command{
 		Use:   "podnet",
@@ -82,31 +82,17 @@ iptables FORWARD chain. skiff up and skiff agent run it on real nodes
 (--disable-pod-network turns it off). Routes and rules stay when it stops;
 --cleanup removes them, and the network policy table (skiff netpol), and exits.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			logger := newLogger(verbosity)
-			if cleanup {
-				// Without the pod network, network policies are not
-				// enforced either: their table goes too.
-				return errors.Join(podnet.Cleanup(cmd.Context()), netpol.Cleanup(cmd.Context(), nil))
-			}
-			rc, err := requiredKubeconfig(kubeconfigPath)
-			if err != nil {
-				return err
-			}
-			nf := nodeFlags{runtime: runtimeContainerd}
-			components, err := podNetworkComponents(podNetFlags{}, &nf, func() (*rest.Config, error) { return rc, nil }, nodeName, clusterCIDR, logger)
-			if err != nil {
-				return err
-			}
-			return runUntilSignal(logger, components)
-		},
+		// Without the pod network, network policies are not enforced
+		// either: --cleanup removes their table too.
+		RunE: n.runE(func(ctx context.Context) error { return errors.Join(podnet.Cleanup(ctx), netpol.Cleanup(ctx, nil)) },
+			func(rc func() (*rest.Config, error), logger *slog.Logger) ([]component.Component, error) {
+				return podNetworkComponents(podNetFlags{}, &nodeFlags{runtime: runtimeContainerd}, rc, nodeName, clusterCIDR, logger)
+			}),
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&kubeconfigPath, "kubeconfig", "", "Kubeconfig of the API server (required unless --cleanup)")
+	n.register(fs, "Remove every route and rule the pod network made, and the network policy table, then exit")
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "This node's name: its own pod CIDR is not routed")
 	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "The pods' range: their traffic leaving it is masqueraded")
-	fs.BoolVar(&cleanup, "cleanup", false, "Remove every route and rule the pod network made, then exit")
-	fs.IntVarP(&verbosity, "v", "v", 0, "Log verbosity")
 	return cmd
 }
