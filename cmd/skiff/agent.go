@@ -28,6 +28,7 @@ func newAgentCommand() *cobra.Command {
 		nf                            nodeFlags
 		pf                            proxyFlags
 		pnf                           podNetFlags
+		npf                           netpolFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -49,7 +50,8 @@ spec.podCIDR and builds the pod network on it. A real node also runs
 kube-proxy (--proxy-mode nftables or iptables; --disable-kube-proxy) and the
 pod network across nodes: routes to the other nodes' pod CIDRs, pods'
 traffic leaving --cluster-cidr masqueraded (--disable-pod-network; see
-skiff podnet --help).
+skiff podnet --help), and enforces NetworkPolicies on its pods
+(--disable-network-policy; see skiff netpol --help).
 
 Credentials come from --kubeconfig, or from --token with
 --certificate-authority (or --insecure-skip-tls-verify).`,
@@ -71,6 +73,11 @@ Credentials come from --kubeconfig, or from --token with
 				if err != nil {
 					return err
 				}
+				np, err := networkPolicyComponents(npf, pnf, &nf, restConfig, nodeName, logger)
+				if err != nil {
+					return err
+				}
+				kp = append(kp, np...)
 				if len(kp) > 0 {
 					sp.proxy(pf, kubeconfigPath, nodeName, clusterCIDR)
 				}
@@ -122,6 +129,7 @@ Credentials come from --kubeconfig, or from --token with
 	nf.register(fs)
 	pf.register(fs, true)
 	pnf.register(fs)
+	npf.register(fs)
 	return cmd
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/skiff-sh/skiff/internal/component"
+	"github.com/skiff-sh/skiff/internal/netpol"
 	"github.com/skiff-sh/skiff/internal/podnet"
 )
 
@@ -65,9 +68,8 @@ func podNetworkComponents(f podNetFlags, nf *nodeFlags, rc func() (*rest.Config,
 
 func newPodNetCommand() *cobra.Command {
 	var (
-		kubeconfigPath, nodeName, clusterCIDR string
-		cleanup                               bool
-		verbosity                             int
+		n                     nodeComponentCommand
+		nodeName, clusterCIDR string
 	)
 	cmd := &cobra.Command{
 		Use:   "podnet",
@@ -79,31 +81,19 @@ Masquerades pods' traffic that leaves --cluster-cidr in its own nftables
 table (nft list table ip skiff-podnet) and accepts pod traffic in the
 iptables FORWARD chain. skiff up and skiff agent run it on real nodes
 (--disable-pod-network turns it off). Routes and rules stay when it stops;
---cleanup removes them and exits.`,
+--cleanup removes them, and the network policy table (skiff netpol), and exits.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			logger := newLogger(verbosity)
-			if cleanup {
-				return podnet.Cleanup(cmd.Context())
-			}
-			rc, err := requiredKubeconfig(kubeconfigPath)
-			if err != nil {
-				return err
-			}
-			nf := nodeFlags{runtime: runtimeContainerd}
-			components, err := podNetworkComponents(podNetFlags{}, &nf, func() (*rest.Config, error) { return rc, nil }, nodeName, clusterCIDR, logger)
-			if err != nil {
-				return err
-			}
-			return runUntilSignal(logger, components)
-		},
+		// Without the pod network, network policies are not enforced
+		// either: --cleanup removes their table too.
+		RunE: n.runE(func(ctx context.Context) error { return errors.Join(podnet.Cleanup(ctx), netpol.Cleanup(ctx, nil)) },
+			func(rc func() (*rest.Config, error), logger *slog.Logger) ([]component.Component, error) {
+				return podNetworkComponents(podNetFlags{}, &nodeFlags{runtime: runtimeContainerd}, rc, nodeName, clusterCIDR, logger)
+			}),
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&kubeconfigPath, "kubeconfig", "", "Kubeconfig of the API server (required unless --cleanup)")
+	n.register(fs, "Remove every route and rule the pod network made, and the network policy table, then exit")
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "This node's name: its own pod CIDR is not routed")
 	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "The pods' range: their traffic leaving it is masqueraded")
-	fs.BoolVar(&cleanup, "cleanup", false, "Remove every route and rule the pod network made, then exit")
-	fs.IntVarP(&verbosity, "v", "v", 0, "Log verbosity")
 	return cmd
 }

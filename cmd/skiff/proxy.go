@@ -76,10 +76,9 @@ func parseClusterCIDR(s string) (netip.Prefix, error) {
 
 func newProxyCommand() *cobra.Command {
 	var (
-		kubeconfigPath, nodeName, clusterCIDR string
-		cleanup                               bool
-		verbosity                             int
-		f                                     proxyFlags
+		n                     nodeComponentCommand
+		nodeName, clusterCIDR string
+		f                     proxyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "proxy",
@@ -93,29 +92,15 @@ them in one nftables table, "ip kube-proxy" (nft list table ip kube-proxy);
 KUBE-SEP-* chains (iptables-save). Rules stay when the proxy stops, so
 traffic flows while it restarts; --cleanup removes both kinds and exits.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			logger := newLogger(verbosity)
-			if cleanup {
-				return proxy.Cleanup(cmd.Context())
-			}
-			rc, err := requiredKubeconfig(kubeconfigPath)
-			if err != nil {
-				return err
-			}
-			components, err := proxyComponents(f, runtimeContainerd, func() (*rest.Config, error) { return rc, nil }, nodeName, clusterCIDR, logger)
-			if err != nil {
-				return err
-			}
-			return runUntilSignal(logger, components)
-		},
+		RunE: n.runE(proxy.Cleanup, func(rc func() (*rest.Config, error), logger *slog.Logger) ([]component.Component, error) {
+			return proxyComponents(f, runtimeContainerd, rc, nodeName, clusterCIDR, logger)
+		}),
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&kubeconfigPath, "kubeconfig", "", "Kubeconfig of the API server (required unless --cleanup)")
+	n.register(fs, "Remove every rule kube-proxy made, then exit")
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "hostname-override", strings.ToLower(host), "This node's name: its endpoints are the local ones")
 	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "The pods' range: traffic to a cluster IP from outside it is masqueraded")
-	fs.BoolVar(&cleanup, "cleanup", false, "Remove every rule kube-proxy made, then exit")
-	fs.IntVarP(&verbosity, "v", "v", 0, "Log verbosity")
 	f.register(fs, false)
 	return cmd
 }

@@ -10,9 +10,12 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/component"
 )
 
 // Version is the Kubernetes version Skiff speaks; gitVersion carries
@@ -41,6 +44,7 @@ func newRootCommand() *cobra.Command {
 		newAgentCommand(),
 		newProxyCommand(),
 		newPodNetCommand(),
+		newNetpolCommand(),
 		newKubeconfigCommand(),
 		newVersionCommand(),
 		newBenchCommand(),
@@ -83,4 +87,38 @@ func requiredKubeconfig(path string) (*rest.Config, error) {
 		return nil, fmt.Errorf("--kubeconfig: %w", err)
 	}
 	return rc, nil
+}
+
+// nodeComponentCommand is the shared RunE of the commands that run one
+// node component alone (proxy, podnet, netpol): with --cleanup it runs
+// cleanup and exits; otherwise it builds the components from the
+// --kubeconfig's config and runs them until a signal.
+type nodeComponentCommand struct {
+	kubeconfigPath string
+	cleanup        bool
+	verbosity      int
+}
+
+func (n *nodeComponentCommand) register(fs *pflag.FlagSet, cleanupHelp string) {
+	fs.StringVar(&n.kubeconfigPath, "kubeconfig", "", "Kubeconfig of the API server (required unless --cleanup)")
+	fs.BoolVar(&n.cleanup, "cleanup", false, cleanupHelp)
+	fs.IntVarP(&n.verbosity, "v", "v", 0, "Log verbosity")
+}
+
+func (n *nodeComponentCommand) runE(cleanup func(ctx context.Context) error, build func(rc func() (*rest.Config, error), logger *slog.Logger) ([]component.Component, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		logger := newLogger(n.verbosity)
+		if n.cleanup {
+			return cleanup(cmd.Context())
+		}
+		rc, err := requiredKubeconfig(n.kubeconfigPath)
+		if err != nil {
+			return err
+		}
+		components, err := build(func() (*rest.Config, error) { return rc, nil }, logger)
+		if err != nil {
+			return err
+		}
+		return runUntilSignal(logger, components)
+	}
 }

@@ -225,6 +225,7 @@ func newUpCommand() *cobra.Command {
 		nf       nodeFlags
 		pf       proxyFlags
 		pnf      podNetFlags
+		npf      netpolFlags
 		nodeName string
 		logFile  string
 		// pprofAddress serves Go's profiles (heap, goroutines, CPU).
@@ -236,7 +237,7 @@ func newUpCommand() *cobra.Command {
 		Long: `Runs a whole one-node cluster in this process: embedded etcd, the API server,
 the scheduler, the controller manager, the cluster DNS, and a node (a kubelet
 over a containerd that Skiff starts and supervises under --data-dir/containerd,
-the pod network and kube-proxy; or a kubelet over the in-memory runtime with
+the pod network, kube-proxy and NetworkPolicy enforcement; or a kubelet over the in-memory runtime with
 --runtime=simulated). State stays in --data-dir: a second ` + "`skiff up`" + ` on it
 resumes the cluster, and containers keep running across restarts unless
 --stop-pods-on-exit.`,
@@ -256,7 +257,7 @@ resumes the cluster, and containers keep running across restarts unless
 			}
 			defer logs.Close()
 			cfg.Logger = logs.logger
-			components, sp, err := upComponents(cfg, upSpec{f: &f, nf: &nf, pf: pf, pnf: pnf, kubelet: kubelet.Config{NodeName: nodeName}})
+			components, sp, err := upComponents(cfg, upSpec{f: &f, nf: &nf, pf: pf, pnf: pnf, npf: npf, kubelet: kubelet.Config{NodeName: nodeName}})
 			if err != nil {
 				return err
 			}
@@ -281,6 +282,7 @@ resumes the cluster, and containers keep running across restarts unless
 	nf.registerRuntime(fs)
 	pf.register(fs, true)
 	pnf.register(fs)
+	npf.register(fs)
 	host, _ := os.Hostname()
 	fs.StringVar(&nodeName, "node-name", strings.ToLower(host), "Name of the node")
 	fs.StringVar(&pprofAddress, "pprof-address", "", "Serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060, to see where memory and CPU go")
@@ -294,6 +296,7 @@ type upSpec struct {
 	nf  *nodeFlags
 	pf  proxyFlags
 	pnf podNetFlags
+	npf netpolFlags
 	// kubelet is the node's kubelet configuration: NodeName at least;
 	// upComponents fills the pod CIDR and the static pods.
 	kubelet kubelet.Config
@@ -352,7 +355,12 @@ func upComponents(cfg *controlplane.Config, s upSpec) ([]component.Component, *s
 	if len(kp) > 0 {
 		sp.proxy(s.pf, filepath.Join(cfg.DataDir, "kube-proxy.kubeconfig"), nodeName, f.clusterCIDR)
 	}
-	return append(append(append(controlPlaneComponents(cfg, ipam), node...), pn...), kp...), sp, nil
+	np, err := networkPolicyComponents(s.npf, s.pnf, nf, componentRESTConfig(cfg, "network-policy", "system:skiff-network-policy", "system:masters"),
+		nodeName, cfg.Logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(append(append(append(controlPlaneComponents(cfg, ipam), node...), pn...), kp...), np...), sp, nil
 }
 
 // componentRESTConfig gives the client config of a component of `skiff

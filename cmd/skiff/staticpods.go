@@ -14,6 +14,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/component"
 	"github.com/skiff-sh/skiff/internal/controlplane"
 	"github.com/skiff-sh/skiff/internal/kubelet"
+	"github.com/skiff-sh/skiff/internal/netpol"
 	"github.com/skiff-sh/skiff/internal/podnet"
 )
 
@@ -46,11 +47,12 @@ type staticPodDef struct {
 }
 
 // tolerated are the components whose failure leaves the rest running
-// (their pods show it; the pod network, not a pod, its log); the others (etcd, the API server, the kubelet)
+// (their pods show it; the pod network and network policy, not pods,
+// their logs); the others (etcd, the API server, the kubelet)
 // carry everything else, so their failure stops the process.
 var tolerated = map[string]bool{
 	"kube-scheduler": true, "kube-controller-manager": true, "coredns": true, "kube-proxy": true,
-	podnet.Component: true,
+	podnet.Component: true, netpol.Component: true,
 }
 
 // newStaticPods starts each component's log file under dataDir/logs and

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -137,7 +138,7 @@ func (t *resourceTable) groupVersions() []schema.GroupVersion {
 
 // groupOrder keeps upstream's discovery order for the groups we serve.
 func groupOrder(g string) int {
-	for i, name := range []string{"", "apps", "events.k8s.io", "autoscaling", "batch", "coordination.k8s.io", "discovery.k8s.io", "scheduling.k8s.io"} {
+	for i, name := range []string{"", "apps", "events.k8s.io", "autoscaling", "batch", "coordination.k8s.io", "discovery.k8s.io", "networking.k8s.io", "scheduling.k8s.io"} {
 		if g == name {
 			return i
 		}
@@ -204,6 +205,9 @@ func servedResources() []*resource {
 
 		{GVK: gvk("discovery.k8s.io", "v1", "EndpointSlice"), Plural: "endpointslices", Singular: "endpointslice", Namespaced: true,
 			New: func() runtime.Object { return &discoveryv1.EndpointSlice{} }, NewList: func() runtime.Object { return &discoveryv1.EndpointSliceList{} }},
+
+		{GVK: gvk("networking.k8s.io", "v1", "NetworkPolicy"), Plural: "networkpolicies", Singular: "networkpolicy", Namespaced: true, ShortNames: []string{"netpol"}, Generation: true,
+			New: func() runtime.Object { return &networkingv1.NetworkPolicy{} }, NewList: func() runtime.Object { return &networkingv1.NetworkPolicyList{} }},
 
 		{GVK: gvk("scheduling.k8s.io", "v1", "PriorityClass"), Plural: "priorityclasses", Singular: "priorityclass", ShortNames: []string{"pc"},
 			New: func() runtime.Object { return &schedulingv1.PriorityClass{} }, NewList: func() runtime.Object { return &schedulingv1.PriorityClassList{} }},

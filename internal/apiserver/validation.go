@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +22,7 @@ import (
 	coordinationvalidation "github.com/skiff-sh/skiff/internal/validation/coordination"
 	discoveryvalidation "github.com/skiff-sh/skiff/internal/validation/discovery"
 	eventsvalidation "github.com/skiff-sh/skiff/internal/validation/events"
+	networkingvalidation "github.com/skiff-sh/skiff/internal/validation/networking"
 	schedulingvalidation "github.com/skiff-sh/skiff/internal/validation/scheduling"
 )
 
@@ -71,6 +73,7 @@ func attachValidation(rs []*resource) {
 		"coordination.k8s.io/Lease":           kindValidation[*coordinationv1.Lease]{coordinationvalidation.ValidateLease, coordinationvalidation.ValidateLeaseUpdate, nil},
 		"discovery.k8s.io/EndpointSlice":      kindValidation[*discoveryv1.EndpointSlice]{discoveryvalidation.ValidateEndpointSlice, discoveryvalidation.ValidateEndpointSliceUpdate, nil},
 		"events.k8s.io/Event":                 kindValidation[*eventsv1.Event]{eventsvalidation.ValidateEvent, eventsvalidation.ValidateEventUpdate, nil},
+		"networking.k8s.io/NetworkPolicy":     kindValidation[*networkingv1.NetworkPolicy]{networkingvalidation.ValidateNetworkPolicy, networkingvalidation.ValidateNetworkPolicyUpdate, nil},
 		"scheduling.k8s.io/PriorityClass":     kindValidation[*schedulingv1.PriorityClass]{schedulingvalidation.ValidatePriorityClass, schedulingvalidation.ValidatePriorityClassUpdate, nil},
 	}
 	for _, r := range rs {

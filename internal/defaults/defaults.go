@@ -28,6 +28,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -131,6 +132,12 @@ func Default(obj runtime.Object) {
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		if o != nil {
 			defaultHorizontalPodAutoscaler(o)
+		}
+
+	// networking.k8s.io/v1
+	case *networkingv1.NetworkPolicy:
+		if o != nil {
+			defaultNetworkPolicy(o)
 		}
 
 	// scheduling.k8s.io/v1

@@ -1359,6 +1359,61 @@ preemptionPolicy: PreemptLowerPriority
 `,
 	},
 	{
+		name: "network policy: protocol TCP, policyTypes from the rules",
+		in: `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: default}
+spec:
+  podSelector: {}
+  ingress:
+  - ports: [{port: 80}, {port: 53, protocol: UDP}]
+  egress:
+  - ports: [{port: 443}]
+`,
+		want: `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: default}
+spec:
+  podSelector: {}
+  ingress:
+  - ports: [{port: 80, protocol: TCP}, {port: 53, protocol: UDP}]
+  egress:
+  - ports: [{port: 443, protocol: TCP}]
+  policyTypes: [Ingress, Egress]
+`,
+	},
+	{
+		name: "network policy: policyTypes Ingress without egress rules, given ones kept",
+		in: `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicyList
+items:
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata: {name: a, namespace: default}
+  spec: {podSelector: {}}
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata: {name: b, namespace: default}
+  spec: {podSelector: {}, policyTypes: [Egress]}
+`,
+		want: `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicyList
+items:
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata: {name: a, namespace: default}
+  spec: {podSelector: {}, policyTypes: [Ingress]}
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata: {name: b, namespace: default}
+  spec: {podSelector: {}, policyTypes: [Egress]}
+`,
+	},
+	{
 		name: "lease has no defaults",
 		in: `
 apiVersion: coordination.k8s.io/v1

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,6 +71,10 @@ func newObject(apiVersion, kind string) runtime.Object {
 		return &batchv1.CronJob{}
 	case "autoscaling/v2/HorizontalPodAutoscaler":
 		return &autoscalingv2.HorizontalPodAutoscaler{}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}
+	case "networking.k8s.io/v1/NetworkPolicyList":
+		return &networkingv1.NetworkPolicyList{}
 	case "scheduling.k8s.io/v1/PriorityClass":
 		return &schedulingv1.PriorityClass{}
 	case "coordination.k8s.io/v1/Lease":

@@ -4,6 +4,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 // HorizontalPodAutoscaler defaults, as upstream's autoscaling/v2 defaults.
@@ -102,6 +103,32 @@ func defaultEndpointSlice(es *discoveryv1.EndpointSlice) {
 		}
 		if p.Protocol == nil {
 			p.Protocol = ptrTo(corev1.ProtocolTCP)
+		}
+	}
+}
+
+// defaultNetworkPolicy gives every rule port protocol TCP and, when
+// policyTypes is empty, sets it as upstream's defaulter does: Ingress
+// always, Egress too when there are egress rules.
+func defaultNetworkPolicy(np *networkingv1.NetworkPolicy) {
+	for i := range np.Spec.Ingress {
+		defaultNetworkPolicyPorts(np.Spec.Ingress[i].Ports)
+	}
+	for i := range np.Spec.Egress {
+		defaultNetworkPolicyPorts(np.Spec.Egress[i].Ports)
+	}
+	if len(np.Spec.PolicyTypes) == 0 {
+		np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+		if len(np.Spec.Egress) != 0 {
+			np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		}
+	}
+}
+
+func defaultNetworkPolicyPorts(ports []networkingv1.NetworkPolicyPort) {
+	for i := range ports {
+		if ports[i].Protocol == nil {
+			ports[i].Protocol = ptrTo(corev1.ProtocolTCP)
 		}
 	}
 }

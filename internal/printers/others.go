@@ -9,6 +9,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	discoveryv1beta1 "k8s.io/api/discovery/v1beta1"
+	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -240,6 +241,20 @@ func endpointSlicePrinter() Printer {
 				unset(firstOfMany(ports, 3, ",")), unset(firstOfMany(addresses, 3, ",")),
 				since(es.CreationTimestamp, now),
 			}, nil
+		},
+	}
+}
+
+// networkPolicyPrinter prints network policies: NAME POD-SELECTOR AGE.
+func networkPolicyPrinter() Printer {
+	return typed[networkingv1.NetworkPolicy, *networkingv1.NetworkPolicy]{
+		columns: []metav1.TableColumnDefinition{
+			nameColumn(),
+			column("Pod-Selector", "string", networkingv1.NetworkPolicySpec{}.SwaggerDoc()["podSelector"]),
+			ageColumn(),
+		},
+		cells: func(np *networkingv1.NetworkPolicy, now time.Time) ([]interface{}, error) {
+			return []interface{}{np.Name, metav1.FormatLabelSelector(&np.Spec.PodSelector), since(np.CreationTimestamp, now)}, nil
 		},
 	}
 }

@@ -84,6 +84,7 @@ func New() *Registry {
 
 	// others
 	add("autoscaling", "horizontalpodautoscalers", hpaPrinter())
+	add("networking.k8s.io", "networkpolicies", networkPolicyPrinter())
 	add("scheduling.k8s.io", "priorityclasses", priorityClassPrinter())
 	add("coordination.k8s.io", "leases", leasePrinter())
 	add("discovery.k8s.io", "endpointslices", endpointSlicePrinter())

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,6 +69,7 @@ func TestColumns(t *testing.T) {
 		{gr("autoscaling", "horizontalpodautoscalers"), "NAME|REFERENCE|TARGETS|MINPODS|MAXPODS|REPLICAS|AGE", ""},
 		{gr("scheduling.k8s.io", "priorityclasses"), "NAME|VALUE|GLOBAL-DEFAULT|AGE|PREEMPTIONPOLICY", ""},
 		{gr("coordination.k8s.io", "leases"), "NAME|HOLDER|AGE", ""},
+		{gr("networking.k8s.io", "networkpolicies"), "NAME|POD-SELECTOR|AGE", ""},
 		{gr("discovery.k8s.io", "endpointslices"), "NAME|ADDRESSTYPE|PORTS|ENDPOINTS|AGE", ""},
 		{gr("events.k8s.io", "events"), "LAST SEEN|TYPE|REASON|OBJECT|MESSAGE", "SUBOBJECT|SOURCE|FIRST SEEN|COUNT|NAME"},
 		{gr("rbac.authorization.k8s.io", "roles"), "NAME|CREATED AT", ""},
@@ -173,6 +175,7 @@ func TestCellsMatchColumns(t *testing.T) {
 		gr("batch", "cronjobs"):                             &batchv1.CronJob{},
 		gr("autoscaling", "horizontalpodautoscalers"):       &autoscalingv2.HorizontalPodAutoscaler{},
 		gr("scheduling.k8s.io", "priorityclasses"):          &schedulingv1.PriorityClass{},
+		gr("networking.k8s.io", "networkpolicies"):          &networkingv1.NetworkPolicy{},
 		gr("coordination.k8s.io", "leases"):                 &coordinationv1.Lease{},
 		gr("discovery.k8s.io", "endpointslices"):            &discoveryv1.EndpointSlice{},
 		gr("events.k8s.io", "events"):                       &eventsv1.Event{},

@@ -527,6 +527,7 @@ stringData:
 			"endpointslices discovery.k8s.io/v1 true EndpointSlice",
 			"events ev events.k8s.io/v1 true Event",
 			"priorityclasses pc scheduling.k8s.io/v1 false PriorityClass",
+			"networkpolicies netpol networking.k8s.io/v1 true NetworkPolicy",
 			"nodes metrics.k8s.io/v1beta1 false NodeMetrics",
 			"pods metrics.k8s.io/v1beta1 true PodMetrics",
 		} {
@@ -559,7 +560,7 @@ stringData:
 		// HorizontalPodAutoscalers are served in two versions, v2 preferred,
 		// as upstream.
 		wantLines(t, k.ok(t, "api-versions"), strings.Fields(`apps/v1 autoscaling/v1 autoscaling/v2 batch/v1 coordination.k8s.io/v1
-			discovery.k8s.io/v1 events.k8s.io/v1 metrics.k8s.io/v1beta1 scheduling.k8s.io/v1 v1`)...)
+			discovery.k8s.io/v1 events.k8s.io/v1 metrics.k8s.io/v1beta1 networking.k8s.io/v1 scheduling.k8s.io/v1 v1`)...)
 	})
 
 	t.Run("InvalidManifests", func(t *testing.T) {
