@@ -77,10 +77,10 @@ Credentials come from --kubeconfig, or from --token with
 				if err != nil {
 					return err
 				}
-				kp = append(kp, np...)
 				if len(kp) > 0 {
 					sp.proxy(pf, kubeconfigPath, nodeName, clusterCIDR)
 				}
+				kp = append(kp, np...)
 				return runNode(rc, nodeName, dataDir, &nf, logger, sp, append(pn, kp...)...)
 			}
 			client, err := kubernetes.NewForConfig(rest.AddUserAgent(rc, "skiff-agent"))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -28,18 +27,33 @@ func (f *netpolFlags) register(fs *pflag.FlagSet) {
 }
 
 // networkPolicyComponents is a node's network policy enforcement, or
-// nothing when disabled or where the pod network does not run (pods
-// not on the bridge of the containerd Skiff supervises).
+// nothing when disabled, where the pod network does not run (pods not on
+// the bridge of the containerd Skiff supervises; a table of an earlier
+// run is then removed) or without nft (warned).
 func networkPolicyComponents(f netpolFlags, pnf podNetFlags, nf *nodeFlags, rc func() (*rest.Config, error), nodeName string, logger *slog.Logger) ([]component.Component, error) {
-	if f.disabled || !pnf.enabled(nf) {
+	if nf.runtime != runtimeContainerd {
+		// Simulated pods: no kernel rules to keep or remove.
 		return nil, nil
 	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		return nil, fmt.Errorf("network policies need the nft command (Debian package nftables), or --disable-network-policy: %w", err)
+	_, nftErr := exec.LookPath("nft")
+	if f.disabled || !pnf.enabled(nf) {
+		// A table an earlier run left would go on enforcing policies
+		// nobody keeps up to date: remove it.
+		if nftErr == nil {
+			if err := netpol.Cleanup(context.Background(), nil); err != nil {
+				logger.Warn("removing the network policy table of an earlier run", "err", err)
+			}
+		}
+		return nil, nil
+	}
+	if nftErr != nil {
+		logger.Warn("network policies need the nft command (Debian package nftables): they are not enforced on this node", "err", nftErr)
+		return nil, nil
 	}
 	return []component.Component{&clientComponent{name: netpol.Component, restConfig: rc,
 		build: func(client kubernetes.Interface) (readyRunner, error) {
-			c, err := netpol.New(netpol.Config{Client: client, NodeName: nodeName, Logger: logger})
+			c, err := netpol.New(netpol.Config{Client: client, NodeName: nodeName, Logger: logger,
+				BridgeNetfilter: "/proc/sys/net/bridge/bridge-nf-call-iptables"})
 			if err != nil {
 				return nil, err
 			}

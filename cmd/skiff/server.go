@@ -306,7 +306,9 @@ type upSpec struct {
 // (containerd and kubelet), the pod network and kube-proxy, in start
 // order, and the static pods through which the node's kubelet shows them
 // (attach them to the manager that runs the components). It sets
-// cfg.Logger to the logger that also feeds each component's log file.
+// cfg.Logger to the logger that also feeds each component's log file,
+// and fills s.nf with what the node takes from the control plane (pod
+// CIDR, cluster DNS and domain, role, verbosity).
 func upComponents(cfg *controlplane.Config, s upSpec) ([]component.Component, *staticPods, error) {
 	f, nf, nodeName := s.f, s.nf, s.kubelet.NodeName
 	sp, logger := newStaticPods(cfg.DataDir, cfg.Logger)

@@ -67,9 +67,10 @@ type Manager struct {
 	// soon as it is ready (or started, for a component that is not a
 	// Readier), with the time since Run began. `skiff up` prints it.
 	OnReady func(name string, sinceStart time.Duration)
-	// Changed, when set, is called after any change Status would show: a
-	// component became ready, ended, or its health verdict flipped (a
-	// kubelet then updates the components' pods at once). It is called
+	// Changed, when set, is called after a component became ready (as
+	// the manager saw it start), ended, or its health verdict flipped (a
+	// kubelet then updates the components' pods at once; other changes,
+	// such as a Readier turning unready, show at its next poll). It is called
 	// without the manager's lock and must not block.
 	Changed func()
 	// OnStop, when set, is called once Run has begun stopping the
@@ -340,7 +341,19 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.changed()
 		}()
 		if rd, ok := c.(Readier); ok {
-			if err := waitReady(ctx, rd, timeout, failed, r.done); err != nil {
+			others := func(f failure) bool {
+				if !m.Tolerate[f.name] {
+					return false
+				}
+				logger.Error("component failed; the others keep running", "component", f.name, "err", f.err)
+				return true
+			}
+			if err := waitReady(ctx, rd, timeout, failed, r.done, others); err != nil {
+				if ctx.Err() == nil && m.Tolerate[c.Name()] {
+					// Its pod shows it; the rest of the process goes on.
+					logger.Error("component did not become ready; starting the next", "component", c.Name(), "err", err)
+					continue
+				}
 				stopAll()
 				return fmt.Errorf("%s: %w", c.Name(), err)
 			}
@@ -386,8 +399,10 @@ type failure struct {
 
 // waitReady waits until rd is ready; it returns nil early when the
 // component's Run returned without an error (done closed: Stop asked it
-// to end, or it ended on its own; Status shows it Stopped).
-func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-chan failure, done <-chan struct{}) error {
+// to end, or it ended on its own; Status shows it Stopped). A failure
+// that handled says it took care of (another component's, tolerated) is
+// not waitReady's.
+func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-chan failure, done <-chan struct{}, handled func(failure) bool) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -397,10 +412,16 @@ func waitReady(ctx context.Context, rd Readier, timeout time.Duration, failed <-
 		case <-ctx.Done():
 			return ctx.Err()
 		case f := <-failed:
+			if handled(f) {
+				continue
+			}
 			return f.err
 		case <-done:
 			select {
 			case f := <-failed:
+				if handled(f) {
+					continue
+				}
 				return f.err
 			default:
 				return nil

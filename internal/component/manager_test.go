@@ -313,3 +313,38 @@ func TestManagerChangedOnReadyAndEnd(t *testing.T) {
 	}
 	waitFor(t, "a change for b's end", func() bool { return changes.Load() > before })
 }
+
+// never is a component that runs but never becomes ready.
+type never struct{ name string }
+
+func (n never) Name() string { return n.name }
+func (n never) Ready() bool  { return false }
+func (n never) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+func TestManagerTolerated(t *testing.T) {
+	early, slow, last := newFake("early"), never{"slow"}, newFake("last")
+	m := &Manager{ReadyTimeout: 200 * time.Millisecond, Tolerate: map[string]bool{"early": true, "slow": true}}
+	m.Add(early)
+	m.Add(slow)
+	m.Add(last)
+	// early fails while slow is being waited for; slow never gets ready:
+	// both tolerated, so last still starts.
+	early.fail <- errors.New("boom")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	waitFor(t, "every component started", m.Started)
+	if s := statusOf(m, "early"); s.State != Failed {
+		t.Fatalf("early: %+v", s)
+	}
+	if s := statusOf(m, "slow"); s.State != Running || s.Ready {
+		t.Fatalf("slow: %+v", s)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,13 @@ type Config struct {
 	// MinSyncPeriod is the least time between two writes; changes within
 	// it are applied together. Default 1 s.
 	MinSyncPeriod time.Duration
+	// BridgeNetfilter is the kernel setting that makes traffic between two
+	// pods on one bridge pass the forward hook (net.bridge.
+	// bridge-nf-call-iptables; empty: not checked, as in tests that set
+	// it in their own namespace). Each sync sets it to 1 and, where it
+	// cannot, Healthz fails: policies would not apply between pods of
+	// this node.
+	BridgeNetfilter string
 	// Clock is the component's time. Default the real clock.
 	Clock clock.WithTicker
 	// Logger receives structured logs with component=network-policy.
@@ -59,8 +67,10 @@ type Controller struct {
 	pods       corelisters.PodLister
 	namespaces corelisters.NamespaceLister
 	changed    chan struct{}
-	ready      atomic.Bool
+	health     informerrun.Health
 	syncs      atomic.Int64
+	// bridgeErr is why BridgeNetfilter is not 1, nil when it is.
+	bridgeErr atomic.Pointer[error]
 }
 
 // New checks cfg and fills its defaults.
@@ -124,7 +134,37 @@ func New(cfg Config) (*Controller, error) {
 func (c *Controller) Name() string { return Component }
 
 // Ready reports whether the first sync has been applied.
-func (c *Controller) Ready() bool { return c.ready.Load() }
+func (c *Controller) Ready() bool { return c.health.Ready() }
+
+// Healthz fails before the first sync, while syncs fail, and while
+// traffic between this node's pods bypasses the rules (BridgeNetfilter).
+func (c *Controller) Healthz(context.Context) error {
+	if err := c.health.Check("netpol"); err != nil {
+		return err
+	}
+	if err := c.bridgeErr.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// checkBridge sets BridgeNetfilter to 1 and records whether it is.
+func (c *Controller) checkBridge() {
+	if c.cfg.BridgeNetfilter == "" {
+		return
+	}
+	err := os.WriteFile(c.cfg.BridgeNetfilter, []byte("1"), 0o644)
+	if err == nil {
+		if was := c.bridgeErr.Swap(nil); was != nil {
+			c.logger.Info("traffic between this node's pods passes the rules again", "setting", c.cfg.BridgeNetfilter)
+		}
+		return
+	}
+	err = fmt.Errorf("netpol: %s cannot be set (is the br_netfilter module loaded? modprobe br_netfilter): policies do not apply between pods of this node: %w", c.cfg.BridgeNetfilter, err)
+	if was := c.bridgeErr.Swap(&err); was == nil {
+		c.logger.Error("traffic between this node's pods bypasses the rules", "err", err)
+	}
+}
 
 // Syncs counts the syncs applied so far (tests wait on it).
 func (c *Controller) Syncs() int64 { return c.syncs.Load() }
@@ -144,6 +184,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		Clock: c.cfg.Clock, Changed: c.changed, Period: c.cfg.ResyncPeriod, MinPeriod: c.cfg.MinSyncPeriod,
 		Sync: func(ctx context.Context, _ bool) error { return c.sync(ctx) },
 		Failed: func(err error, retry time.Duration) {
+			c.health.Failed(err)
 			c.logger.Error("sync failed", "err", err, "retryIn", retry)
 		},
 	}.Run(ctx)
@@ -165,6 +206,7 @@ func (c *Controller) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.checkBridge()
 	rules := Compute(policies, pods, namespaces, c.cfg.NodeName)
 	script := Render(rules)
 	if _, err := c.cfg.Run(ctx, []byte(script), "nft", "-f", "-"); err != nil {
@@ -177,7 +219,7 @@ func (c *Controller) sync(ctx context.Context) error {
 		}
 	}
 	c.syncs.Add(1)
-	c.ready.Store(true)
+	c.health.Synced()
 	c.logger.Debug("synced", "policies", len(policies), "localPods", len(rules), "isolatedPods", isolated, "bytes", len(script), "took", c.cfg.Clock.Since(start))
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	netutils "k8s.io/utils/net"
 )
 
 // Peer is a set of IPv4 addresses: CIDR minus every Except.
@@ -109,7 +110,36 @@ func Compute(policies []*networkingv1.NetworkPolicy, pods []*corev1.Pod, namespa
 		out = append(out, pr)
 	}
 	slices.SortFunc(out, func(a, b PodRules) int { return a.IP.Compare(b.IP) })
-	return out
+	return oneRulesPerIP(out, live)
+}
+
+// oneRulesPerIP keeps one entry per IP: two live pods of a node may share
+// an address for a moment (one terminating, its IP already reused), and
+// the ruleset keys chains by IP. The pod not being deleted wins, then the
+// newer. out is sorted by IP.
+func oneRulesPerIP(out []PodRules, pods []*corev1.Pod) []PodRules {
+	byName := map[string]*corev1.Pod{}
+	for _, p := range pods {
+		byName[p.Namespace+"/"+p.Name] = p
+	}
+	better := func(a, b PodRules) bool { // a preferred over b
+		pa, pb := byName[a.Namespace+"/"+a.Name], byName[b.Namespace+"/"+b.Name]
+		if (pa.DeletionTimestamp == nil) != (pb.DeletionTimestamp == nil) {
+			return pa.DeletionTimestamp == nil
+		}
+		return pb.CreationTimestamp.Before(&pa.CreationTimestamp)
+	}
+	kept := out[:0]
+	for _, pr := range out {
+		if n := len(kept); n > 0 && kept[n-1].IP == pr.IP {
+			if better(pr, kept[n-1]) {
+				kept[n-1] = pr
+			}
+			continue
+		}
+		kept = append(kept, pr)
+	}
+	return kept
 }
 
 // podIP is a pod's IPv4 address when it takes part in policy: it has
@@ -183,20 +213,38 @@ func (r *resolver) peerPods(ns string, peer networkingv1.NetworkPolicyPeer) []*c
 	return out
 }
 
-// blockPeer is an ipBlock as a Peer; an unparsable one (validation
-// forbids it) is nothing.
+// blockPeer is an ipBlock as a Peer. CIDRs are parsed as the API
+// accepts them (leading zeros included, netutils.ParseCIDRSloppy); a
+// block whose cidr or any except cannot be used (not IPv4) is nothing,
+// so that it never allows what an except was meant to keep out.
 func blockPeer(b *networkingv1.IPBlock) (Peer, bool) {
-	cidr, err := netip.ParsePrefix(b.CIDR)
-	if err != nil || !cidr.Addr().Is4() {
+	cidr, ok := ipv4Prefix(b.CIDR)
+	if !ok {
 		return Peer{}, false
 	}
-	p := Peer{CIDR: cidr.Masked()}
+	p := Peer{CIDR: cidr}
 	for _, s := range b.Except {
-		if e, err := netip.ParsePrefix(s); err == nil && e.Addr().Is4() {
-			p.Except = append(p.Except, e.Masked())
+		e, ok := ipv4Prefix(s)
+		if !ok {
+			return Peer{}, false
 		}
+		p.Except = append(p.Except, e)
 	}
+	slices.SortFunc(p.Except, func(x, y netip.Prefix) int {
+		return cmp.Or(x.Addr().Compare(y.Addr()), cmp.Compare(x.Bits(), y.Bits()))
+	})
 	return p, true
+}
+
+// ipv4Prefix parses an IPv4 CIDR as the API's validation does, masked.
+func ipv4Prefix(s string) (netip.Prefix, bool) {
+	_, n, err := netutils.ParseCIDRSloppy(s)
+	if err != nil || n.IP.To4() == nil {
+		return netip.Prefix{}, false
+	}
+	a, _ := netip.AddrFromSlice(n.IP.To4())
+	bits, _ := n.Mask.Size()
+	return netip.PrefixFrom(a, bits).Masked(), true
 }
 
 func hostPeer(a netip.Addr) Peer { return Peer{CIDR: netip.PrefixFrom(a, 32)} }
@@ -344,7 +392,10 @@ func dedupPorts(ps []Port) []Port {
 
 func dedupPeers(ps []Peer) []Peer {
 	slices.SortFunc(ps, func(a, b Peer) int {
-		return cmp.Or(a.CIDR.Addr().Compare(b.CIDR.Addr()), cmp.Compare(a.CIDR.Bits(), b.CIDR.Bits()), cmp.Compare(len(a.Except), len(b.Except)))
+		return cmp.Or(a.CIDR.Addr().Compare(b.CIDR.Addr()), cmp.Compare(a.CIDR.Bits(), b.CIDR.Bits()),
+			slices.CompareFunc(a.Except, b.Except, func(x, y netip.Prefix) int {
+				return cmp.Or(x.Addr().Compare(y.Addr()), cmp.Compare(x.Bits(), y.Bits()))
+			}))
 	})
 	return slices.CompactFunc(ps, func(a, b Peer) bool { return a.CIDR == b.CIDR && slices.Equal(a.Except, b.Except) })
 }

@@ -199,6 +199,7 @@ table ip skiff-netpol {
 		ip daddr vmap @ingress
 	}
 	chain ingress_10_42_0_2 {
+		ip saddr 10.42.0.2 return
 		ip saddr @peers_0 meta l4proto tcp th dport { 80, 8000-8100 } return
 		ip saddr @peers_0 meta l4proto udp return
 		ip saddr 172.17.0.0/16 ip saddr != { 172.17.1.0/24 } meta l4proto tcp th dport { 80, 8000-8100 } return
@@ -207,6 +208,7 @@ table ip skiff-netpol {
 		counter drop
 	}
 	chain egress_10_42_0_4 {
+		ip daddr 10.42.0.4 return
 		counter drop
 	}
 }
@@ -235,5 +237,51 @@ func TestPodChanged(t *testing.T) {
 		if got := PodChanged(base, cur); got != tc.want {
 			t.Errorf("%s: PodChanged = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestBlockPeer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		block networkingv1.IPBlock
+		want  string // Peer as "cidr except a,b"; "" for none
+	}{
+		{"plain", networkingv1.IPBlock{CIDR: "10.0.0.0/8"}, "10.0.0.0/8 except "},
+		{"excepts sorted and masked", networkingv1.IPBlock{CIDR: "10.0.0.0/8", Except: []string{"10.2.0.0/16", "10.1.0.5/16"}}, "10.0.0.0/8 except 10.1.0.0/16,10.2.0.0/16"},
+		{"leading zeros as the API accepts", networkingv1.IPBlock{CIDR: "010.0.0.0/8", Except: []string{"010.1.0.0/16"}}, "10.0.0.0/8 except 10.1.0.0/16"},
+		{"an except it cannot use drops the peer", networkingv1.IPBlock{CIDR: "10.0.0.0/8", Except: []string{"fd00::/64"}}, ""},
+		{"IPv6", networkingv1.IPBlock{CIDR: "fd00::/48"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, ok := blockPeer(&tc.block)
+			got := ""
+			if ok {
+				var ex []string
+				for _, e := range p.Except {
+					ex = append(ex, e.String())
+				}
+				got = p.CIDR.String() + " except " + strings.Join(ex, ",")
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestComputeOnePodPerIP(t *testing.T) {
+	old := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "old", CreationTimestamp: metav1.Unix(100, 0), DeletionTimestamp: ptr(metav1.Unix(200, 0))},
+		Spec:       corev1.PodSpec{NodeName: "n1"},
+		Status:     corev1.PodStatus{PodIP: "10.42.0.9"},
+	}
+	reused := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "new", CreationTimestamp: metav1.Unix(50, 0)},
+		Spec:       corev1.PodSpec{NodeName: "n1"},
+		Status:     corev1.PodStatus{PodIP: "10.42.0.9"},
+	}
+	got := Compute(nil, []*corev1.Pod{old, reused}, nil, "n1")
+	if len(got) != 1 || got[0].Name != "new" {
+		t.Fatalf("got %+v, want only the pod not being deleted", got)
 	}
 }

@@ -43,10 +43,10 @@ func Render(pods []PodRules) string {
 	b.WriteString("\t\tip saddr vmap @egress\n\t\tip daddr vmap @ingress\n\t}\n")
 	for _, p := range pods {
 		if p.IngressIsolated {
-			writeChain(&b, chainName("ingress", p), "saddr", p.Ingress, sets)
+			writeChain(&b, chainName("ingress", p), "saddr", p, p.Ingress, sets)
 		}
 		if p.EgressIsolated {
-			writeChain(&b, chainName("egress", p), "daddr", p.Egress, sets)
+			writeChain(&b, chainName("egress", p), "daddr", p, p.Egress, sets)
 		}
 	}
 	b.WriteString("}\n")
@@ -96,12 +96,14 @@ func peerSets(b *strings.Builder, pods []PodRules) map[string]string {
 	return names
 }
 
-// writeChain writes one pod's chain: a line per peer group and protocol
-// that returns (allowed), then a drop. field is the other end's address
-// (saddr for ingress, daddr for egress); sets names each rule's set of
-// plain peers.
-func writeChain(b *strings.Builder, name, field string, rules []Rule, sets map[string]string) {
-	fmt.Fprintf(b, "\tchain %s {\n", name)
+// writeChain writes one pod's chain: the pod's traffic with itself
+// returns (a pod cannot block access to itself, as upstream says; it
+// passes here when it goes through one of its Services), then a line per
+// peer group and protocol that returns (allowed), then a drop. field is
+// the other end's address (saddr for ingress, daddr for egress); sets
+// names each rule's set of plain peers.
+func writeChain(b *strings.Builder, name, field string, pod PodRules, rules []Rule, sets map[string]string) {
+	fmt.Fprintf(b, "\tchain %s {\n\t\tip %s %s return\n", name, field, pod.IP)
 	for _, r := range rules {
 		var addrs []string
 		if !r.AnyPeer {
