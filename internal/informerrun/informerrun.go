@@ -78,6 +78,24 @@ type Loop struct {
 const DefaultPeriod = 30 * time.Second
 
 // Run runs the loop until ctx ends.
+// RunInformers starts f, waits for its caches (Start), runs the loop until
+// ctx ends, then stops f. It returns nil when ctx ends, even while the
+// caches were syncing, and an error naming component when they could not
+// sync: the whole Run of a looped component (kube-proxy, the pod network,
+// network policy).
+func (l Loop) RunInformers(ctx context.Context, f informers.SharedInformerFactory, component string) error {
+	stop, err := Start(ctx, f)
+	defer stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("%s: %w", component, err)
+	}
+	l.Run(ctx)
+	return nil
+}
+
 func (l Loop) Run(ctx context.Context) {
 	if l.Period <= 0 {
 		l.Period = DefaultPeriod // a ticker of zero would panic

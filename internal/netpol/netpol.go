@@ -172,23 +172,14 @@ func (c *Controller) Syncs() int64 { return c.syncs.Load() }
 // Run syncs until ctx ends. The table stays when it returns, so pods
 // stay isolated while it restarts; Cleanup removes it.
 func (c *Controller) Run(ctx context.Context) error {
-	stop, err := informerrun.Start(ctx, c.informers)
-	defer stop()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("netpol: %w", err)
-	}
-	informerrun.Loop{
+	return informerrun.Loop{
 		Clock: c.cfg.Clock, Changed: c.changed, Period: c.cfg.ResyncPeriod, MinPeriod: c.cfg.MinSyncPeriod,
 		Sync: func(ctx context.Context, _ bool) error { return c.sync(ctx) },
 		Failed: func(err error, retry time.Duration) {
 			c.health.Failed(err)
 			c.logger.Error("sync failed", "err", err, "retryIn", retry)
 		},
-	}.Run(ctx)
-	return nil
+	}.RunInformers(ctx, c.informers, "netpol")
 }
 
 // sync rewrites the table from the caches.

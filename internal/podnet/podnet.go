@@ -158,23 +158,14 @@ func (p *PodNetwork) Run(ctx context.Context) error {
 			p.logger.Warn("cannot turn on IPv4 forwarding; pods on other nodes are unreachable", "err", err)
 		}
 	}
-	stop, err := informerrun.Start(ctx, p.informers)
-	defer stop()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("podnet: %w", err)
-	}
-	informerrun.Loop{
+	return informerrun.Loop{
 		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.ResyncPeriod, MinPeriod: time.Second,
 		Sync: func(ctx context.Context, _ bool) error { return p.sync(ctx) },
 		Failed: func(err error, retry time.Duration) {
 			p.health.Failed(err)
 			p.logger.Error("sync failed", "err", err, "retryIn", retry)
 		},
-	}.Run(ctx)
-	return nil
+	}.RunInformers(ctx, p.informers, "podnet")
 }
 
 // sync makes the kernel's routes and rules match the nodes in the cache.

@@ -218,25 +218,16 @@ func (p *Proxy) Run(ctx context.Context) error {
 	if p.cfg.Sysctls {
 		p.setSysctls()
 	}
-	stop, err := informerrun.Start(ctx, p.informers)
-	defer stop()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("proxy: %w", err)
-	}
 	p.recordStarting(ctx)
 	// Full syncs at start, every SyncPeriod and after a failure.
-	informerrun.Loop{
+	return informerrun.Loop{
 		Clock: p.cfg.Clock, Changed: p.changed, Period: p.cfg.SyncPeriod, MinPeriod: p.cfg.MinSyncPeriod,
 		Sync: p.sync,
 		Failed: func(err error, retry time.Duration) {
 			p.health.Failed(err)
 			p.logger.Error("sync failed; retrying with a full sync", "err", err, "in", retry)
 		},
-	}.Run(ctx)
-	return nil
+	}.RunInformers(ctx, p.informers, "proxy")
 }
 
 // sync builds the snapshot from the caches, hands it to the backend and
